@@ -1,0 +1,43 @@
+# One entry point for newcomers and CI: `make demo` runs the main job on the embedded sandbox,
+# `make test` runs every check. Both create .venv from scratch when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install lint typecheck pytest test demo bench sandbox clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+# pytest exit code 5 means "nothing collected": for this suite that is a broken layout, not a pass.
+pytest: install
+	@$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5) - the test layout is broken"; exit 1; fi; \
+	exit $$rc
+
+test: lint typecheck pytest
+
+demo: install
+	$(BIN)/python -m nosana_nb.demo
+
+bench: install
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+sandbox: install
+	$(BIN)/nosana-nb sandbox
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

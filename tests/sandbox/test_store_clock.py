@@ -1,0 +1,153 @@
+"""The sandbox's SQLite document store and simulated clock."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from nosana_nb.sandbox.clock import Clock, iso, parse_iso
+from nosana_nb.sandbox.store import UNSET, Change, Store
+
+
+def test_iso_has_milliseconds_and_round_trips() -> None:
+    text = iso(1735787045.678)
+    assert text == "2025-01-02T03:04:05.678Z"
+    assert parse_iso(text) == pytest.approx(1735787045.678)
+
+
+def test_parse_iso_refuses_naive_timestamps() -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        parse_iso("2025-01-02T03:04:05")
+
+
+def test_manual_clock_stands_still_until_advanced() -> None:
+    clock = Clock.manual(start=1_000.0)
+    assert clock.now() == 1_000.0
+    assert clock.advance(90) == 1_090.0
+    clock.set(2_000.0)
+    assert clock.now() == 2_000.0
+    with pytest.raises(ValueError, match="backwards"):
+        clock.advance(-1)
+    with pytest.raises(ValueError, match="backwards"):
+        clock.set(10.0)
+
+
+def test_speed_clock_runs_faster_than_wall_time() -> None:
+    clock = Clock(speed=3600.0, start=0.0)
+    assert clock.wall_seconds_for(3600.0) == pytest.approx(1.0)
+    first = clock.now()
+    second = clock.now()
+    assert second >= first
+
+
+def test_switching_speed_keeps_simulated_time_continuous() -> None:
+    clock = Clock.manual(start=500.0)
+    clock.set_speed(10.0)
+    assert clock.now() >= 500.0
+    clock.set_speed(None)
+    frozen = clock.now()
+    assert clock.now() == frozen
+
+
+def test_clock_refuses_bad_speed() -> None:
+    with pytest.raises(ValueError, match="speed"):
+        Clock(speed=0)
+    with pytest.raises(ValueError, match="speed"):
+        Clock(speed=float("nan"))
+
+
+def test_clock_wakes_subscribers_when_moved() -> None:
+    clock = Clock.manual(start=0.0)
+    woke = threading.Event()
+    clock.subscribe(woke)
+    clock.advance(1)
+    assert woke.is_set()
+
+
+def test_store_publishes_only_committed_changes() -> None:
+    store = Store()
+    seen: list[Change] = []
+    store.subscribe(seen.append)
+    doc = store.insert("deployments", {"id": "d1", "status": "DRAFT"})
+    store.update("deployments", doc["_id"], {"status": "STARTING"})
+    store.update("deployments", doc["_id"], {"status": "STARTING"})  # no-op: no change
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert("jobs", {"job": "j1"})
+        raise RuntimeError("abort")
+    assert [(c.collection, c.op, sorted(c.changed)) for c in seen] == [
+        ("deployments", "insert", ["_id", "id", "status"]),
+        ("deployments", "update", ["status"]),
+    ]
+    assert seen[1].before is not None
+    assert seen[1].before["status"] == "DRAFT"
+    assert store.count("jobs") == 0
+
+
+def test_store_nested_transaction_publishes_after_outermost_commit() -> None:
+    store = Store()
+    seen: list[Change] = []
+    store.subscribe(seen.append)
+    with store.transaction():
+        store.insert("events", {"type": "A"})
+        with store.transaction():
+            store.insert("events", {"type": "B"})
+        assert seen == []
+    assert [c.after["type"] for c in seen if c.after] == ["A", "B"]
+
+
+def test_store_update_can_remove_fields_and_delete_documents() -> None:
+    store = Store()
+    doc = store.insert("tasks", {"task": "LIST", "limit": 2})
+    after = store.update("tasks", doc["_id"], {"limit": UNSET})
+    assert "limit" not in after
+    assert store.delete("tasks", doc["_id"]) is not None
+    assert store.delete("tasks", doc["_id"]) is None
+    with pytest.raises(KeyError):
+        store.update("tasks", doc["_id"], {"limit": 1})
+
+
+def test_store_ids_sort_in_insertion_order_and_find_filters() -> None:
+    store = Store()
+    ids = [
+        store.insert("jobs", {"n": n, "state": "QUEUED" if n % 2 else "RUNNING"})["_id"]
+        for n in range(5)
+    ]
+    assert ids == sorted(ids)
+    assert all(len(oid) == 24 for oid in ids)
+    assert [d["n"] for d in store.find("jobs", state="QUEUED")] == [1, 3]
+    assert [d["n"] for d in store.find("jobs", lambda d: d["n"] > 2)] == [3, 4]
+    assert store.find_one("jobs", n=4) is not None
+    assert store.find_one("jobs", n=99) is None
+
+
+def test_store_returns_copies_not_live_documents() -> None:
+    store = Store()
+    doc = store.insert("deployments", {"id": "d", "endpoints": []})
+    doc["endpoints"].append("mutated")
+    assert store.get("deployments", doc["_id"]) == {"id": "d", "endpoints": [], "_id": doc["_id"]}
+
+
+def test_store_survives_restart_from_file(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.db"
+    store = Store(path)
+    first = store.insert("deployments", {"id": "d1"})
+    store.meta_set("seed", 7)
+    store.close()
+    reopened = Store(path)
+    assert reopened.find("deployments") == [first]
+    assert reopened.meta_get("seed") == 7
+    assert reopened.meta_get("missing", "default") == "default"
+    second = reopened.insert("deployments", {"id": "d2"})
+    assert second["_id"] > first["_id"]
+    reopened.close()
+
+
+def test_unsubscribe_stops_delivery() -> None:
+    store = Store()
+    seen: list[Change] = []
+    unsubscribe = store.subscribe(seen.append)
+    unsubscribe()
+    store.insert("events", {"type": "X"})
+    assert seen == []
