@@ -1,0 +1,1105 @@
+"""Deployments, one deployment's handle, and vaults: the sync and async resources.
+
+Every method is a thin shell: build a route (``routes``), send it, fold the reply into the
+handle's ``state``. The async classes mirror the sync ones name for name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from nosana_nb.core import models, routes
+from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.errors import (
+    APIError,
+    InvalidStateError,
+    NosanaError,
+    ValidationError,
+    WalletError,
+)
+from nosana_nb.core.http import AsyncHTTP, SyncHTTP
+from nosana_nb.core.jobdef import validate_job_definition
+from nosana_nb.core.jobs import AsyncJobs, Jobs, check_cid
+from nosana_nb.core.markets import (
+    AsyncMarkets,
+    Markets,
+    check_vault_funds,
+    estimate_cost,
+    market_for_funds_check,
+)
+from nosana_nb.core.models import (
+    ActiveRevisionUpdate,
+    DeploymentState,
+    Event,
+    Job,
+    JobDetail,
+    Revision,
+    RevisionCreated,
+    StreamMessage,
+    Task,
+    VaultInfo,
+)
+from nosana_nb.core.pagination import AsyncPager, SyncPager
+from nosana_nb.core.routes import Route, SortOrder, asend, send
+from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC
+from nosana_nb.core.stream import aiter_messages, iter_messages
+from nosana_nb.core.validation import (
+    DeploymentStatus,
+    JobState,
+    Strategy,
+    TaskType,
+    check_pubkey,
+    check_status,
+)
+from nosana_nb.core.wallet import Wallet
+
+if TYPE_CHECKING:
+    from nosana_nb.core.vaults import AsyncVault, Vault
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Seconds = int | float | Decimal | timedelta
+# Newest events/jobs loaded into ``state`` by refresh(); full history via get_events/get_jobs.
+STATE_HISTORY_LIMIT = 100
+LIST_LIMIT = 100
+_TERMINAL = (DeploymentStatus.ERROR, DeploymentStatus.ARCHIVED)
+
+
+class DeploymentWaitError(NosanaError):
+    """``wait_until`` ended without reaching the wanted status; ``.status`` is the last seen."""
+
+    def __init__(self, message: str, *, status: str | None, wanted: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.wanted = wanted
+
+
+class DeploymentFailedError(DeploymentWaitError):
+    """The deployment landed in ERROR or ARCHIVED while waiting for another status."""
+
+
+class WaitTimeoutError(DeploymentWaitError, TimeoutError):
+    """The wanted status was not reached in time."""
+
+
+def _require_signing_wallet(wallet: Wallet | None) -> Wallet:
+    if wallet is None:
+        raise WalletError(
+            "this call needs a wallet: NosanaClient(network, wallet=...) or set NOSANA_WALLET"
+        )
+    if not wallet.can_sign:
+        raise WalletError(
+            f"wallet {wallet.address} is read-only; authenticated calls need its secret key"
+        )
+    return wallet
+
+
+def _wanted_statuses(
+    status: DeploymentStatus | str | Iterable[DeploymentStatus | str],
+) -> tuple[str, ...]:
+    values = [status] if isinstance(status, str) else list(status)
+    if not values:
+        raise ValidationError("status must name at least one status", argument="status")
+    return tuple(check_status(v).value for v in values)
+
+
+def _check_bool(value: Any, *, argument: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{argument} must be True or False, got {value!r}", argument=argument)
+    return value
+
+
+def _check_wait(timeout: float, poll_interval: float, max_poll_interval: float) -> None:
+    for name, value in (
+        ("timeout", timeout),
+        ("poll_interval", poll_interval),
+        ("max_poll_interval", max_poll_interval),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not value > 0
+            or not math.isfinite(value)
+        ):
+            raise ValidationError(
+                f"{name} must be a positive number of seconds, got {value!r}", argument=name
+            )
+
+
+def _state_from(
+    deployment: models.Deployment, events: list[Event] | None = None, jobs: list[Job] | None = None
+) -> DeploymentState:
+    data = deployment.model_dump(by_alias=True, exclude={"events", "jobs"})
+    data["events"] = events if events is not None else getattr(deployment, "events", [])
+    data["jobs"] = jobs if jobs is not None else getattr(deployment, "jobs", [])
+    return DeploymentState.model_validate(data)
+
+
+def _merge(state: DeploymentState, reply: Any) -> DeploymentState:
+    """Fold a partial reply (status/replicas/timeout/... + updated_at) into the state."""
+    changes = {
+        k: v
+        for k, v in dict(reply).items()
+        if k != "type" and v is not None and k in DeploymentState.model_fields
+    }
+    return state.model_copy(update=changes)
+
+
+def _apply_message(state: DeploymentState, message: StreamMessage) -> DeploymentState:
+    if isinstance(message, models.DeploymentMessage):
+        return _merge(state, message)
+    return state
+
+
+def _funds_plan(
+    request_market: str, replicas: int, timeout_minutes: float, markets: list[models.Market]
+) -> models.CostEstimate | None:
+    if replicas < 1:
+        return None  # a paused deployment lists nothing
+    market = market_for_funds_check(markets, request_market)
+    if market is None:
+        return None
+    return estimate_cost(market, replicas=replicas, timeout=math.ceil(timeout_minutes) * 60)
+
+
+def _failure_detail(events: list[Event]) -> str:
+    for event in events:
+        if event.type.endswith("_ERROR"):
+            return f" Latest error event {event.type}: {event.message}"
+    return ""
+
+
+def _wait_message(
+    deployment_id: str, wanted: tuple[str, ...], last: str | None, waited: float
+) -> str:
+    return (
+        f"deployment {deployment_id} did not reach {' or '.join(wanted)} within {waited:g} s; "
+        f"last status seen: {last}"
+    )
+
+
+def _make_vault(address: str, **dependencies: Any) -> Vault:
+    # imported on first use: vaults pulls in the SPL token builders, which a notebook that
+    # only lists deployments never needs
+    from nosana_nb.core.vaults import Vault
+
+    return Vault(address, **dependencies)
+
+
+def _make_async_vault(address: str, **dependencies: Any) -> AsyncVault:
+    from nosana_nb.core.vaults import AsyncVault
+
+    return AsyncVault(address, **dependencies)
+
+
+@dataclass
+class SyncServices:
+    """What the sync resources share; built by NosanaClient."""
+
+    dm: SyncHTTP
+    network: NetworkConfig
+    wallet: Wallet | None
+    rpc: SolanaRPC
+    markets: Markets
+    jobs: Jobs
+    uses_api_key: bool = False
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    vault_factory: Callable[..., Vault] = _make_vault
+
+    def send(self, route: Route[T]) -> T:
+        if route.requires_auth:
+            _require_signing_wallet(self.wallet)
+        return send(self.dm, route)
+
+    def vault(self, address: str) -> Vault:
+        wallet = _require_signing_wallet(self.wallet)
+        return self.vault_factory(
+            address, wallet=wallet, rpc=self.rpc, dm=self.dm, network=self.network
+        )
+
+    def check_funds(
+        self, *, market: str, replicas: int, timeout_minutes: float, vault: str | None
+    ) -> None:
+        if self.uses_api_key:
+            return  # API-key deployments pay with credits, not from a vault
+        try:
+            markets = self.markets.list()
+        except APIError as exc:
+            logger.warning("skipping the funds pre-check: markets unavailable (%s)", exc.message)
+            return
+        estimate = _funds_plan(market, replicas, timeout_minutes, markets)
+        if estimate is None:
+            return
+        address = vault if vault is not None else self.send(routes.create_shared_vault()).vault
+        check_vault_funds(estimate, self.vault(address).get_balance(), address)
+
+
+@dataclass
+class AsyncServices:
+    """What the async resources share; built by AsyncNosanaClient."""
+
+    dm: AsyncHTTP
+    network: NetworkConfig
+    wallet: Wallet | None
+    rpc: AsyncSolanaRPC
+    markets: AsyncMarkets
+    jobs: AsyncJobs
+    uses_api_key: bool = False
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    vault_factory: Callable[..., AsyncVault] = _make_async_vault
+
+    async def send(self, route: Route[T]) -> T:
+        if route.requires_auth:
+            _require_signing_wallet(self.wallet)
+        return await asend(self.dm, route)
+
+    def vault(self, address: str) -> AsyncVault:
+        wallet = _require_signing_wallet(self.wallet)
+        return self.vault_factory(
+            address, wallet=wallet, rpc=self.rpc, dm=self.dm, network=self.network
+        )
+
+    async def check_funds(
+        self, *, market: str, replicas: int, timeout_minutes: float, vault: str | None
+    ) -> None:
+        if self.uses_api_key:
+            return
+        try:
+            markets = await self.markets.list()
+        except APIError as exc:
+            logger.warning("skipping the funds pre-check: markets unavailable (%s)", exc.message)
+            return
+        estimate = _funds_plan(market, replicas, timeout_minutes, markets)
+        if estimate is None:
+            return
+        address = (
+            vault if vault is not None else (await self.send(routes.create_shared_vault())).vault
+        )
+        check_vault_funds(estimate, await self.vault(address).get_balance(), address)
+
+
+# --- sync -----------------------------------------------------------------------------------
+
+
+class Deployment:
+    """A handle on one deployment. ``state`` is the last known view, updated by every action."""
+
+    def __init__(self, services: SyncServices, state: models.Deployment) -> None:
+        self._services = services
+        self._state = _state_from(state)
+
+    @property
+    def id(self) -> str:
+        return self._state.id
+
+    @property
+    def state(self) -> DeploymentState:
+        return self._state
+
+    @property
+    def vault(self) -> Vault:
+        """The deployment's vault (balance, top-up, withdraw)."""
+        return self._services.vault(self._state.vault)
+
+    def refresh(self) -> DeploymentState:
+        """Reload the deployment and its newest events and jobs (up to 100 each)."""
+        self._state = _state_from(self._services.send(routes.get_deployment(self.id)))
+        return self._load_history()
+
+    def _load_history(self) -> DeploymentState:
+        events = self._services.send(routes.list_events(self.id, limit=STATE_HISTORY_LIMIT)).items
+        jobs = self._services.send(routes.list_jobs(self.id, limit=STATE_HISTORY_LIMIT)).items
+        self._state = self._state.model_copy(update={"events": events, "jobs": jobs})
+        return self._state
+
+    def _act(self, route: Route[T], action: str) -> T:
+        try:
+            return self._services.send(route)
+        except InvalidStateError as err:
+            raise err.with_context(status=self._current_status(), action=action) from err
+
+    def _fetch_status(self) -> str:
+        deployment = self._services.send(routes.get_deployment(self.id))
+        self._state = _merge(self._state, deployment)
+        return str(deployment.status)
+
+    def _current_status(self) -> str | None:
+        """The status for an error message; None when even that cannot be read."""
+        try:
+            return self._fetch_status()
+        except NosanaError:
+            return None
+
+    def _fold(self, reply: Any) -> DeploymentState:
+        self._state = _merge(self._state, reply)
+        return self._state
+
+    def start(self, check_funds: bool = True) -> DeploymentState:
+        """Start (from DRAFT, STOPPED, ERROR or INSUFFICIENT_FUNDS); checks vault funds first."""
+        route = routes.start(self.id)
+        if (
+            _check_bool(check_funds, argument="check_funds")
+            and self._state.vault != self._state.owner
+        ):
+            s = self._state
+            self._services.check_funds(
+                market=s.market, replicas=int(s.replicas), timeout_minutes=s.timeout, vault=s.vault
+            )
+        return self._fold(self._act(route, "start"))
+
+    def stop(self) -> DeploymentState:
+        return self._fold(self._act(routes.stop(self.id), "stop"))
+
+    def archive(self) -> DeploymentState:
+        """Archive a STOPPED deployment (permanent)."""
+        return self._fold(self._act(routes.archive(self.id), "archive"))
+
+    def delete(self) -> None:
+        """Delete a STOPPED deployment with its jobs, revisions and events."""
+        self._act(routes.delete(self.id), "delete")
+
+    def update_replicas(self, replicas: int) -> DeploymentState:
+        """Set the replica count (0 pauses a running SIMPLE/SIMPLE-EXTEND/INFINITE deployment)."""
+        return self._fold(
+            self._act(routes.update_replica_count(self.id, replicas), "update-replica-count")
+        )
+
+    def update_timeout(self, timeout: Seconds) -> DeploymentState:
+        """Set the job timeout: seconds or timedelta, a whole number of minutes, at least 1 hour."""
+        return self._fold(self._act(routes.update_timeout(self.id, timeout), "update-timeout"))
+
+    def update_schedule(self, schedule: str) -> DeploymentState:
+        """Set the cron schedule of a SCHEDULED deployment."""
+        return self._fold(self._act(routes.update_schedule(self.id, schedule), "update-schedule"))
+
+    def rename(self, name: str) -> DeploymentState:
+        return self._fold(self._act(routes.update_name(self.id, name), "update-name"))
+
+    def create_revision(self, job_definition: Mapping[str, Any]) -> RevisionCreated:
+        """Add a revision with a new job definition and make it active."""
+        route = routes.create_revision(self.id, validate_job_definition(job_definition))
+        reply = self._act(route, "create-revision")
+        self._fold(reply)
+        return reply
+
+    def set_active_revision(self, revision: int) -> ActiveRevisionUpdate:
+        reply = self._act(
+            routes.update_active_revision(self.id, revision), "update-active-revision"
+        )
+        self._fold(reply)
+        return reply
+
+    def get_tasks(
+        self,
+        *,
+        task: TaskType | str | Iterable[TaskType | str] | None = None,
+        due_after: datetime | None = None,
+        due_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Task]:
+        def route_for(cursor: str | None) -> Route[models.Page[Task]]:
+            return routes.list_tasks(
+                self.id,
+                task=task,
+                due_after=due_after,
+                due_before=due_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send)
+
+    def get_jobs(
+        self,
+        *,
+        state: JobState | str | Iterable[JobState | str] | None = None,
+        job: str | None = None,
+        revision: int | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Job]:
+        def route_for(cursor: str | None) -> Route[models.Page[Job]]:
+            return routes.list_jobs(
+                self.id,
+                state=state,
+                job=job,
+                revision=revision,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send)
+
+    def get_job(self, job: str) -> JobDetail:
+        return self._services.send(routes.get_job(self.id, job))
+
+    def get_events(
+        self,
+        *,
+        category: str | Iterable[str] | None = None,
+        type: str | Iterable[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Event]:
+        def route_for(cursor: str | None) -> Route[models.Page[Event]]:
+            return routes.list_events(
+                self.id,
+                category=category,
+                type=type,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send)
+
+    def get_revisions(
+        self,
+        *,
+        revision: int | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Revision]:
+        def route_for(cursor: str | None) -> Route[models.Page[Revision]]:
+            return routes.list_revisions(
+                self.id,
+                revision=revision,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send)
+
+    def get_header(
+        self, *, message: str = routes.DEFAULT_HEADER_MESSAGE, include_time: bool = False
+    ) -> str:
+        """A token signed by the deployment's vault, for endpoints that authenticate the owner."""
+        return self._services.send(
+            routes.get_header(self.id, message=message, include_time=include_time)
+        )
+
+    def wait_until(
+        self,
+        status: DeploymentStatus | str | Iterable[DeploymentStatus | str],
+        timeout: float = 600.0,
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 15.0,
+    ) -> DeploymentState:
+        """Poll until the status is one of ``status``; backoff grows 1.5x up to the cap.
+
+        Raises WaitTimeoutError (naming the last status) after ``timeout`` seconds, or
+        DeploymentFailedError as soon as the deployment is ERROR/ARCHIVED when not wanted.
+        """
+        wanted = _wanted_statuses(status)
+        _check_wait(timeout, poll_interval, max_poll_interval)
+        clock, sleep = self._services.monotonic, self._services.sleep
+        deadline = clock() + timeout
+        interval = poll_interval
+        while True:
+            current = self._fetch_status()
+            if current in wanted:
+                return self._state
+            if current in _TERMINAL:
+                events = self._services.send(routes.list_events(self.id, limit=10)).items
+                raise DeploymentFailedError(
+                    f"deployment {self.id} is {current}, not {' or '.join(wanted)}."
+                    + _failure_detail(events),
+                    status=current,
+                    wanted=wanted,
+                )
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise WaitTimeoutError(
+                    _wait_message(self.id, wanted, current, timeout), status=current, wanted=wanted
+                )
+            sleep(min(interval, remaining))
+            interval = min(interval * 1.5, max_poll_interval)
+
+    def stream(self, *, read_timeout: float | None = 60.0) -> Iterator[StreamMessage]:
+        """Live messages (snapshot first, then changes); ``deployment`` frames update ``state``."""
+        _require_signing_wallet(self._services.wallet)
+        path = routes.stream_path(self.id)
+
+        def messages() -> Iterator[StreamMessage]:
+            with self._services.dm.stream_sse(path, read_timeout=read_timeout) as frames:
+                for message in iter_messages(frames):
+                    self._state = _apply_message(self._state, message)
+                    yield message
+
+        return messages()
+
+    def __repr__(self) -> str:
+        s = self._state
+        return f"Deployment(id={s.id!r}, name={s.name!r}, status={str(s.status)!r})"
+
+
+class Deployments:
+    """``client.deployments``: create, list and get deployments."""
+
+    def __init__(self, services: SyncServices) -> None:
+        self._services = services
+
+    def create(
+        self,
+        *,
+        name: str,
+        market: str,
+        replicas: int,
+        timeout: Seconds,
+        strategy: Strategy | str = "SIMPLE",
+        job_definition: Mapping[str, Any] | None = None,
+        ipfs_definition_hash: str | None = None,
+        schedule: str | None = None,
+        rotation_time: Seconds | None = None,
+        confidential: bool | None = None,
+        autostart: bool = False,
+        vault: str | None = None,
+        new_vault: bool = False,
+        check_funds: bool = True,
+    ) -> Deployment:
+        """Create a deployment. ``timeout``/``rotation_time`` are seconds or timedelta.
+
+        Give exactly one of ``job_definition`` or ``ipfs_definition_hash`` (fetched from IPFS).
+        Unless ``check_funds=False``, the vault must hold the estimated escrow first.
+        """
+        _check_definition_source(job_definition, ipfs_definition_hash)
+        _check_bool(check_funds, argument="check_funds")
+        request = routes.prepare_create(
+            name=name,
+            market=market,
+            replicas=replicas,
+            timeout=timeout,
+            strategy=strategy,
+            schedule=schedule,
+            rotation_time=rotation_time,
+            confidential=confidential,
+            autostart=autostart,
+            vault=vault,
+            new_vault=new_vault,
+        )
+        _require_signing_wallet(self._services.wallet)
+        definition = (
+            validate_job_definition(job_definition)
+            if job_definition is not None
+            else validate_job_definition(
+                self._services.jobs.get_job_definition(str(ipfs_definition_hash))
+            )
+        )
+        if check_funds and not request.new_vault:
+            self._services.check_funds(
+                market=request.market,
+                replicas=request.replicas,
+                timeout_minutes=request.timeout_minutes,
+                vault=request.vault,
+            )
+        created = self._services.send(routes.create_deployment(request, definition))
+        handle = Deployment(self._services, created)
+        handle._load_history()
+        return handle
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        status: DeploymentStatus | str | Iterable[DeploymentStatus | str] | None = None,
+        strategy: Strategy | str | Iterable[Strategy | str] | None = None,
+        id: str | Iterable[str] | None = None,
+        name: str | None = None,
+        vault: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Deployment]:
+        """Your deployments, newest first; iterate for all pages. ``state`` has no events/jobs."""
+
+        def route_for(cursor: str | None) -> Route[models.Page[models.Deployment]]:
+            return routes.list_deployments(
+                search=search,
+                status=status,
+                strategy=strategy,
+                id=id,
+                name=name,
+                vault=vault,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send, lambda d: Deployment(self._services, d))
+
+    def get(self, deployment_id: str) -> Deployment:
+        """One deployment with its newest events and jobs loaded into ``state``."""
+        handle = Deployment(
+            self._services, self._services.send(routes.get_deployment(deployment_id))
+        )
+        handle._load_history()
+        return handle
+
+    def __repr__(self) -> str:
+        return f"Deployments({self._services.network.name!r})"
+
+
+def _check_definition_source(job_definition: Any, ipfs_definition_hash: Any) -> None:
+    if (job_definition is None) == (ipfs_definition_hash is None):
+        raise ValidationError(
+            "give exactly one of job_definition or ipfs_definition_hash", argument="job_definition"
+        )
+    if ipfs_definition_hash is not None:
+        check_cid(ipfs_definition_hash, argument="ipfs_definition_hash")
+
+
+class Vaults:
+    """``client.vaults``: your vaults on the deployment manager."""
+
+    def __init__(self, services: SyncServices) -> None:
+        self._services = services
+
+    def list(self) -> list[VaultInfo]:
+        return self._services.send(routes.list_vaults())
+
+    def create(self) -> Vault:
+        """Your shared vault (get-or-create; safe to call repeatedly)."""
+        return self._services.vault(self._services.send(routes.create_shared_vault()).vault)
+
+    def get(self, address: str) -> Vault:
+        """A handle on one of your vaults (no request is sent)."""
+        return self._services.vault(check_pubkey(address, argument="address"))
+
+    def __repr__(self) -> str:
+        return f"Vaults({self._services.network.name!r})"
+
+
+# --- async ----------------------------------------------------------------------------------
+
+
+class AsyncDeployment:
+    """Async handle on one deployment; same names as Deployment, awaited."""
+
+    def __init__(self, services: AsyncServices, state: models.Deployment) -> None:
+        self._services = services
+        self._state = _state_from(state)
+
+    @property
+    def id(self) -> str:
+        return self._state.id
+
+    @property
+    def state(self) -> DeploymentState:
+        return self._state
+
+    @property
+    def vault(self) -> AsyncVault:
+        """The deployment's vault (balance, top-up, withdraw)."""
+        return self._services.vault(self._state.vault)
+
+    async def refresh(self) -> DeploymentState:
+        """Reload the deployment and its newest events and jobs (up to 100 each)."""
+        self._state = _state_from(await self._services.send(routes.get_deployment(self.id)))
+        return await self._load_history()
+
+    async def _load_history(self) -> DeploymentState:
+        events = (
+            await self._services.send(routes.list_events(self.id, limit=STATE_HISTORY_LIMIT))
+        ).items
+        jobs = (
+            await self._services.send(routes.list_jobs(self.id, limit=STATE_HISTORY_LIMIT))
+        ).items
+        self._state = self._state.model_copy(update={"events": events, "jobs": jobs})
+        return self._state
+
+    async def _act(self, route: Route[T], action: str) -> T:
+        try:
+            return await self._services.send(route)
+        except InvalidStateError as err:
+            raise err.with_context(status=await self._current_status(), action=action) from err
+
+    async def _fetch_status(self) -> str:
+        deployment = await self._services.send(routes.get_deployment(self.id))
+        self._state = _merge(self._state, deployment)
+        return str(deployment.status)
+
+    async def _current_status(self) -> str | None:
+        """The status for an error message; None when even that cannot be read."""
+        try:
+            return await self._fetch_status()
+        except NosanaError:
+            return None
+
+    def _fold(self, reply: Any) -> DeploymentState:
+        self._state = _merge(self._state, reply)
+        return self._state
+
+    async def start(self, check_funds: bool = True) -> DeploymentState:
+        """Start (from DRAFT, STOPPED, ERROR or INSUFFICIENT_FUNDS); checks vault funds first."""
+        route = routes.start(self.id)
+        if (
+            _check_bool(check_funds, argument="check_funds")
+            and self._state.vault != self._state.owner
+        ):
+            s = self._state
+            await self._services.check_funds(
+                market=s.market, replicas=int(s.replicas), timeout_minutes=s.timeout, vault=s.vault
+            )
+        return self._fold(await self._act(route, "start"))
+
+    async def stop(self) -> DeploymentState:
+        return self._fold(await self._act(routes.stop(self.id), "stop"))
+
+    async def archive(self) -> DeploymentState:
+        """Archive a STOPPED deployment (permanent)."""
+        return self._fold(await self._act(routes.archive(self.id), "archive"))
+
+    async def delete(self) -> None:
+        """Delete a STOPPED deployment with its jobs, revisions and events."""
+        await self._act(routes.delete(self.id), "delete")
+
+    async def update_replicas(self, replicas: int) -> DeploymentState:
+        """Set the replica count (0 pauses a running SIMPLE/SIMPLE-EXTEND/INFINITE deployment)."""
+        return self._fold(
+            await self._act(routes.update_replica_count(self.id, replicas), "update-replica-count")
+        )
+
+    async def update_timeout(self, timeout: Seconds) -> DeploymentState:  # noqa: ASYNC109 (job timeout)
+        """Set the job timeout: seconds or timedelta, a whole number of minutes, at least 1 hour."""
+        return self._fold(
+            await self._act(routes.update_timeout(self.id, timeout), "update-timeout")
+        )
+
+    async def update_schedule(self, schedule: str) -> DeploymentState:
+        """Set the cron schedule of a SCHEDULED deployment."""
+        return self._fold(
+            await self._act(routes.update_schedule(self.id, schedule), "update-schedule")
+        )
+
+    async def rename(self, name: str) -> DeploymentState:
+        return self._fold(await self._act(routes.update_name(self.id, name), "update-name"))
+
+    async def create_revision(self, job_definition: Mapping[str, Any]) -> RevisionCreated:
+        """Add a revision with a new job definition and make it active."""
+        route = routes.create_revision(self.id, validate_job_definition(job_definition))
+        reply = await self._act(route, "create-revision")
+        self._fold(reply)
+        return reply
+
+    async def set_active_revision(self, revision: int) -> ActiveRevisionUpdate:
+        reply = await self._act(
+            routes.update_active_revision(self.id, revision), "update-active-revision"
+        )
+        self._fold(reply)
+        return reply
+
+    def get_tasks(
+        self,
+        *,
+        task: TaskType | str | Iterable[TaskType | str] | None = None,
+        due_after: datetime | None = None,
+        due_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> AsyncPager[Task]:
+        def route_for(cursor: str | None) -> Route[models.Page[Task]]:
+            return routes.list_tasks(
+                self.id,
+                task=task,
+                due_after=due_after,
+                due_before=due_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return AsyncPager(route_for, self._services.send)
+
+    def get_jobs(
+        self,
+        *,
+        state: JobState | str | Iterable[JobState | str] | None = None,
+        job: str | None = None,
+        revision: int | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> AsyncPager[Job]:
+        def route_for(cursor: str | None) -> Route[models.Page[Job]]:
+            return routes.list_jobs(
+                self.id,
+                state=state,
+                job=job,
+                revision=revision,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return AsyncPager(route_for, self._services.send)
+
+    async def get_job(self, job: str) -> JobDetail:
+        return await self._services.send(routes.get_job(self.id, job))
+
+    def get_events(
+        self,
+        *,
+        category: str | Iterable[str] | None = None,
+        type: str | Iterable[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> AsyncPager[Event]:
+        def route_for(cursor: str | None) -> Route[models.Page[Event]]:
+            return routes.list_events(
+                self.id,
+                category=category,
+                type=type,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return AsyncPager(route_for, self._services.send)
+
+    def get_revisions(
+        self,
+        *,
+        revision: int | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> AsyncPager[Revision]:
+        def route_for(cursor: str | None) -> Route[models.Page[Revision]]:
+            return routes.list_revisions(
+                self.id,
+                revision=revision,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return AsyncPager(route_for, self._services.send)
+
+    async def get_header(
+        self, *, message: str = routes.DEFAULT_HEADER_MESSAGE, include_time: bool = False
+    ) -> str:
+        """A token signed by the deployment's vault, for endpoints that authenticate the owner."""
+        return await self._services.send(
+            routes.get_header(self.id, message=message, include_time=include_time)
+        )
+
+    async def wait_until(
+        self,
+        status: DeploymentStatus | str | Iterable[DeploymentStatus | str],
+        timeout: float = 600.0,  # noqa: ASYNC109 (same signature as the sync twin)
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 15.0,
+    ) -> DeploymentState:
+        """Poll until the status is one of ``status``; see Deployment.wait_until."""
+        wanted = _wanted_statuses(status)
+        _check_wait(timeout, poll_interval, max_poll_interval)
+        clock, sleep = self._services.monotonic, self._services.sleep
+        deadline = clock() + timeout
+        interval = poll_interval
+        while True:
+            current = await self._fetch_status()
+            if current in wanted:
+                return self._state
+            if current in _TERMINAL:
+                events = (await self._services.send(routes.list_events(self.id, limit=10))).items
+                raise DeploymentFailedError(
+                    f"deployment {self.id} is {current}, not {' or '.join(wanted)}."
+                    + _failure_detail(events),
+                    status=current,
+                    wanted=wanted,
+                )
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise WaitTimeoutError(
+                    _wait_message(self.id, wanted, current, timeout), status=current, wanted=wanted
+                )
+            await sleep(min(interval, remaining))
+            interval = min(interval * 1.5, max_poll_interval)
+
+    def stream(self, *, read_timeout: float | None = 60.0) -> AsyncIterator[StreamMessage]:
+        """Live messages (snapshot first, then changes); ``deployment`` frames update ``state``."""
+        _require_signing_wallet(self._services.wallet)
+        path = routes.stream_path(self.id)
+
+        async def messages() -> AsyncIterator[StreamMessage]:
+            async with self._services.dm.astream_sse(path, read_timeout=read_timeout) as frames:
+                async for message in aiter_messages(frames):
+                    self._state = _apply_message(self._state, message)
+                    yield message
+
+        return messages()
+
+    def __repr__(self) -> str:
+        s = self._state
+        return f"AsyncDeployment(id={s.id!r}, name={s.name!r}, status={str(s.status)!r})"
+
+
+class AsyncDeployments:
+    """Async ``client.deployments``."""
+
+    def __init__(self, services: AsyncServices) -> None:
+        self._services = services
+
+    async def create(
+        self,
+        *,
+        name: str,
+        market: str,
+        replicas: int,
+        timeout: Seconds,  # noqa: ASYNC109 (the job timeout, not a call timeout)
+        strategy: Strategy | str = "SIMPLE",
+        job_definition: Mapping[str, Any] | None = None,
+        ipfs_definition_hash: str | None = None,
+        schedule: str | None = None,
+        rotation_time: Seconds | None = None,
+        confidential: bool | None = None,
+        autostart: bool = False,
+        vault: str | None = None,
+        new_vault: bool = False,
+        check_funds: bool = True,
+    ) -> AsyncDeployment:
+        """Create a deployment; see Deployments.create."""
+        _check_definition_source(job_definition, ipfs_definition_hash)
+        _check_bool(check_funds, argument="check_funds")
+        request = routes.prepare_create(
+            name=name,
+            market=market,
+            replicas=replicas,
+            timeout=timeout,
+            strategy=strategy,
+            schedule=schedule,
+            rotation_time=rotation_time,
+            confidential=confidential,
+            autostart=autostart,
+            vault=vault,
+            new_vault=new_vault,
+        )
+        _require_signing_wallet(self._services.wallet)
+        definition = (
+            validate_job_definition(job_definition)
+            if job_definition is not None
+            else validate_job_definition(
+                await self._services.jobs.get_job_definition(str(ipfs_definition_hash))
+            )
+        )
+        if check_funds and not request.new_vault:
+            await self._services.check_funds(
+                market=request.market,
+                replicas=request.replicas,
+                timeout_minutes=request.timeout_minutes,
+                vault=request.vault,
+            )
+        created = await self._services.send(routes.create_deployment(request, definition))
+        handle = AsyncDeployment(self._services, created)
+        await handle._load_history()
+        return handle
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        status: DeploymentStatus | str | Iterable[DeploymentStatus | str] | None = None,
+        strategy: Strategy | str | Iterable[Strategy | str] | None = None,
+        id: str | Iterable[str] | None = None,
+        name: str | None = None,
+        vault: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> AsyncPager[AsyncDeployment]:
+        """Your deployments, newest first; ``async for`` over all pages."""
+
+        def route_for(cursor: str | None) -> Route[models.Page[models.Deployment]]:
+            return routes.list_deployments(
+                search=search,
+                status=status,
+                strategy=strategy,
+                id=id,
+                name=name,
+                vault=vault,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return AsyncPager(
+            route_for, self._services.send, lambda d: AsyncDeployment(self._services, d)
+        )
+
+    async def get(self, deployment_id: str) -> AsyncDeployment:
+        """One deployment with its newest events and jobs loaded into ``state``."""
+        handle = AsyncDeployment(
+            self._services, await self._services.send(routes.get_deployment(deployment_id))
+        )
+        await handle._load_history()
+        return handle
+
+    def __repr__(self) -> str:
+        return f"AsyncDeployments({self._services.network.name!r})"
+
+
+class AsyncVaults:
+    """Async ``client.vaults``."""
+
+    def __init__(self, services: AsyncServices) -> None:
+        self._services = services
+
+    async def list(self) -> list[VaultInfo]:
+        return await self._services.send(routes.list_vaults())
+
+    async def create(self) -> AsyncVault:
+        """Your shared vault (get-or-create; safe to call repeatedly)."""
+        return self._services.vault((await self._services.send(routes.create_shared_vault())).vault)
+
+    def get(self, address: str) -> AsyncVault:
+        """A handle on one of your vaults (no request is sent)."""
+        return self._services.vault(check_pubkey(address, argument="address"))
+
+    def __repr__(self) -> str:
+        return f"AsyncVaults({self._services.network.name!r})"

@@ -1,0 +1,386 @@
+"""The exception tree of nosana_nb and the mapping from HTTP error responses to it.
+
+No error built here ever holds request headers: an ``Authorization`` value is a replayable
+credential, so only the method, the URL and the response body are kept.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Self
+
+__all__ = [
+    "ALLOWED_ACTIONS",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ApiKeyVaultError",
+    "ArchivedDeploymentError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigError",
+    "ConflictError",
+    "DeploymentNotFoundError",
+    "IncorrectStrategyError",
+    "InsufficientFundsError",
+    "InternalServerError",
+    "InvalidStateError",
+    "JobNotFoundError",
+    "NosanaError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RevisionNotFoundError",
+    "StreamError",
+    "ValidationError",
+    "VaultEmptyError",
+    "VaultNotFoundError",
+    "WalletError",
+    "status_error_from_response",
+]
+
+# Longest error detail we keep from a response body; bodies are server text, not ours.
+_MAX_DETAIL_CHARS = 500
+
+
+class NosanaError(Exception):
+    """Root of every exception nosana_nb raises."""
+
+
+class ValidationError(NosanaError, ValueError):
+    """An argument was rejected before anything was sent."""
+
+    def __init__(self, message: str, *, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.argument = argument
+
+
+class ConfigError(NosanaError, ValueError):
+    """A network configuration (URL, preset name, environment variable) is unusable."""
+
+
+class WalletError(NosanaError):
+    """Key material could not be loaded, or the wallet cannot do what was asked."""
+
+
+class StreamError(NosanaError):
+    """A server-sent-event stream broke, stalled or sent something unreadable."""
+
+
+class InsufficientFundsError(NosanaError):
+    """Not enough SOL or NOS for what was asked; amounts are in whole units when known."""
+
+    PREFIX = "Insufficient funds: "
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        required_nos: Decimal | None = None,
+        available_nos: Decimal | None = None,
+        required_sol: Decimal | None = None,
+        available_sol: Decimal | None = None,
+    ) -> None:
+        text = message if message.startswith(self.PREFIX) else self.PREFIX + message
+        super().__init__(text)
+        self.message = text
+        self.required_nos = required_nos
+        self.available_nos = available_nos
+        self.required_sol = required_sol
+        self.available_sol = available_sol
+
+
+class APIError(NosanaError):
+    """A request to a Nosana service failed."""
+
+    def __init__(self, message: str, *, method: str, url: str, body: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+        self.body = body
+
+
+class APIConnectionError(APIError):
+    """The service could not be reached, or the connection broke."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The service did not answer in time."""
+
+
+class APIResponseValidationError(APIError):
+    """A 2xx response whose body is not what the API promises (bad JSON, wrong shape)."""
+
+
+class APIStatusError(APIError):
+    """The service answered with a non-2xx status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status_code: int,
+        body: str | None,
+        error_text: str,
+    ) -> None:
+        super().__init__(message, method=method, url=url, body=body)
+        self.status_code = status_code
+        self.error_text = error_text
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the wallet signature or API key was refused."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409."""
+
+
+class PayloadTooLargeError(APIStatusError):
+    """HTTP 413: the body is above the service's 1 MiB limit."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429."""
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx without a more specific meaning."""
+
+
+class DeploymentNotFoundError(NotFoundError):
+    """The deployment does not exist or belongs to another wallet."""
+
+
+class VaultNotFoundError(NotFoundError):
+    """The vault does not exist or belongs to another wallet."""
+
+
+class JobNotFoundError(NotFoundError):
+    """The job does not exist in this deployment."""
+
+
+class InvalidStateError(APIStatusError):
+    """The action is not allowed in the deployment's current status (the service answers 500)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status_code: int,
+        body: str | None,
+        error_text: str,
+        status: str | None = None,
+        action: str | None = None,
+        allowed_actions: tuple[str, ...] = (),
+    ) -> None:
+        self.status = status
+        self.action = action
+        self.allowed_actions = allowed_actions
+        self.base_message = message
+        full = _describe_state(message, status=status, action=action, allowed=allowed_actions)
+        super().__init__(
+            full,
+            method=method,
+            url=url,
+            status_code=status_code,
+            body=body,
+            error_text=error_text,
+        )
+
+    def with_context(self, *, status: str | None = None, action: str | None = None) -> Self:
+        """A copy of this error (same class) naming the deployment's status and the action tried."""
+        new_status = status if status is not None else self.status
+        allowed = ALLOWED_ACTIONS.get(new_status, ()) if new_status else self.allowed_actions
+        clone = type(self)(
+            self.base_message,
+            method=self.method,
+            url=self.url,
+            status_code=self.status_code,
+            body=self.body,
+            error_text=self.error_text,
+            status=new_status,
+            action=action if action is not None else self.action,
+            allowed_actions=allowed,
+        )
+        clone.__cause__ = self.__cause__
+        return clone
+
+
+class ArchivedDeploymentError(InvalidStateError):
+    """Archived deployments accept no changes except a rename."""
+
+
+class IncorrectStrategyError(BadRequestError):
+    """The action needs another strategy (e.g. a schedule on a non-SCHEDULED deployment)."""
+
+
+class RevisionNotFoundError(BadRequestError):
+    """The requested revision does not exist."""
+
+
+class VaultEmptyError(APIStatusError):
+    """There is nothing in the vault to withdraw."""
+
+
+class ApiKeyVaultError(BadRequestError):
+    """Vaults funded through a Nosana API key cannot be withdrawn from."""
+
+
+# Which actions the deployment manager accepts in each status (deployment-manager-api.md §7.1).
+# Action names are the route names of the wire API.
+_UPDATES = (
+    "update-name",
+    "update-replica-count",
+    "update-timeout",
+    "update-schedule",
+    "create-revision",
+    "update-active-revision",
+)
+ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
+    "DRAFT": ("start", *_UPDATES),
+    "ERROR": ("start", "stop", *_UPDATES),
+    "STARTING": _UPDATES,
+    "RUNNING": ("stop", *_UPDATES),
+    "STOPPING": _UPDATES,
+    "STOPPED": ("start", "archive", "delete", *_UPDATES),
+    "INSUFFICIENT_FUNDS": ("start", "stop", *_UPDATES),
+    "ARCHIVED": ("update-name",),
+}
+
+
+def _describe_state(
+    message: str, *, status: str | None, action: str | None, allowed: tuple[str, ...]
+) -> str:
+    parts = [message]
+    if action and status:
+        parts.append(f"Cannot {action} a deployment that is {status}.")
+    elif status:
+        parts.append(f"The deployment is {status}.")
+    elif action:
+        parts.append(f"Cannot {action} the deployment in its current status.")
+    if status:
+        if allowed:
+            parts.append(f"Allowed in {status}: {', '.join(allowed)}.")
+        else:
+            parts.append(f"Nothing is allowed in {status}.")
+    return " ".join(parts)
+
+
+# Exact service messages (deployment-manager-api.md §11) -> (class, required status or None).
+_DOMAIN_ERRORS: dict[str, tuple[type[APIStatusError], int | None]] = {
+    "Deployment not found.": (DeploymentNotFoundError, 404),
+    "Vault not found.": (VaultNotFoundError, 404),
+    "Job not found": (JobNotFoundError, 404),
+    "Job not found.": (JobNotFoundError, 404),
+    "Deployment is in the incorrect state.": (InvalidStateError, None),
+    "Cannot modify an archived deployment.": (ArchivedDeploymentError, None),
+    "Deployment is using an incorrect strategy.": (IncorrectStrategyError, 400),
+    "The specified revision does not exist.": (RevisionNotFoundError, 400),
+    "Vault has no funds to withdraw.": (VaultEmptyError, None),
+    "Cannot withdraw from a vault containing a Nosana API key.": (ApiKeyVaultError, 400),
+}
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    429: RateLimitError,
+}
+
+
+def _decode(body: bytes | str) -> str:
+    return body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+
+
+def _error_detail(text: str, content_type: str | None) -> str:
+    """The most specific error string in a body: Fastify's message, else ``error``, else text."""
+    stripped = text.strip()
+    looks_json = stripped.startswith(("{", "[", '"'))
+    if looks_json or (content_type and "json" in content_type.lower()):
+        try:
+            parsed = json.loads(stripped)
+        except ValueError:
+            return stripped[:_MAX_DETAIL_CHARS]
+        if isinstance(parsed, dict):
+            for key in ("message", "error"):
+                value = parsed.get(key)
+                if isinstance(value, str) and value.strip():
+                    return value.strip()[:_MAX_DETAIL_CHARS]
+            return ""
+        if isinstance(parsed, str):
+            return parsed.strip()[:_MAX_DETAIL_CHARS]
+        return stripped[:_MAX_DETAIL_CHARS]
+    return stripped[:_MAX_DETAIL_CHARS]
+
+
+def _reason(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "HTTP error"
+
+
+def _status_class(status_code: int, detail: str) -> type[APIStatusError]:
+    domain = _DOMAIN_ERRORS.get(detail)
+    if domain is not None:
+        cls, required_status = domain
+        if required_status is None or required_status == status_code:
+            return cls
+    if status_code in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status_code]
+    if status_code >= 500:
+        return InternalServerError
+    return APIStatusError
+
+
+def status_error_from_response(
+    status_code: int,
+    body: bytes | str,
+    content_type: str | None,
+    *,
+    method: str,
+    url: str,
+) -> APIStatusError:
+    """Build the typed error for a non-2xx response from its status and body."""
+    text = _decode(body)
+    detail = _error_detail(text, content_type)
+    cls = _status_class(status_code, detail)
+    summary = detail or _reason(status_code)
+    message = f"{summary} (HTTP {status_code} from {method.upper()} {url})"
+    if cls is AuthenticationError:
+        message += ". The service refused the wallet signature or API key."
+    return cls(
+        message,
+        method=method.upper(),
+        url=url,
+        status_code=status_code,
+        body=text or None,
+        error_text=detail,
+    )

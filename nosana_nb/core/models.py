@@ -1,0 +1,454 @@
+"""Typed views of what the deployment manager, the markets API and the SSE stream send.
+
+Models are tolerant: unknown fields are kept (``extra="allow"``), unknown enum values stay raw
+strings, and blank strings the server emits for nulls become ``None``. Wire units are kept as
+sent (``timeout`` in minutes, ``time_start`` in unix seconds); convenience properties convert.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+)
+
+from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType
+
+NOS_BASE_UNITS_PER_NOS = 10**6
+
+T = TypeVar("T")
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _as_utc(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        # The service always sends UTC ("...Z"); a naive value is read as UTC, not local time.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _as_decimal(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        # via str so 0.000043 stays 0.000043 rather than its binary float expansion
+        return Decimal(str(value))
+    return value
+
+
+def _job_state(value: Any) -> Any:
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        try:
+            return JobState.from_wire(value)
+        except (ValueError, KeyError):
+            return value
+    return value
+
+
+UTCDateTime = Annotated[datetime, BeforeValidator(_as_utc)]
+OptionalUTCDateTime = Annotated[datetime | None, BeforeValidator(_as_utc)]
+OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalDecimal = Annotated[Decimal | None, BeforeValidator(_as_decimal)]
+Number = Annotated[int | float, Field(union_mode="left_to_right")]
+
+# An enum member when the value is known, else the raw string (a newer server must not crash us).
+StatusValue = Annotated[DeploymentStatus | str, Field(union_mode="left_to_right")]
+StrategyValue = Annotated[Strategy | str, Field(union_mode="left_to_right")]
+JobStateValue = Annotated[JobState | int | str, BeforeValidator(_job_state)]
+TaskTypeValue = Annotated[TaskType | str, Field(union_mode="left_to_right")]
+
+
+class WireModel(BaseModel):
+    """Base of every reply model: keeps unknown fields, accepts field names or wire aliases."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
+
+
+def _minutes_to_timedelta(minutes: float) -> timedelta:
+    return timedelta(minutes=minutes)
+
+
+class Endpoint(WireModel):
+    op_id: str = Field(alias="opId")
+    port: int | str
+    url: str
+
+
+class Deployment(WireModel):
+    """One deployment as the service describes it (spec §3.1). ``timeout`` is in minutes."""
+
+    id: str
+    name: str = ""
+    vault: str
+    market: str
+    owner: str
+    status: StatusValue
+    replicas: Number
+    timeout: Number
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    confidential: bool = False
+    active_revision: int = 1
+    active_jobs: int = 0
+    created_at: OptionalUTCDateTime = None
+    updated_at: OptionalUTCDateTime = None
+    strategy: StrategyValue
+    schedule: OptionalStr = None
+    rotation_time: Number | None = None
+
+    @property
+    def timeout_timedelta(self) -> timedelta:
+        return _minutes_to_timedelta(self.timeout)
+
+    @property
+    def timeout_seconds(self) -> int:
+        return round(self.timeout * 60)
+
+    @property
+    def rotation_timedelta(self) -> timedelta | None:
+        return None if self.rotation_time is None else _minutes_to_timedelta(self.rotation_time)
+
+
+DeploymentModel = Deployment
+
+
+class Job(WireModel):
+    """A job row from ``GET /deployments/:id/jobs`` (spec §3.3)."""
+
+    tx: OptionalStr = None
+    deployment: str
+    job: str
+    market: str = ""
+    node: OptionalStr = None
+    revision: int = 1
+    state: JobStateValue
+    time_start: Number = 0
+    created_at: OptionalUTCDateTime = None
+    updated_at: OptionalUTCDateTime = None
+
+    @property
+    def started_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.time_start, UTC) if self.time_start else None
+
+
+NO_NODE = "11111111111111111111111111111111"
+
+
+class JobDetail(WireModel):
+    """``GET /deployments/:id/jobs/:job`` (spec §3.4): camelCase keys, numeric ``state``."""
+
+    confidential: bool = False
+    revision: int = 1
+    market: str = ""
+    node: OptionalStr = None
+    state: JobStateValue
+    job_status: Any = Field(default=None, alias="jobStatus")
+    job_definition: dict[str, Any] | None = Field(default=None, alias="jobDefinition")
+    job_result: dict[str, Any] | None = Field(default=None, alias="jobResult")
+    time_start: Number = Field(default=0, alias="timeStart")
+    time_end: Number = Field(default=0, alias="timeEnd")
+    listed_at: Number = Field(default=0, alias="listedAt")
+
+    @property
+    def has_node(self) -> bool:
+        return self.node not in (None, NO_NODE)
+
+    @property
+    def started_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.time_start, UTC) if self.time_start else None
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.time_end, UTC) if self.time_end else None
+
+    @property
+    def listed_at_datetime(self) -> datetime | None:
+        return datetime.fromtimestamp(self.listed_at, UTC) if self.listed_at else None
+
+
+class Event(WireModel):
+    """A deployment event (spec §3.5). ``tx`` is ``None`` when absent or blank."""
+
+    category: str
+    deployment_id: str = Field(alias="deploymentId")
+    type: str
+    message: str = ""
+    tx: OptionalStr = None
+    created_at: OptionalUTCDateTime = None
+
+
+class Task(WireModel):
+    """An outstanding task (spec §3.6). Blank ``job`` becomes ``None``; 0 means "not set"."""
+
+    task: TaskTypeValue
+    deployment_id: str = Field(alias="deploymentId")
+    tx: OptionalStr = None
+    job: OptionalStr = None
+    limit: int | None = None
+    active_revision: int | None = None
+    due_at: OptionalUTCDateTime = None
+    created_at: OptionalUTCDateTime = None
+
+
+class Revision(WireModel):
+    revision: int
+    deployment: str
+    ipfs_definition_hash: str = ""
+    job_definition: dict[str, Any] = Field(default_factory=dict)
+    created_at: OptionalUTCDateTime = None
+
+
+class VaultInfo(WireModel):
+    """A vault document (spec §3.8); the key is never sent."""
+
+    vault: str
+    owner: str
+    created_at: OptionalUTCDateTime = None
+
+    @property
+    def address(self) -> str:
+        return self.vault
+
+    @property
+    def is_api_key_vault(self) -> bool:
+        return self.vault == self.owner
+
+
+class PaginationMeta(WireModel):
+    cursor_next: OptionalStr = None
+    cursor_prev: OptionalStr = None
+    total_items: int = 0
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a keyset-paginated list."""
+
+    items: list[T]
+    pagination: PaginationMeta
+
+
+# --- small action replies -------------------------------------------------------------------
+
+
+class StatusChange(WireModel):
+    """Reply of start / stop / archive."""
+
+    status: StatusValue
+    updated_at: OptionalUTCDateTime = None
+
+
+class NameUpdate(WireModel):
+    name: str
+    updated_at: OptionalUTCDateTime = None
+
+
+class ReplicasUpdate(WireModel):
+    replicas: Number
+    updated_at: OptionalUTCDateTime = None
+
+
+class TimeoutUpdate(WireModel):
+    timeout: Number
+    updated_at: OptionalUTCDateTime = None
+
+
+class ScheduleUpdate(WireModel):
+    schedule: str
+    updated_at: OptionalUTCDateTime = None
+
+
+class ActiveRevisionUpdate(WireModel):
+    active_revision: int
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    updated_at: OptionalUTCDateTime = None
+
+
+class RevisionCreated(WireModel):
+    active_revision: int
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    revisions: list[Revision] = Field(default_factory=list)
+    updated_at: OptionalUTCDateTime = None
+
+
+class StatsJobs(WireModel):
+    listed: int = 0
+    extended: int = 0
+    stopped: int = 0
+
+
+class StatsTasks(WireModel):
+    in_progress: int = 0
+    failed: int = 0
+    successful: int = 0
+    timed_out: int = 0
+    average_time_ms: Number = 0
+
+
+class Stats(WireModel):
+    """``GET /stats`` (spec §5.20)."""
+
+    running_ms: Number = 0
+    started_at: OptionalUTCDateTime = None
+    jobs: StatsJobs = Field(default_factory=StatsJobs)
+    tasks: StatsTasks = Field(default_factory=StatsTasks)
+
+
+# --- markets and cost -----------------------------------------------------------------------
+
+
+class Market(WireModel):
+    """A market from the markets API. ``nos_job_price_per_second`` is whole NOS per second."""
+
+    address: str
+    slug: OptionalStr = None
+    name: OptionalStr = None
+    type: OptionalStr = None
+    usd_reward_per_hour: OptionalDecimal = None
+    nos_job_price_per_second: OptionalDecimal = None
+    network_fee_percentage: OptionalDecimal = None
+    gpu_types: list[str] = Field(default_factory=list)
+    lowest_vram: Number | None = None
+    nodes: Any = None
+    available: int | None = None
+    client: Any = None
+
+    @property
+    def job_price_base_units_per_second(self) -> Decimal | None:
+        """The on-chain ``job_price``: NOS base units (1e-6 NOS) per second."""
+        if self.nos_job_price_per_second is None:
+            return None
+        return self.nos_job_price_per_second * NOS_BASE_UNITS_PER_NOS
+
+    @property
+    def label(self) -> str:
+        return self.name or self.slug or self.address
+
+
+class CostEstimate(WireModel):
+    """What running ``replicas`` jobs for ``timeout_seconds`` on a market costs.
+
+    ``*_base_units`` are NOS base units (escrow is rounded up to whole units); ``nos*`` are whole
+    NOS; ``*_with_fee`` add the market's network fee percentage. USD figures come from
+    ``usd_reward_per_hour`` and are ``None`` when the market publishes none. ``sol_lamports`` is a
+    rough estimate of the SOL the vault needs for rent and fees (see ``SOL_LAMPORTS_PER_JOB``).
+    """
+
+    market: str
+    replicas: int
+    timeout_seconds: int
+    strategy: StrategyValue | None = None
+    price_nos_per_second: Decimal
+    network_fee_percentage: Decimal
+    nos_base_units: int
+    fee_base_units: int
+    nos_base_units_with_fee: int
+    nos: Decimal
+    nos_with_fee: Decimal
+    nos_per_hour: Decimal
+    nos_per_hour_with_fee: Decimal
+    usd_per_hour: Decimal | None = None
+    usd_per_hour_with_fee: Decimal | None = None
+    usd: Decimal | None = None
+    usd_with_fee: Decimal | None = None
+    sol_lamports: int
+    sol: Decimal
+
+
+# --- the SSE stream (spec §10.3) ------------------------------------------------------------
+
+
+class DeploymentMessage(WireModel):
+    type: Literal["deployment"]
+    status: StatusValue | None = None
+    replicas: Number | None = None
+    active_revision: int | None = None
+
+
+class JobMessage(WireModel):
+    type: Literal["job"]
+    job: str
+    state: JobStateValue
+    node: OptionalStr = None
+    time_start: Number = Field(default=0, alias="timeStart")
+    time_end: Number = Field(default=0, alias="timeEnd")
+
+
+class EventMessage(WireModel):
+    type: Literal["event"]
+    category: str = ""
+    event: str
+    message: str = ""
+    tx: OptionalStr = None
+    created_at: OptionalUTCDateTime = None
+
+
+class TaskMessage(WireModel):
+    type: Literal["task"]
+    id: str
+    task: TaskTypeValue
+    status: str
+    attempts: int = 0
+    due_at: OptionalUTCDateTime = None
+    job: OptionalStr = None
+
+
+class TaskDoneMessage(WireModel):
+    """Sent when a task this connection has seen is deleted (finished)."""
+
+    type: Literal["task"]
+    id: str
+    task: TaskTypeValue
+    status: Literal["DONE"]
+
+
+class UnknownMessage(WireModel):
+    """A frame with a ``type`` this client does not know; its fields are kept as extras."""
+
+    type: str
+
+
+def _message_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    status = value.get("status") if isinstance(value, dict) else getattr(value, "status", None)
+    if kind == "task" and status == "DONE":
+        return "task_done"
+    if kind in ("deployment", "job", "event", "task"):
+        return str(kind)
+    return "unknown"
+
+
+StreamMessage = Annotated[
+    Annotated[DeploymentMessage, Tag("deployment")]
+    | Annotated[JobMessage, Tag("job")]
+    | Annotated[EventMessage, Tag("event")]
+    | Annotated[TaskMessage, Tag("task")]
+    | Annotated[TaskDoneMessage, Tag("task_done")]
+    | Annotated[UnknownMessage, Tag("unknown")],
+    Discriminator(_message_tag),
+]
+
+STREAM_MESSAGE_ADAPTER: TypeAdapter[StreamMessage] = TypeAdapter(StreamMessage)
+
+
+class DeploymentState(Deployment):
+    """``Deployment.state``: every deployment field plus the newest events and jobs.
+
+    ``events`` and ``jobs`` hold the newest page (up to 100 each) loaded by ``refresh()``; the
+    full history is available through ``get_events()`` / ``get_jobs()``.
+    """
+
+    events: list[Event] = Field(default_factory=list)
+    jobs: list[Job] = Field(default_factory=list)

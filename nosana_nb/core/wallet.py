@@ -1,0 +1,288 @@
+"""A Solana wallet that keeps its secret to itself.
+
+Key material is parsed with solders and held only inside the Wallet. Its repr, str and every
+error message show at most the public key; parse errors never echo the input, because the input
+may be a secret. Wallets cannot be pickled while they hold a secret; copies share the one object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+from solders.keypair import Keypair
+from solders.message import to_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+
+from nosana_nb.core.errors import WalletError
+
+__all__ = ["ENV_WALLET", "Wallet"]
+
+ENV_WALLET = "NOSANA_WALLET"
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+_SECRET_KEY_BYTES = 64
+_PUBKEY_BYTES = 32
+_FORMATS_HELP = (
+    "Pass a path to a Solana id.json file, its JSON array text, a base58 secret key, "
+    "a base58 public key (read-only), 64 secret-key bytes, or a solders Keypair."
+)
+
+
+class Wallet:
+    """A Solana keypair, or a read-only public key, that signs Nosana requests and transactions."""
+
+    __slots__ = ("_keypair", "_pubkey")
+
+    _keypair: Keypair | None
+    _pubkey: Pubkey
+
+    def __init__(self, keypair: Keypair | None = None, *, pubkey: Pubkey | None = None) -> None:
+        if keypair is not None and not isinstance(keypair, Keypair):
+            raise WalletError(f"expected a solders Keypair; got {type(keypair).__name__}")
+        if keypair is None and not isinstance(pubkey, Pubkey):
+            raise WalletError("a Wallet needs a Keypair or, for a read-only wallet, a Pubkey")
+        object.__setattr__(self, "_keypair", keypair)
+        object.__setattr__(self, "_pubkey", keypair.pubkey() if keypair is not None else pubkey)
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, source: Any = None, *, env: Mapping[str, str] | None = None) -> Wallet:
+        """Load a wallet from any supported source; ``None`` reads the NOSANA_WALLET variable."""
+        if source is None:
+            environ = os.environ if env is None else env
+            source = environ.get(ENV_WALLET)
+            if not source:
+                raise WalletError(
+                    f"No wallet given and {ENV_WALLET} is not set. {_FORMATS_HELP} "
+                    "For the local sandbox, Wallet.generate() makes a throwaway wallet."
+                )
+        if isinstance(source, Wallet):
+            return source
+        if isinstance(source, Keypair):
+            return cls.from_keypair(source)
+        if isinstance(source, Pubkey):
+            return cls.read_only(source)
+        if isinstance(source, os.PathLike):
+            return cls.from_path(source)
+        if isinstance(source, bytes | bytearray | memoryview):
+            return cls.from_bytes(bytes(source))
+        if isinstance(source, list | tuple):
+            return cls.from_json(list(source))
+        if isinstance(source, str):
+            return cls._from_text(source)
+        raise WalletError(f"Cannot load a wallet from a {type(source).__name__}. {_FORMATS_HELP}")
+
+    @classmethod
+    def _from_text(cls, text: str) -> Wallet:
+        stripped = text.strip()
+        if stripped.startswith(("[", "{")):
+            return cls.from_json(stripped)
+        if _looks_like_path(stripped):
+            return cls.from_path(stripped)
+        return cls.from_base58(stripped)
+
+    @classmethod
+    def from_keypair(cls, keypair: Keypair) -> Wallet:
+        return cls(keypair)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> Wallet:
+        """Read a Solana CLI key file (JSON array of 64 numbers), e.g. ~/.config/solana/id.json."""
+        file = Path(path).expanduser()
+        try:
+            raw = file.read_bytes()
+        except FileNotFoundError:
+            raise WalletError(f"wallet file not found: {file}") from None
+        except OSError as err:
+            raise WalletError(f"cannot read wallet file {file}: {type(err).__name__}") from None
+        text = _quietly(_utf8, raw)
+        values = None if text is None else _parse_json(text)
+        if not isinstance(values, list):
+            raise WalletError(
+                f"wallet file {file} is not a Solana key file (a JSON array of 64 numbers)"
+            )
+        return cls.from_json(values)
+
+    @classmethod
+    def from_json(cls, data: str | Sequence[int]) -> Wallet:
+        """From JSON array text or a list of 64 integers 0-255 (the Solana CLI format)."""
+        if isinstance(data, str):
+            values = _parse_json(data)
+            if values is None:
+                _fail("the text is not valid JSON; expected an array of 64 numbers")
+        else:
+            values = data
+        if not isinstance(values, list | tuple):
+            _fail("expected a JSON array of 64 numbers")
+        if len(values) != _SECRET_KEY_BYTES:
+            _fail(f"expected {_SECRET_KEY_BYTES} numbers, got {len(values)}")
+        if not all(type(v) is int and 0 <= v <= 255 for v in values):
+            _fail("every element must be an integer from 0 to 255")
+        return cls.from_bytes(bytes(values))
+
+    @classmethod
+    def from_base58(cls, text: str) -> Wallet:
+        """From a base58 secret key (64 bytes), or a base58 public key (32 bytes, read-only)."""
+        if not isinstance(text, str):
+            _fail(f"expected a base58 string; got {type(text).__name__}")
+        stripped = text.strip()
+        if 32 <= len(stripped) <= 44:
+            pubkey = _quietly(Pubkey.from_string, stripped)
+            if pubkey is not None:
+                return cls.read_only(pubkey)
+        keypair = _quietly(Keypair.from_base58_string, stripped)
+        if keypair is None:
+            _fail(f"not a base58 secret key or public key ({len(stripped)} characters)")
+        return cls(keypair)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Wallet:
+        """From the 64 secret-key bytes (32-byte seed followed by the public key)."""
+        if not isinstance(data, bytes | bytearray):
+            _fail(f"expected bytes; got {type(data).__name__}")
+        if len(data) != _SECRET_KEY_BYTES:
+            hint = " (that is a public key or seed size)" if len(data) == _PUBKEY_BYTES else ""
+            _fail(f"expected {_SECRET_KEY_BYTES} bytes, got {len(data)}{hint}")
+        keypair = _quietly(Keypair.from_bytes, bytes(data))
+        if keypair is None:
+            _fail("the last 32 bytes are not the public key of the first 32")
+        return cls(keypair)
+
+    @classmethod
+    def read_only(cls, pubkey: str | Pubkey) -> Wallet:
+        """A wallet that knows only its address: it can read but not sign."""
+        if isinstance(pubkey, Pubkey):
+            return cls(pubkey=pubkey)
+        if not isinstance(pubkey, str):
+            _fail(f"expected a base58 public key; got {type(pubkey).__name__}")
+        parsed = _quietly(Pubkey.from_string, pubkey.strip())
+        if parsed is None:
+            _fail(f"not a base58 32-byte public key ({len(pubkey)} characters)")
+        return cls(pubkey=parsed)
+
+    @classmethod
+    def generate(cls) -> Wallet:
+        """A fresh random wallet (for the sandbox and tests)."""
+        return cls(Keypair())
+
+    # -- public face --------------------------------------------------------------------------
+
+    @property
+    def pubkey(self) -> Pubkey:
+        return self._pubkey
+
+    @property
+    def address(self) -> str:
+        return str(self._pubkey)
+
+    @property
+    def can_sign(self) -> bool:
+        return self._keypair is not None
+
+    def sign_message(self, data: bytes) -> Signature:
+        """Ed25519-sign ``data`` with the secret key."""
+        if not isinstance(data, bytes | bytearray):
+            raise WalletError(f"can only sign bytes; got {type(data).__name__}")
+        return self.keypair_for_signing().sign_message(bytes(data))
+
+    def sign_transaction(self, tx: VersionedTransaction | bytes) -> VersionedTransaction:
+        """Put this wallet's signature into its signer slot of a (partially signed) transaction."""
+        keypair = self.keypair_for_signing()
+        if isinstance(tx, bytes | bytearray):
+            try:
+                tx = VersionedTransaction.from_bytes(bytes(tx))
+            except ValueError:
+                raise WalletError("the bytes are not a serialized versioned transaction") from None
+        if not isinstance(tx, VersionedTransaction):
+            raise WalletError(f"expected a VersionedTransaction or bytes; got {type(tx).__name__}")
+        message = tx.message
+        signers = list(message.account_keys[: message.header.num_required_signatures])
+        if self._pubkey not in signers:
+            raise WalletError(f"{self.address} is not a required signer of this transaction")
+        signatures = list(tx.signatures)
+        signatures[signers.index(self._pubkey)] = keypair.sign_message(to_bytes_versioned(message))
+        return VersionedTransaction.populate(message, signatures)
+
+    def keypair_for_signing(self) -> Keypair:
+        """The solders Keypair, for core code that builds transactions. Never log or store it."""
+        if self._keypair is None:
+            raise WalletError(
+                f"Wallet {self.address} is read-only (loaded from a public key) and cannot sign. "
+                "Load it from its secret key instead."
+            )
+        return self._keypair
+
+    # -- hygiene ------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        suffix = "" if self.can_sign else ", read_only=True"
+        return f"Wallet({self.address!r}{suffix})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Wallet):
+            return NotImplemented
+        return self._pubkey == other._pubkey
+
+    def __hash__(self) -> int:
+        return hash(self._pubkey)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("Wallet is immutable")
+
+    def __copy__(self) -> Wallet:
+        # Immutable: sharing the object never duplicates key material.
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Wallet:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._keypair is not None:
+            raise WalletError(
+                "A Wallet holding a secret key cannot be pickled; keep the key in its file and "
+                "load it where it is needed."
+            )
+        return (Wallet.read_only, (self.address,))
+
+    def __getstate__(self) -> NoReturn:
+        raise WalletError("Wallet state cannot be exported")
+
+
+def _looks_like_path(text: str) -> bool:
+    # os.path.exists swallows OSError/ValueError, which would otherwise carry the text along.
+    return text.endswith(".json") or os.sep in text or text.startswith("~") or os.path.exists(text)
+
+
+def _quietly(parse: Callable[[_In], _Out], value: _In) -> _Out | None:
+    """Run a parser; on failure return None so no exception (which may hold the input) survives."""
+    try:
+        return parse(value)
+    except ValueError:
+        return None
+
+
+def _utf8(raw: bytes) -> str:
+    return raw.decode("utf-8")
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:  # JSONDecodeError keeps the whole document in .doc
+        return None
+
+
+def _fail(reason: str) -> NoReturn:
+    # Deliberately never includes the input: it may be a secret key.
+    raise WalletError(f"Cannot load wallet: {reason}. {_FORMATS_HELP}")

@@ -1,0 +1,112 @@
+"""Every sync class and its async twin expose the same names with the same signatures."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
+from nosana_nb.core.deployments import (
+    AsyncDeployment,
+    AsyncDeployments,
+    AsyncVaults,
+    Deployment,
+    Deployments,
+    Vaults,
+)
+from nosana_nb.core.jobs import AsyncJobs, Jobs
+from nosana_nb.core.markets import AsyncMarkets, Markets
+from nosana_nb.core.pagination import AsyncPager, SyncPager
+
+PAIRS = [
+    (NosanaClient, AsyncNosanaClient),
+    (Deployments, AsyncDeployments),
+    (Deployment, AsyncDeployment),
+    (Vaults, AsyncVaults),
+    (Markets, AsyncMarkets),
+    (Jobs, AsyncJobs),
+    (SyncPager, AsyncPager),
+]
+# the one deliberate naming difference: asyncio code closes with aclose()
+RENAMED = {"close": "aclose"}
+
+
+def public_members(cls: type) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in inspect.getmembers(cls)
+        if not name.startswith("_") and (callable(value) or isinstance(value, property))
+    }
+
+
+def unwrap_awaitable(text: str) -> str:
+    """``Callable[..., Awaitable[X]]`` -> ``Callable[..., X]`` (the async twin's callbacks)."""
+    start = text.find("Awaitable[")
+    if start < 0:
+        return text
+    depth, end = 0, start + len("Awaitable[")
+    for end in range(start + len("Awaitable["), len(text)):
+        if text[end] == "[":
+            depth += 1
+        elif text[end] == "]":
+            if depth == 0:
+                break
+            depth -= 1
+    inner = text[start + len("Awaitable[") : end]
+    return unwrap_awaitable(text[:start] + inner + text[end + 1 :])
+
+
+def normalise(annotation: Any) -> str:
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return unwrap_awaitable(text).replace("Async", "").replace("Sync", "")
+
+
+def shape(function: Any) -> list[tuple[str, Any, Any, str]]:
+    signature = inspect.signature(function)
+    params = [
+        (p.name, p.kind, p.default, normalise(p.annotation)) for p in signature.parameters.values()
+    ]
+    return [*params, ("return", None, None, normalise(signature.return_annotation))]
+
+
+@pytest.mark.parametrize(("sync_cls", "async_cls"), PAIRS, ids=lambda c: c.__name__)
+def test_same_public_names(sync_cls: type, async_cls: type) -> None:
+    sync_names = {RENAMED.get(n, n) for n in public_members(sync_cls)}
+    assert sync_names == set(public_members(async_cls))
+
+
+@pytest.mark.parametrize(("sync_cls", "async_cls"), PAIRS, ids=lambda c: c.__name__)
+def test_same_signatures(sync_cls: type, async_cls: type) -> None:
+    async_members = public_members(async_cls)
+    for name, member in public_members(sync_cls).items():
+        twin = async_members[RENAMED.get(name, name)]
+        if isinstance(member, property):
+            assert isinstance(twin, property), name
+            continue
+        assert shape(member) == shape(twin), f"{sync_cls.__name__}.{name}"
+    assert shape(sync_cls) == shape(async_cls)  # the constructors
+
+
+@pytest.mark.parametrize(("sync_cls", "async_cls"), PAIRS, ids=lambda c: c.__name__)
+def test_sync_side_has_no_coroutines(sync_cls: type, async_cls: type) -> None:
+    for name, member in public_members(sync_cls).items():
+        assert not inspect.iscoroutinefunction(member), f"{sync_cls.__name__}.{name}"
+
+
+def test_async_io_methods_are_awaitable() -> None:
+    for cls, names in [
+        (AsyncNosanaClient, ["stats", "aclose"]),
+        (AsyncDeployments, ["create", "get"]),
+        (
+            AsyncDeployment,
+            ["start", "stop", "archive", "delete", "refresh", "wait_until", "get_job"],
+        ),
+        (AsyncVaults, ["list", "create"]),
+        (AsyncMarkets, ["list", "get", "estimate"]),
+        (AsyncJobs, ["pin_job_definition", "get_job_definition"]),
+        (AsyncPager, ["first_page", "to_list"]),
+    ]:
+        for name in names:
+            assert inspect.iscoroutinefunction(getattr(cls, name)), f"{cls.__name__}.{name}"
