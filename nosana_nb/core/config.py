@@ -150,6 +150,26 @@ def _preset(name: str, *, source: str) -> NetworkConfig:
     return NETWORKS[key]
 
 
+def _check_options(
+    env: Mapping[str, str] | None, allow_insecure_http: bool, **urls: str | None
+) -> Mapping[str, str]:
+    """Refuse option types that would otherwise be misread (``"no"`` is truthy; ``""`` is unset)."""
+    if env is not None and not isinstance(env, Mapping):
+        raise ConfigError(
+            f"env must be a mapping of environment variables; got {type(env).__name__}"
+        )
+    if not isinstance(allow_insecure_http, bool):
+        raise ConfigError(
+            f"allow_insecure_http must be True or False; got {type(allow_insecure_http).__name__}"
+        )
+    for field, url in urls.items():
+        if url is not None and (not isinstance(url, str) or not url.strip()):
+            raise ConfigError(
+                f"{field} must be an http(s) URL or None; got {type(url).__name__} {url!r}"[:200]
+            )
+    return os.environ if env is None else env
+
+
 def _first(*values: str | None) -> str | None:
     return next((value for value in values if value), None)
 
@@ -173,7 +193,15 @@ def resolve_network(
     ``solana={"network": url_or_preset}`` and ``deployments={"endpoint": url}`` mirror the
     TypeScript SDK's options. When the local preset's API URL changes, its other endpoints follow.
     """
-    environ = os.environ if env is None else env
+    environ = _check_options(
+        env,
+        allow_insecure_http,
+        api_url=api_url,
+        rpc_url=rpc_url,
+        markets_url=markets_url,
+        ipfs_gateway=ipfs_gateway,
+        ipfs_pin_url=ipfs_pin_url,
+    )
     if isinstance(network, NetworkConfig):
         base = network
     elif network is None:

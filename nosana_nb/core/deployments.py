@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -67,11 +69,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 Seconds = int | float | Decimal | timedelta
 # Newest events/jobs loaded into ``state`` by refresh(); full history via get_events/get_jobs.
 STATE_HISTORY_LIMIT = 100
 LIST_LIMIT = 100
 _TERMINAL = (DeploymentStatus.ERROR, DeploymentStatus.ARCHIVED)
+# Statuses that prove a start/stop/archive landed when its reply was lost.
+_STARTED = (DeploymentStatus.STARTING, DeploymentStatus.RUNNING)
+_STOPPED = (DeploymentStatus.STOPPING, DeploymentStatus.STOPPED)
+_ARCHIVED = (DeploymentStatus.ARCHIVED,)
 
 
 class DeploymentWaitError(NosanaError):
@@ -172,6 +179,37 @@ def _funds_plan(
     return estimate_cost(market, replicas=replicas, timeout=math.ceil(timeout_minutes) * 60)
 
 
+def _revision_created(
+    deployment: models.Deployment, revisions: list[Revision], definition: Mapping[str, Any]
+) -> RevisionCreated | None:
+    """The reply a lost create-revision would have sent, if its revision is the active one."""
+    if routes.revision_match(revisions, definition, number=deployment.active_revision) is None:
+        return None
+    return RevisionCreated.model_validate(
+        {
+            "active_revision": deployment.active_revision,
+            "endpoints": deployment.endpoints,
+            "revisions": sorted(revisions, key=lambda r: r.revision),
+            "updated_at": deployment.updated_at,
+        }
+    )
+
+
+class _ClaimedIds:
+    """Deployments already handed out by create, so two lost creates never claim one result."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[str] = set()
+
+    def claim(self, deployment_id: str) -> bool:
+        with self._lock:
+            if deployment_id in self._ids:
+                return False
+            self._ids.add(deployment_id)
+            return True
+
+
 def _failure_detail(events: list[Event]) -> str:
     for event in events:
         if event.type.endswith("_ERROR"):
@@ -222,6 +260,39 @@ class SyncServices:
             _require_signing_wallet(self.wallet)
         return send(self.dm, route)
 
+    def send_post(self, route: Route[T], recover: Callable[[], R | None]) -> T | R:
+        """Send a POST; after an unknown outcome, ``recover`` looks for its effect first.
+
+        ``recover`` returns the effect when the POST did land (it is then not resent) or None;
+        the POST is resent at most ``routes.POST_ATTEMPTS - 1`` times. When even the lookup
+        fails, the original error is raised: resending blind could apply the POST twice.
+        """
+        for attempt in range(routes.POST_ATTEMPTS):
+            try:
+                return self.send(route)
+            except APIError as err:
+                if not routes.outcome_unknown(err):
+                    raise
+                try:
+                    found = recover()
+                except NosanaError as lookup_error:
+                    raise err from lookup_error
+                if found is not None:
+                    logger.info("%s %s had landed despite %s", route.method, route.path, err)
+                    return found
+                if attempt + 1 == routes.POST_ATTEMPTS:
+                    raise
+                logger.warning(
+                    "%s %s: outcome unknown (%s); resending", route.method, route.path, err
+                )
+                self.sleep(routes.post_backoff(attempt, jitter=random.random()))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def shared_vault(self) -> str:
+        """The caller's shared vault address (get-or-create, so resending is harmless)."""
+        route = routes.create_shared_vault()
+        return self.send_post(route, lambda: None).vault
+
     def vault(self, address: str) -> Vault:
         wallet = _require_signing_wallet(self.wallet)
         return self.vault_factory(
@@ -241,7 +312,7 @@ class SyncServices:
         estimate = _funds_plan(market, replicas, timeout_minutes, markets)
         if estimate is None:
             return
-        address = vault if vault is not None else self.send(routes.create_shared_vault()).vault
+        address = vault if vault is not None else self.shared_vault()
         check_vault_funds(estimate, self.vault(address).get_balance(), address)
 
 
@@ -265,6 +336,37 @@ class AsyncServices:
             _require_signing_wallet(self.wallet)
         return await asend(self.dm, route)
 
+    async def send_post(self, route: Route[T], recover: Callable[[], Awaitable[R | None]]) -> T | R:
+        """Send a POST; after an unknown outcome look for its effect first (see SyncServices)."""
+        for attempt in range(routes.POST_ATTEMPTS):
+            try:
+                return await self.send(route)
+            except APIError as err:
+                if not routes.outcome_unknown(err):
+                    raise
+                try:
+                    found = await recover()
+                except NosanaError as lookup_error:
+                    raise err from lookup_error
+                if found is not None:
+                    logger.info("%s %s had landed despite %s", route.method, route.path, err)
+                    return found
+                if attempt + 1 == routes.POST_ATTEMPTS:
+                    raise
+                logger.warning(
+                    "%s %s: outcome unknown (%s); resending", route.method, route.path, err
+                )
+                await self.sleep(routes.post_backoff(attempt, jitter=random.random()))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def shared_vault(self) -> str:
+        """The caller's shared vault address (get-or-create, so resending is harmless)."""
+
+        async def nothing_to_find() -> None:
+            return None
+
+        return (await self.send_post(routes.create_shared_vault(), nothing_to_find)).vault
+
     def vault(self, address: str) -> AsyncVault:
         wallet = _require_signing_wallet(self.wallet)
         return self.vault_factory(
@@ -284,9 +386,7 @@ class AsyncServices:
         estimate = _funds_plan(market, replicas, timeout_minutes, markets)
         if estimate is None:
             return
-        address = (
-            vault if vault is not None else (await self.send(routes.create_shared_vault())).vault
-        )
+        address = vault if vault is not None else await self.shared_vault()
         check_vault_funds(estimate, await self.vault(address).get_balance(), address)
 
 
@@ -330,6 +430,22 @@ class Deployment:
         except InvalidStateError as err:
             raise err.with_context(status=self._current_status(), action=action) from err
 
+    def _act_post(self, route: Route[T], action: str, recover: Callable[[], R | None]) -> T | R:
+        try:
+            return self._services.send_post(route, recover)
+        except InvalidStateError as err:
+            raise err.with_context(status=self._current_status(), action=action) from err
+
+    def _change_status(
+        self, route: Route[models.StatusChange], action: str, landed: tuple[DeploymentStatus, ...]
+    ) -> DeploymentState:
+        """Send start/stop/archive; after an unknown outcome a status in ``landed`` means done."""
+
+        def recover() -> DeploymentState | None:
+            return self._state if self._fetch_status() in landed else None
+
+        return self._fold(self._act_post(route, action, recover))
+
     def _fetch_status(self) -> str:
         deployment = self._services.send(routes.get_deployment(self.id))
         self._state = _merge(self._state, deployment)
@@ -357,14 +473,15 @@ class Deployment:
             self._services.check_funds(
                 market=s.market, replicas=int(s.replicas), timeout_minutes=s.timeout, vault=s.vault
             )
-        return self._fold(self._act(route, "start"))
+        return self._change_status(route, "start", _STARTED)
 
     def stop(self) -> DeploymentState:
-        return self._fold(self._act(routes.stop(self.id), "stop"))
+        """Stop (from STARTING or RUNNING); safe to call again after a lost reply."""
+        return self._change_status(routes.stop(self.id), "stop", _STOPPED)
 
     def archive(self) -> DeploymentState:
         """Archive a STOPPED deployment (permanent)."""
-        return self._fold(self._act(routes.archive(self.id), "archive"))
+        return self._change_status(routes.archive(self.id), "archive", _ARCHIVED)
 
     def delete(self) -> None:
         """Delete a STOPPED deployment with its jobs, revisions and events."""
@@ -388,9 +505,23 @@ class Deployment:
         return self._fold(self._act(routes.update_name(self.id, name), "update-name"))
 
     def create_revision(self, job_definition: Mapping[str, Any]) -> RevisionCreated:
-        """Add a revision with a new job definition and make it active."""
-        route = routes.create_revision(self.id, validate_job_definition(job_definition))
-        reply = self._act(route, "create-revision")
+        """Add a revision with a new job definition and make it active.
+
+        After a lost reply the revision is looked up (active revision advanced, same job
+        definition) before the request is sent again, so it is never added twice.
+        """
+        definition = validate_job_definition(job_definition)
+        route = routes.create_revision(self.id, definition)
+        known = self._state.active_revision
+
+        def recover() -> RevisionCreated | None:
+            deployment = self._services.send(routes.get_deployment(self.id))
+            if deployment.active_revision <= known:
+                return None
+            revisions = self._services.send(routes.newest_revisions(self.id)).items
+            return _revision_created(deployment, revisions, definition)
+
+        reply = self._act_post(route, "create-revision", recover)
         self._fold(reply)
         return reply
 
@@ -567,6 +698,7 @@ class Deployments:
 
     def __init__(self, services: SyncServices) -> None:
         self._services = services
+        self._claimed = _ClaimedIds()
 
     def create(
         self,
@@ -585,14 +717,26 @@ class Deployments:
         vault: str | None = None,
         new_vault: bool = False,
         check_funds: bool = True,
+        reconcile: bool = True,
     ) -> Deployment:
         """Create a deployment. ``timeout``/``rotation_time`` are seconds or timedelta.
 
         Give exactly one of ``job_definition`` or ``ipfs_definition_hash`` (fetched from IPFS).
         Unless ``check_funds=False``, the vault must hold the estimated escrow first.
+
+        A create whose reply is lost (connection dropped, timeout, generic 5xx) may still have
+        created the deployment. With ``reconcile=True`` (default) the client then lists your
+        deployments named ``name`` created since just before the first attempt, and returns
+        one whose market, replicas, timeout, strategy, schedule, rotation time, vault and
+        revision-1 job definition match; only when none does is the create sent again (at most
+        3 attempts in all, with backoff). Deployments already returned by this client are never
+        claimed twice. Identical creates with the same name made concurrently by *another*
+        process cannot be told apart: give them distinct names. ``reconcile=False`` sends once
+        and raises on any failure.
         """
         _check_definition_source(job_definition, ipfs_definition_hash)
         _check_bool(check_funds, argument="check_funds")
+        _check_bool(reconcile, argument="reconcile")
         request = routes.prepare_create(
             name=name,
             market=market,
@@ -621,10 +765,39 @@ class Deployments:
                 timeout_minutes=request.timeout_minutes,
                 vault=request.vault,
             )
-        created = self._services.send(routes.create_deployment(request, definition))
+        route = routes.create_deployment(request, definition)
+        if reconcile:
+            created = self._send_create(route, request, definition)
+        else:
+            created = self._services.send(route)
+            self._claimed.claim(created.id)
         handle = Deployment(self._services, created)
         handle._load_history()
         return handle
+
+    def _send_create(
+        self,
+        route: Route[models.Deployment],
+        request: routes.CreateRequest,
+        definition: Mapping[str, Any],
+    ) -> models.Deployment:
+        since = datetime.now(UTC) - routes.CREATE_CLOCK_SKEW
+
+        def recover() -> models.Deployment | None:
+            page = self._services.send(routes.find_created_candidates(request, since))
+            for candidate in page.items:
+                if not routes.created_by(request, candidate):
+                    continue
+                revisions = self._services.send(routes.first_revisions(candidate.id)).items
+                if routes.revision_match(revisions, definition, number=1) and self._claimed.claim(
+                    candidate.id
+                ):
+                    return candidate
+            return None
+
+        created = self._services.send_post(route, recover)
+        self._claimed.claim(created.id)
+        return created
 
     def list(
         self,
@@ -690,8 +863,8 @@ class Vaults:
         return self._services.send(routes.list_vaults())
 
     def create(self) -> Vault:
-        """Your shared vault (get-or-create; safe to call repeatedly)."""
-        return self._services.vault(self._services.send(routes.create_shared_vault()).vault)
+        """Your shared vault (get-or-create; safe to call repeatedly, resent after a lost reply)."""
+        return self._services.vault(self._services.shared_vault())
 
     def get(self, address: str) -> Vault:
         """A handle on one of your vaults (no request is sent)."""
@@ -745,6 +918,24 @@ class AsyncDeployment:
         except InvalidStateError as err:
             raise err.with_context(status=await self._current_status(), action=action) from err
 
+    async def _act_post(
+        self, route: Route[T], action: str, recover: Callable[[], Awaitable[R | None]]
+    ) -> T | R:
+        try:
+            return await self._services.send_post(route, recover)
+        except InvalidStateError as err:
+            raise err.with_context(status=await self._current_status(), action=action) from err
+
+    async def _change_status(
+        self, route: Route[models.StatusChange], action: str, landed: tuple[DeploymentStatus, ...]
+    ) -> DeploymentState:
+        """Send start/stop/archive; after an unknown outcome a status in ``landed`` means done."""
+
+        async def recover() -> DeploymentState | None:
+            return self._state if await self._fetch_status() in landed else None
+
+        return self._fold(await self._act_post(route, action, recover))
+
     async def _fetch_status(self) -> str:
         deployment = await self._services.send(routes.get_deployment(self.id))
         self._state = _merge(self._state, deployment)
@@ -772,14 +963,15 @@ class AsyncDeployment:
             await self._services.check_funds(
                 market=s.market, replicas=int(s.replicas), timeout_minutes=s.timeout, vault=s.vault
             )
-        return self._fold(await self._act(route, "start"))
+        return await self._change_status(route, "start", _STARTED)
 
     async def stop(self) -> DeploymentState:
-        return self._fold(await self._act(routes.stop(self.id), "stop"))
+        """Stop (from STARTING or RUNNING); safe to call again after a lost reply."""
+        return await self._change_status(routes.stop(self.id), "stop", _STOPPED)
 
     async def archive(self) -> DeploymentState:
         """Archive a STOPPED deployment (permanent)."""
-        return self._fold(await self._act(routes.archive(self.id), "archive"))
+        return await self._change_status(routes.archive(self.id), "archive", _ARCHIVED)
 
     async def delete(self) -> None:
         """Delete a STOPPED deployment with its jobs, revisions and events."""
@@ -807,9 +999,19 @@ class AsyncDeployment:
         return self._fold(await self._act(routes.update_name(self.id, name), "update-name"))
 
     async def create_revision(self, job_definition: Mapping[str, Any]) -> RevisionCreated:
-        """Add a revision with a new job definition and make it active."""
-        route = routes.create_revision(self.id, validate_job_definition(job_definition))
-        reply = await self._act(route, "create-revision")
+        """Add a revision with a new job definition and make it active (see Deployment)."""
+        definition = validate_job_definition(job_definition)
+        route = routes.create_revision(self.id, definition)
+        known = self._state.active_revision
+
+        async def recover() -> RevisionCreated | None:
+            deployment = await self._services.send(routes.get_deployment(self.id))
+            if deployment.active_revision <= known:
+                return None
+            revisions = (await self._services.send(routes.newest_revisions(self.id))).items
+            return _revision_created(deployment, revisions, definition)
+
+        reply = await self._act_post(route, "create-revision", recover)
         self._fold(reply)
         return reply
 
@@ -982,6 +1184,7 @@ class AsyncDeployments:
 
     def __init__(self, services: AsyncServices) -> None:
         self._services = services
+        self._claimed = _ClaimedIds()
 
     async def create(
         self,
@@ -1000,10 +1203,12 @@ class AsyncDeployments:
         vault: str | None = None,
         new_vault: bool = False,
         check_funds: bool = True,
+        reconcile: bool = True,
     ) -> AsyncDeployment:
-        """Create a deployment; see Deployments.create."""
+        """Create a deployment; see Deployments.create (incl. ``reconcile`` after a lost reply)."""
         _check_definition_source(job_definition, ipfs_definition_hash)
         _check_bool(check_funds, argument="check_funds")
+        _check_bool(reconcile, argument="reconcile")
         request = routes.prepare_create(
             name=name,
             market=market,
@@ -1032,10 +1237,39 @@ class AsyncDeployments:
                 timeout_minutes=request.timeout_minutes,
                 vault=request.vault,
             )
-        created = await self._services.send(routes.create_deployment(request, definition))
+        route = routes.create_deployment(request, definition)
+        if reconcile:
+            created = await self._send_create(route, request, definition)
+        else:
+            created = await self._services.send(route)
+            self._claimed.claim(created.id)
         handle = AsyncDeployment(self._services, created)
         await handle._load_history()
         return handle
+
+    async def _send_create(
+        self,
+        route: Route[models.Deployment],
+        request: routes.CreateRequest,
+        definition: Mapping[str, Any],
+    ) -> models.Deployment:
+        since = datetime.now(UTC) - routes.CREATE_CLOCK_SKEW
+
+        async def recover() -> models.Deployment | None:
+            page = await self._services.send(routes.find_created_candidates(request, since))
+            for candidate in page.items:
+                if not routes.created_by(request, candidate):
+                    continue
+                revisions = (await self._services.send(routes.first_revisions(candidate.id))).items
+                if routes.revision_match(revisions, definition, number=1) and self._claimed.claim(
+                    candidate.id
+                ):
+                    return candidate
+            return None
+
+        created = await self._services.send_post(route, recover)
+        self._claimed.claim(created.id)
+        return created
 
     def list(
         self,
@@ -1094,8 +1328,8 @@ class AsyncVaults:
         return await self._services.send(routes.list_vaults())
 
     async def create(self) -> AsyncVault:
-        """Your shared vault (get-or-create; safe to call repeatedly)."""
-        return self._services.vault((await self._services.send(routes.create_shared_vault())).vault)
+        """Your shared vault (get-or-create; safe to call repeatedly, resent after a lost reply)."""
+        return self._services.vault(await self._services.shared_vault())
 
     def get(self, address: str) -> AsyncVault:
         """A handle on one of your vaults (no request is sent)."""

@@ -138,6 +138,24 @@ def _check_timeout(timeout: TimeoutArg) -> httpx.Timeout:
     return httpx.Timeout(timeout)
 
 
+def _check_injected(
+    http_client: object, client_type: type, transport: object, transport_type: type
+) -> None:
+    # A wrong object here would only fail at the first request, far from the mistake.
+    if http_client is not None and not isinstance(http_client, client_type):
+        raise ValidationError(
+            f"http_client must be an {client_type.__module__}.{client_type.__name__}; "
+            f"got {type(http_client).__name__}",
+            argument="http_client",
+        )
+    if transport is not None and not isinstance(transport, transport_type):
+        raise ValidationError(
+            f"transport must be an {transport_type.__module__}.{transport_type.__name__}; "
+            f"got {type(transport).__name__}",
+            argument="transport",
+        )
+
+
 def _make_retry(max_retries: int, backoff_factor: float, on_retry: Callable[[], None]) -> Retry:
     retry = _CountingRetry(
         total=max_retries,
@@ -351,6 +369,7 @@ class SyncHTTP(_Base):
         headers: Mapping[str, str] | None = None,
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
     ) -> None:
+        _check_injected(http_client, httpx.Client, transport, httpx.BaseTransport)
         super().__init__(
             base_url,
             auth=auth,
@@ -490,6 +509,7 @@ class AsyncHTTP(_Base):
         headers: Mapping[str, str] | None = None,
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
     ) -> None:
+        _check_injected(http_client, httpx.AsyncClient, transport, httpx.AsyncBaseTransport)
         super().__init__(
             base_url,
             auth=auth,

@@ -69,11 +69,16 @@ def markets_route(network: NetworkConfig) -> Route[list[Market]]:
     return Route("GET", network.markets_url, _parse_markets, requires_auth=False)
 
 
-def find_market(markets: Sequence[Market], address_or_slug: str) -> Market:
-    """The market whose address, or slug (case-insensitive), is ``address_or_slug``."""
+def check_market_ref(address_or_slug: Any) -> str:
+    """A non-blank market address or slug, stripped."""
     if not isinstance(address_or_slug, str) or not address_or_slug.strip():
         raise ValidationError("market must be a market address or slug", argument="market")
-    wanted = address_or_slug.strip()
+    return address_or_slug.strip()
+
+
+def find_market(markets: Sequence[Market], address_or_slug: str) -> Market:
+    """The market whose address, or slug (case-insensitive), is ``address_or_slug``."""
+    wanted = check_market_ref(address_or_slug)
     for market in markets:
         if market.address == wanted or (market.slug and market.slug.lower() == wanted.lower()):
             return market
@@ -190,10 +195,19 @@ def market_for_funds_check(markets: Sequence[Market], address: str) -> Market | 
     return None
 
 
-def _precheck(replicas: int, timeout: int | float | Decimal | timedelta) -> None:
-    # validate before the markets lookup goes out
+def _precheck(
+    market: Market | str,
+    replicas: int,
+    timeout: int | float | Decimal | timedelta,
+    strategy: Strategy | str | None,
+) -> None:
+    # validate every argument before the markets lookup goes out
+    if not isinstance(market, Market):
+        check_market_ref(market)
     check_replicas(replicas, minimum=1)
-    timeout_minutes(timeout)
+    minutes = timeout_minutes(timeout)
+    if strategy is not None:
+        check_create_timeout(minutes, check_strategy(strategy))
 
 
 class Markets:
@@ -207,6 +221,7 @@ class Markets:
         return send(self._http, markets_route(self._network))
 
     def get(self, address_or_slug: str) -> Market:
+        check_market_ref(address_or_slug)
         return find_market(self.list(), address_or_slug)
 
     def estimate(
@@ -217,7 +232,7 @@ class Markets:
         timeout: int | float | Decimal | timedelta,
         strategy: Strategy | str | None = None,
     ) -> CostEstimate:
-        _precheck(replicas, timeout)
+        _precheck(market, replicas, timeout, strategy)
         chosen = market if isinstance(market, Market) else self.get(market)
         return estimate_cost(chosen, replicas=replicas, timeout=timeout, strategy=strategy)
 
@@ -236,6 +251,7 @@ class AsyncMarkets:
         return await asend(self._http, markets_route(self._network))
 
     async def get(self, address_or_slug: str) -> Market:
+        check_market_ref(address_or_slug)
         return find_market(await self.list(), address_or_slug)
 
     async def estimate(
@@ -246,7 +262,7 @@ class AsyncMarkets:
         timeout: int | float | Decimal | timedelta,  # noqa: ASYNC109 (job timeout)
         strategy: Strategy | str | None = None,
     ) -> CostEstimate:
-        _precheck(replicas, timeout)
+        _precheck(market, replicas, timeout, strategy)
         chosen = market if isinstance(market, Market) else await self.get(market)
         return estimate_cost(chosen, replicas=replicas, timeout=timeout, strategy=strategy)
 

@@ -16,7 +16,12 @@ from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
 
-from nosana_nb.core.errors import APIResponseValidationError, ValidationError
+from nosana_nb.core.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    InternalServerError,
+    ValidationError,
+)
 from nosana_nb.core.http import NOT_GIVEN, AsyncHTTP, SyncHTTP
 from nosana_nb.core.models import (
     ActiveRevisionUpdate,
@@ -124,6 +129,11 @@ def comma_list(
     """A filter that takes one value or several: ``"A"``, ``Enum.A`` or ``["A", "B"]``."""
     if value is None:
         return None
+    if not isinstance(value, str | Enum | Iterable):
+        raise ValidationError(
+            f"{argument} must be a string or a list of strings, got {type(value).__name__}",
+            argument=argument,
+        )
     items: list[Any] = [value] if isinstance(value, str | Enum) else list(value)
     texts: list[str] = []
     for item in items:
@@ -644,6 +654,102 @@ def create_revision(
         _model(RevisionCreated),
         json=body,
     )
+
+
+# --- unknown outcomes of POSTs ---------------------------------------------------------------
+# A POST that failed with a lost connection, a timeout or a generic 5xx may or may not have
+# taken effect. It is never resent blindly: the resources first look for its effect (the
+# helpers below say what to look for) and only resend when there is none.
+
+POST_ATTEMPTS = 3
+POST_BACKOFF_SECONDS = 0.5
+POST_BACKOFF_CAP_SECONDS = 4.0
+# How far back to look for a create that may have landed: covers the skew between our clock
+# and the service's (the sandbox's simulated clock can lag wall time while frozen).
+CREATE_CLOCK_SKEW = timedelta(minutes=5)
+_SERVICE_ADDED_FIELDS = ("deployment_id",)
+_SERVICE_ADDED_META = ("trigger",)
+
+
+def outcome_unknown(error: Exception) -> bool:
+    """True when a request may have been applied although it failed.
+
+    Domain answers (wrong state, not found, validation) are definite, even the ones the service
+    sends as HTTP 500; only transport failures and generic server errors (500/502/503/504 with
+    no domain message) leave the outcome open.
+    """
+    return isinstance(error, APIConnectionError) or type(error) is InternalServerError
+
+
+def post_backoff(attempt: int, *, jitter: float) -> float:
+    """Seconds to wait before resending after failed attempt ``attempt`` (0-based).
+
+    ``jitter`` in [0, 1) spreads clients that failed together (e.g. behind one proxy).
+    """
+    base = min(POST_BACKOFF_CAP_SECONDS, POST_BACKOFF_SECONDS * 2.0**attempt)
+    return base * (0.5 + jitter / 2)
+
+
+def definition_identity(job_definition: Mapping[str, Any]) -> dict[str, Any]:
+    """A job definition minus what the service adds to it (``deployment_id``, ``meta.trigger``)."""
+    identity = {k: v for k, v in job_definition.items() if k not in _SERVICE_ADDED_FIELDS}
+    meta = identity.get("meta")
+    if isinstance(meta, Mapping):
+        kept = {k: v for k, v in meta.items() if k not in _SERVICE_ADDED_META}
+        if kept:
+            identity["meta"] = kept
+        else:
+            del identity["meta"]
+    return identity
+
+
+def created_by(request: CreateRequest, deployment: Deployment) -> bool:
+    """Whether ``deployment`` has the settings ``request`` asked for (job definition aside)."""
+    if request.vault is not None and deployment.vault != request.vault:
+        return False
+    rotation = None if deployment.rotation_time is None else float(deployment.rotation_time)
+    wanted_rotation = None if request.rotation_minutes is None else float(request.rotation_minutes)
+    return (
+        deployment.name == request.name
+        and deployment.market == request.market
+        and float(deployment.replicas) == request.replicas
+        and float(deployment.timeout) == request.timeout_minutes
+        and _enum_text(deployment.strategy) == request.strategy.value
+        and (deployment.schedule or None) == request.schedule
+        and rotation == wanted_rotation
+    )
+
+
+def same_definition(revision: Revision, job_definition: Mapping[str, Any]) -> bool:
+    return definition_identity(revision.job_definition) == definition_identity(job_definition)
+
+
+def find_created_candidates(request: CreateRequest, since: datetime) -> Route[Page[Deployment]]:
+    """Deployments that may be the effect of an unconfirmed create of ``request``."""
+    return list_deployments(
+        name=request.name or None,
+        created_after=since,
+        limit=100,
+        sort_order="asc",
+    )
+
+
+def first_revisions(deployment_id: str) -> Route[Page[Revision]]:
+    """The oldest revisions (ascending), without the ``revision`` filter production refuses."""
+    return list_revisions(deployment_id, limit=100, sort_order="asc")
+
+
+def newest_revisions(deployment_id: str) -> Route[Page[Revision]]:
+    return list_revisions(deployment_id, limit=100, sort_order="desc")
+
+
+def revision_match(
+    revisions: Iterable[Revision], job_definition: Mapping[str, Any], *, number: int
+) -> Revision | None:
+    for revision in revisions:
+        if revision.revision == number and same_definition(revision, job_definition):
+            return revision
+    return None
 
 
 # --- sending (the only I/O here: one line each, shared by every resource) --------------------

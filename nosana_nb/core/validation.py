@@ -53,6 +53,11 @@ MIN_ROTATION_GAP_MINUTES = 10
 MAX_NAME_LENGTH = 100
 LIMITS = (10, 20, 50, 100)
 _BAD_NAME_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Bidi overrides and invisible characters make a name display as something else (Trojan Source);
+# ZWJ/ZWNJ stay allowed: emoji sequences and several scripts need them.
+_BAD_NAME_CHARACTERS = frozenset(
+    "\u061c\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
 
 
 class Strategy(StrEnum):
@@ -316,10 +321,15 @@ def check_name(value: Any, *, allow_empty: bool) -> str:
     name = value.strip()
     if not name and not allow_empty:
         raise ValidationError("name must not be empty or only whitespace", argument="name")
-    bad = [ch for ch in name if unicodedata.category(ch) in _BAD_NAME_CATEGORIES]
+    bad = [
+        ch
+        for ch in name
+        if unicodedata.category(ch) in _BAD_NAME_CATEGORIES or ch in _BAD_NAME_CHARACTERS
+    ]
     if bad:
         raise ValidationError(
-            f"name must not contain control characters or line breaks; found {bad[0]!r}",
+            "name must not contain control characters, line breaks or invisible/bidi "
+            f"formatting characters; found {bad[0]!r}",
             argument="name",
         )
     if len(name) > MAX_NAME_LENGTH:

@@ -87,6 +87,9 @@ class Wallet:
         if stripped.startswith(("[", "{")):
             return cls.from_json(stripped)
         if _looks_like_path(stripped):
+            if not stripped.endswith(".json") and not os.path.exists(stripped):
+                # base64 key text contains "/" too: never echo text that may be a secret
+                _fail(f"no wallet file at the {len(stripped)}-character path given")
             return cls.from_path(stripped)
         return cls.from_base58(stripped)
 

@@ -1,1 +1,260 @@
-"""The embedded local Nosana."""
+"""The embedded local Nosana: deployment manager API, simulated GPU network and LiteSVM chain.
+
+    with nosana_nb.sandbox.start(db=":memory:", speed=None) as sandbox:
+        sandbox.faucet(wallet, sol="1", nos="100")
+        ...  # talk to sandbox.api_url / sandbox.rpc_url
+        sandbox.advance(3600)
+
+The sandbox imports nothing from the rest of ``nosana_nb``: it speaks the wire protocol only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from solders.pubkey import Pubkey
+
+from .api_misc import balances as wallet_balances
+from .api_misc import faucet as faucet_handler
+from .app import create_app
+from .auth import Principal
+from .chain import Chain
+from .clock import DEMO_SPEED, Clock
+from .context import DEFAULT_FRPS_DOMAIN, SandboxContext
+from .faults import FaultSettings
+from .routing import ApiError, Call, Reply
+from .rpc import make_rpc_routes
+from .server import BackgroundServer
+from .sse import StreamHub
+from .store import Store
+from .worker import Worker
+
+__all__ = ["SandboxError", "SandboxHandle", "default_db_path", "serve_forever", "start"]
+
+_CLOCK_KEY = "sandbox.clock"
+
+
+class SandboxError(RuntimeError):
+    """A sandbox helper was called with something it cannot use."""
+
+
+def default_db_path() -> Path:
+    """``$XDG_DATA_HOME/nosana_nb/sandbox.db`` (``~/.local/share`` when unset)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "nosana_nb" / "sandbox.db"
+
+
+def _wallet_address(wallet: Any) -> str:
+    """A base58 address from a str, or from anything with ``.address`` / ``.pubkey``
+    (attribute or method), or whose ``str()`` is one (a solders Pubkey)."""
+    candidate: Any = wallet
+    for attribute in ("address", "pubkey"):
+        value = getattr(wallet, attribute, None)
+        if value is not None:
+            candidate = value() if callable(value) else value
+            break
+    try:
+        return str(Pubkey.from_string(str(candidate)))
+    except ValueError:
+        raise SandboxError(
+            "wallet must be a base58 address or an object with .address/.pubkey"
+        ) from None
+
+
+class SandboxHandle:
+    """A running sandbox. Stop it with :meth:`stop` or use it as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        ctx: SandboxContext,
+        server: BackgroundServer,
+        hub: StreamHub,
+        worker: Worker,
+        chain: Chain,
+    ) -> None:
+        self._ctx = ctx
+        self._server = server
+        self._hub = hub
+        self.worker = worker
+        self.chain = chain
+        self.store = ctx.store
+        self.clock = ctx.clock
+        self.api_url = ctx.api_url
+        self.rpc_url = ctx.rpc_url
+        self.nos_mint = str(chain.nos_mint)
+        self._stopped = False
+        self._stop_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else "running"
+        return f"SandboxHandle(api_url={self.api_url!r}, db={self.store.path!r}, {state})"
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def faults(self) -> FaultSettings:
+        return self._ctx.faults
+
+    @property
+    def unhandled_errors(self) -> int:
+        """Requests that raised past every handler; a correct sandbox keeps this at 0."""
+        return self._ctx.unhandled_errors
+
+    def faucet(self, wallet: Any, *, sol: Any = None, nos: Any = None) -> dict[str, Any]:
+        """Airdrop SOL and mint NOS (whole units: Decimal, int, float or decimal string)."""
+        body = {"wallet": _wallet_address(wallet), "sol": sol, "nos": nos}
+        return self._admin(faucet_handler, body)
+
+    def balances(self, wallet: Any) -> dict[str, Any]:
+        return wallet_balances(self._ctx, _wallet_address(wallet))
+
+    def advance(self, seconds: float) -> None:
+        """Move simulated time forward, running everything that falls due on the way."""
+        self.worker.advance(seconds)
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """latency_ms, error_rate, drop_rate, seed, apply_to, after_commit (see faults.py)."""
+        return self._ctx.faults.configure(settings)
+
+    def stop(self) -> None:
+        """Graceful: worker, then SSE streams and HTTP server, then the store."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self.worker.stop()
+        self._server.stop(before_exit=self._hub.close_all)
+        self.store.meta_set(_CLOCK_KEY, self.clock.now())
+        self.store.close()
+
+    def __enter__(self) -> SandboxHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _admin(self, handler: Any, body: dict[str, Any]) -> dict[str, Any]:
+        call = Call(principal=Principal(owner=""), params={}, query={}, body=body, headers={})
+        try:
+            reply: Reply = handler(self._ctx, call)
+        except ApiError as error:
+            raise SandboxError(error.message) from None
+        return dict(reply.body)
+
+
+def _check_start_arguments(*, port: Any, host: Any, seed: Any, keepalive_s: Any) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError("port must be an integer from 0 (any free port) to 65535")
+    if not isinstance(host, str) or not host:
+        raise ValueError("host must be a non-empty string such as '127.0.0.1'")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError("seed must be an integer")
+    if isinstance(keepalive_s, bool) or not isinstance(keepalive_s, int | float):
+        raise ValueError("keepalive_s must be a number of seconds > 0")
+    if not keepalive_s > 0:
+        raise ValueError("keepalive_s must be a number of seconds > 0")
+
+
+def start(
+    *,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    db: str | os.PathLike[str] | None = None,
+    speed: float | None = DEMO_SPEED,
+    seed: int = 0,
+    faults: dict[str, Any] | None = None,
+    keepalive_s: float = 25.0,
+    frps_domain: str = DEFAULT_FRPS_DOMAIN,
+    start_time: float | None = None,
+) -> SandboxHandle:
+    """Start the sandbox on ``host:port`` (0 = any free port) and return its handle.
+
+    ``db``: a SQLite path, ``":memory:"``, or None for :func:`default_db_path`. Restarting on the
+    same file resumes everything. ``speed``: simulated seconds per wall second; None freezes the
+    clock (tests move it with :meth:`SandboxHandle.advance`). ``start_time``: the simulated unix
+    time to begin at (default: now); a resumed file never goes back before its saved time.
+    """
+    _check_start_arguments(port=port, host=host, seed=seed, keepalive_s=keepalive_s)
+    if start_time is not None and (
+        isinstance(start_time, bool)
+        or not isinstance(start_time, int | float)
+        or not math.isfinite(start_time)
+        or start_time < 0
+    ):
+        raise ValueError("start_time must be a unix time in seconds (a finite number >= 0)")
+    store = Store(default_db_path() if db is None else db)
+    try:
+        resumed = float(store.meta_get(_CLOCK_KEY, 0.0))
+        origin = time.time() if start_time is None else float(start_time)
+        clock = Clock(speed=speed, start=max(origin, resumed))
+        chain = Chain(store, clock=clock)
+        worker = Worker(store, chain, clock, seed=seed)
+        settings = FaultSettings()
+        if faults:
+            settings.configure(faults)
+        ctx = SandboxContext(
+            store=store,
+            clock=clock,
+            chain=chain,
+            worker=worker,
+            frps_domain=frps_domain,
+            keepalive_s=keepalive_s,
+            faults=settings,
+        )
+        hub = StreamHub()
+        server = BackgroundServer(
+            create_app(ctx, hub=hub, rpc_routes=make_rpc_routes(chain)), host=host, port=port
+        )
+    except BaseException:
+        store.close()
+        raise
+    ctx.api_url = server.url
+    ctx.rpc_url = f"{server.url}/rpc"
+    ctx.openapi["servers"] = [{"url": server.url}]
+    worker.start()
+    try:
+        server.start()
+    except BaseException:
+        worker.stop()
+        store.close()
+        raise
+    return SandboxHandle(ctx=ctx, server=server, hub=hub, worker=worker, chain=chain)
+
+
+def serve_forever(
+    *,
+    port: int = 3001,
+    host: str = "127.0.0.1",
+    speed: float | None = DEMO_SPEED,
+    db: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+) -> None:
+    """Run the sandbox in the foreground (the ``nosana-nb sandbox`` command) until Ctrl-C."""
+    sandbox = start(port=port, host=host, speed=speed, db=db, seed=seed)
+    print(f"Nosana sandbox (network 'local')\n  API:  {sandbox.api_url}\n  RPC:  {sandbox.rpc_url}")
+    print(f"  NOS mint: {sandbox.nos_mint}\n  DB:   {sandbox.store.path}\nPress Ctrl-C to stop.")
+    stopped = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sandbox.stop()

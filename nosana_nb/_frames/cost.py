@@ -1,0 +1,193 @@
+"""What each job cost, from its runtime and its market's price (ux-features.md §4.3).
+
+runtime = min(end or now, start + timeout) − start, in whole seconds; cost = price (NOS base
+units per second) × runtime, exact; fee = cost × network_fee_percentage / 100 rounded up to a
+base unit (as ``core.markets.estimate_cost`` does); USD = usd_reward_per_hour × hours.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nosana_nb._frames import convert as cv
+from nosana_nb._frames.schema import empty_frame, schema_of, validate_schema
+from nosana_nb._frames.wire import deployments_dataframe, jobs_dataframe, markets_dataframe
+from nosana_nb.core.errors import ValidationError
+
+NOS_BASE_UNITS_PER_NOS = 10**6
+_NS_PER_S = 1_000_000_000
+
+
+def as_frame(source: Any, name: str) -> pd.DataFrame:
+    """``source`` if it is already the ``name`` frame, else the frame built from it."""
+    if isinstance(source, pd.DataFrame):
+        validate_schema(source, name)
+        return source
+    builders = {
+        "jobs": jobs_dataframe,
+        "markets": markets_dataframe,
+        "deployments": deployments_dataframe,
+    }
+    return builders[name](source)
+
+
+def utc_now(now: datetime | pd.Timestamp | None) -> pd.Timestamp:
+    """``now`` as a UTC Timestamp (naive values are read as UTC); the current time if None."""
+    if now is None:
+        return pd.Timestamp.now(tz="UTC")
+    if not isinstance(now, datetime):
+        raise ValidationError(f"now must be a datetime, got {type(now).__name__}", argument="now")
+    stamp = pd.Timestamp(now)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _timeout_seconds(value: Any) -> float:
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ValidationError(
+            f"timeout must be seconds or a timedelta, got {type(value).__name__}",
+            argument="timeout",
+        )
+    if not np.isfinite(seconds) or seconds <= 0:
+        raise ValidationError("timeout must be a positive, finite duration", argument="timeout")
+    return seconds
+
+
+def _fee_fraction(percentage: Any) -> tuple[int, int]:
+    """network_fee_percentage / 100 as an exact (numerator, denominator); NA counts as 0."""
+    if percentage is None or pd.isna(percentage):
+        return 0, 1
+    try:
+        exact = Decimal(str(percentage)) / 100
+    except InvalidOperation:
+        raise ValidationError(
+            f"bad network_fee_percentage {percentage!r}", argument="markets"
+        ) from None
+    if not exact.is_finite() or exact < 0:
+        raise ValidationError(f"bad network_fee_percentage {percentage!r}", argument="markets")
+    numerator, denominator = exact.as_integer_ratio()
+    return numerator, denominator
+
+
+def _ceil_div(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    quotient: np.ndarray = -((-numerator) // denominator)
+    return quotient
+
+
+def cost_dataframe(
+    jobs: Any,
+    markets: Any,
+    *,
+    deployments: Any = None,
+    timeout: float | timedelta | None = None,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """Per-job runtime and cost in NOS base units (exact), NOS and USD, with and without fee.
+
+    ``jobs``/``markets``/``deployments`` are frames from this module or anything their builders
+    accept. The timeout cap comes from ``timeout`` (seconds or timedelta) or else from each job's
+    deployment (``deployments``); without either, runtime is not capped. Open jobs are billed
+    until ``now`` (default: the current time). Jobs never started cost 0.
+    """
+    jobs_df = as_frame(jobs, "jobs")
+    markets_df = as_frame(markets, "markets")
+    if jobs_df.empty:
+        return empty_frame("cost")
+    now_ts = utc_now(now)
+    start = jobs_df["started_at"]
+    started = start.notna().to_numpy()
+    end = jobs_df["ended_at"]
+    is_open = started & end.isna().to_numpy()
+    billed_until = end.where(end.notna(), now_ts).where(started)
+    cap = _timeouts(jobs_df, deployments, timeout)
+    capped = start + cap
+    billed_until = billed_until.where(~(capped < billed_until).fillna(False).to_numpy(), capped)
+    billed_until = billed_until.where(~(billed_until < start).fillna(False).to_numpy(), start)
+    elapsed_ns = (billed_until - start).to_numpy(dtype="timedelta64[ns]").astype(np.int64)
+    runtime_s = np.where(started, elapsed_ns // _NS_PER_S, 0)
+
+    prices = markets_df.drop_duplicates("address").set_index("address")
+    market = jobs_df["market"]
+    price = pd.Series(market.map(prices["price_base_units_per_second"]), dtype="Int64")
+    fractions = {a: _fee_fraction(p) for a, p in prices["network_fee_percentage"].items()}
+    fee_num = market.map({a: f[0] for a, f in fractions.items()}).fillna(0).astype(np.int64)
+    fee_den = market.map({a: f[1] for a, f in fractions.items()}).fillna(1).astype(np.int64)
+    fee_pct = pd.Series(market.map(prices["network_fee_percentage"]), dtype="Float64")
+    usd_per_hour = pd.Series(market.map(prices["usd_per_hour"]), dtype="Float64")
+
+    known = price.notna().to_numpy()
+    price_np = price.fillna(0).to_numpy(dtype=np.int64)
+    cost_np = price_np * runtime_s
+    fee_np = _ceil_div(cost_np * fee_num.to_numpy(), fee_den.to_numpy())
+    cost = pd.Series(cost_np, dtype="Int64").where(known)
+    fee = pd.Series(fee_np, dtype="Int64").where(known)
+    total = cost + fee
+    usd = usd_per_hour * pd.Series(runtime_s, dtype="Float64") / 3600
+    return cv.frame(
+        {
+            "deployment": jobs_df["deployment"],
+            "job": jobs_df["job"],
+            "market": market,
+            "state": jobs_df["state"],
+            "started_at": start,
+            "billed_until": billed_until,
+            "is_open": is_open,
+            "runtime": pd.to_timedelta(runtime_s, unit="s"),
+            "runtime_seconds": runtime_s,
+            "price_base_units_per_second": price,
+            "cost_base_units": cost,
+            "fee_base_units": fee,
+            "total_base_units": total,
+            "cost_nos": cost.astype("Float64") / NOS_BASE_UNITS_PER_NOS,
+            "total_nos": total.astype("Float64") / NOS_BASE_UNITS_PER_NOS,
+            "usd": usd,
+            "usd_with_fee": usd * (1 + fee_pct.fillna(0) / 100),
+        },
+        schema_of("cost"),
+    )
+
+
+def _timeouts(jobs_df: pd.DataFrame, deployments: Any, timeout: Any) -> pd.Series:
+    """Each job's timeout as a timedelta Series (NaT = no cap)."""
+    if timeout is not None:
+        return pd.Series(
+            pd.to_timedelta([_timeout_seconds(timeout)] * len(jobs_df), unit="s"),
+            dtype="timedelta64[ns]",
+        )
+    if deployments is None:
+        return pd.Series(pd.NaT, index=jobs_df.index, dtype="timedelta64[ns]")
+    deployments_df = as_frame(deployments, "deployments")
+    by_id = deployments_df.drop_duplicates("id").set_index("id")["timeout"]
+    return pd.Series(jobs_df["deployment"].map(by_id), dtype="timedelta64[ns]")
+
+
+def deployment_cost_totals(cost: pd.DataFrame) -> pd.DataFrame:
+    """Per-deployment sums of a ``cost_dataframe`` (jobs, runtime, base units, NOS, USD)."""
+    validate_schema(cost, "cost")
+    if cost.empty:
+        return empty_frame("deployment_costs")
+    grouped = cost.groupby("deployment", sort=True, dropna=False, observed=True)
+    totals = grouped.agg(
+        jobs=("job", "size"),
+        open_jobs=("is_open", "sum"),
+        runtime=("runtime", "sum"),
+        cost_base_units=("cost_base_units", lambda s: s.sum(min_count=1)),
+        fee_base_units=("fee_base_units", lambda s: s.sum(min_count=1)),
+        total_base_units=("total_base_units", lambda s: s.sum(min_count=1)),
+        usd_with_fee=("usd_with_fee", lambda s: s.sum(min_count=1)),
+        first_start=("started_at", "min"),
+        last_billed=("billed_until", "max"),
+    ).reset_index()
+    totals["total_nos"] = totals["total_base_units"].astype("Float64") / NOS_BASE_UNITS_PER_NOS
+    return cv.frame(
+        {name: totals[name] for name in schema_of("deployment_costs")},
+        schema_of("deployment_costs"),
+    )

@@ -1,0 +1,377 @@
+"""Frames of the deployment manager's objects: deployments, jobs, events, tasks, revisions, markets.
+
+Each builder accepts wire-shaped dicts (spec §3 field names), pydantic models (dumped by alias),
+a page/envelope, or a client (then it fetches). Records are read once into column arrays.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nosana_nb._frames import convert as cv
+from nosana_nb._frames.fetch import fetch_children, fetch_deployments, fetch_markets
+from nosana_nb._frames.schema import (
+    DEPLOYMENT_STATUSES,
+    JOB_STATES,
+    STRATEGIES,
+    TASK_TYPES,
+    empty_frame,
+    schema_of,
+)
+from nosana_nb.core.errors import ValidationError
+
+NO_NODE = "11111111111111111111111111111111"
+NOS_BASE_UNITS_PER_NOS = 10**6
+_JOB_STATE_NUMBERS = dict(enumerate(JOB_STATES))
+_FINAL_JOB_STATES = ["COMPLETED", "STOPPED"]
+
+
+def _records(source: Any, what: str, envelope: str, deployment: Any, method: str) -> list[Any]:
+    if cv.is_client(source) or callable(getattr(source, method, None)):
+        source = fetch_children(source, deployment, method)
+    elif deployment is not None:
+        raise ValidationError(
+            "deployment= is only used when fetching through a client or Deployment",
+            argument="deployment",
+        )
+    return cv.as_records(source, what=what, envelope=envelope)
+
+
+def deployments_dataframe(source: Any) -> pd.DataFrame:
+    """One row per deployment (spec §3.1); ``timeout``/``rotation_time`` become timedeltas."""
+    if cv.is_client(source):
+        source = fetch_deployments(source)
+    recs = cv.as_records(source, what="deployments", envelope="deployments")
+    if not recs:
+        return empty_frame("deployments")
+    what = "deployments"
+    c = cv.Columns(
+        recs,
+        [
+            "id",
+            "name",
+            "status",
+            "strategy",
+            "replicas",
+            "active_jobs",
+            "timeout",
+            "market",
+            "vault",
+            "owner",
+            "active_revision",
+            "confidential",
+            "schedule",
+            "rotation_time",
+            "endpoints",
+            "created_at",
+            "updated_at",
+        ],
+    )
+    endpoints = c.get("endpoints")
+    return cv.frame(
+        {
+            "id": cv.strings(c.get("id"), what, "id", required=True),
+            "name": cv.strings(c.get("name"), what, "name", blank_is_na=False),
+            "status": cv.categories(c.get("status"), DEPLOYMENT_STATUSES, what, "status"),
+            "strategy": cv.categories(c.get("strategy"), STRATEGIES, what, "strategy"),
+            "replicas": cv.integers(c.get("replicas"), what, "replicas"),
+            "active_jobs": cv.integers(c.get("active_jobs"), what, "active_jobs"),
+            "timeout": cv.minutes_to_durations(c.get("timeout"), what, "timeout"),
+            "market": cv.strings(c.get("market"), what, "market"),
+            "vault": cv.strings(c.get("vault"), what, "vault"),
+            "owner": cv.strings(c.get("owner"), what, "owner"),
+            "active_revision": cv.integers(c.get("active_revision"), what, "active_revision"),
+            "confidential": cv.booleans(c.get("confidential"), what, "confidential"),
+            "schedule": cv.strings(c.get("schedule"), what, "schedule"),
+            "rotation_time": cv.minutes_to_durations(c.get("rotation_time"), what, "rotation_time"),
+            "endpoint_urls": cv.strings([_endpoint_urls(e) for e in endpoints], what, "endpoints"),
+            "created_at": cv.iso_datetimes(c.get("created_at"), what, "created_at"),
+            "updated_at": cv.iso_datetimes(c.get("updated_at"), what, "updated_at"),
+        },
+        schema_of("deployments"),
+    )
+
+
+def _is_missing(value: Any) -> bool:
+    # a key absent from a record reads as None (or NaN from the row-major extractor)
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _endpoint_urls(endpoints: Any) -> str | None:
+    if _is_missing(endpoints) or endpoints == []:
+        return None
+    if not isinstance(endpoints, list):
+        raise ValidationError("deployments[].endpoints must be a list", argument="deployments")
+    urls = [str(e["url"]) for e in endpoints if isinstance(e, dict) and e.get("url")]
+    return " ".join(dict.fromkeys(urls)) or None
+
+
+def jobs_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
+    """One row per job (spec §3.3; job details §3.4 and stream frames are accepted too).
+
+    The jobs list omits ``time_end``; for a finished job without one, ``ended_at`` falls back to
+    ``updated_at`` (the write that finished it) and ``ended_at_estimated`` says so.
+    """
+    recs = _records(source, "jobs", "jobs", deployment, "get_jobs")
+    if not recs:
+        return empty_frame("jobs")
+    what = "jobs"
+    # timeEnd is read with the rest: the jobs list never has time_end, so it is always needed
+    c = cv.Columns(
+        recs,
+        [
+            "job",
+            "deployment",
+            "market",
+            "node",
+            "revision",
+            "state",
+            "created_at",
+            "updated_at",
+            "time_start",
+            "time_end",
+            "timeEnd",
+            "tx",
+        ],
+    )
+    node = cv.strings(c.get("node"), what, "node")
+    if len(node):
+        node[node == NO_NODE] = pd.NA
+    state = cv.categories(c.get("state"), JOB_STATES, what, "state", numeric=_JOB_STATE_NUMBERS)
+    created = cv.iso_datetimes(c.get("created_at"), what, "created_at")
+    if created.isna().any():
+        listed = cv.unix_datetimes(c.get("listedAt"), what, "listedAt")
+        created = created.where(created.notna(), listed)
+    updated = cv.iso_datetimes(c.get("updated_at"), what, "updated_at")
+    started = cv.unix_datetimes(c.get("time_start", "timeStart"), what, "time_start")
+    ended_raw = cv.unix_datetimes(c.get("time_end", "timeEnd"), what, "time_end")
+    final = np.asarray(state.isin(_FINAL_JOB_STATES))
+    estimated = final & ended_raw.isna() & updated.notna()
+    ended = ended_raw.where(~estimated, updated)
+    return cv.frame(
+        {
+            "job": cv.strings(c.get("job"), what, "job", required=True),
+            "deployment": cv.strings(c.get("deployment"), what, "deployment"),
+            "market": cv.strings(c.get("market"), what, "market"),
+            "node": node,
+            "revision": cv.integers(c.get("revision"), what, "revision"),
+            "state": state,
+            "created_at": created,
+            "started_at": started,
+            "ended_at": ended,
+            "ended_at_estimated": estimated,
+            "updated_at": updated,
+            "queue_wait": started - created,
+            "duration": ended - started,
+            "tx": cv.strings(c.get("tx"), what, "tx"),
+        },
+        schema_of("jobs"),
+    )
+
+
+def events_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
+    """One row per event (spec §3.5); stream ``event`` frames are accepted too."""
+    recs = _records(source, "events", "events", deployment, "get_events")
+    if not recs:
+        return empty_frame("events")
+    what = "events"
+    c = cv.Columns(
+        recs,
+        [
+            "type",
+            "event",
+            "deploymentId",
+            "deployment_id",
+            "deployment",
+            "category",
+            "message",
+            "tx",
+            "created_at",
+        ],
+    )
+    kind = cv.strings(c.get("type"), what, "type", required=True)
+    if len(kind) and (kind == "event").any():
+        # stream frames carry the event type in "event" and "type" == "event"
+        stream_kind = cv.strings(c.get("event"), what, "event")
+        kind = kind.where(~((kind == "event") & stream_kind.notna()), stream_kind)
+    return cv.frame(
+        {
+            "deployment": cv.strings(
+                c.get("deploymentId", "deployment_id", "deployment"), what, "deploymentId"
+            ),
+            "category": cv.strings(c.get("category"), what, "category"),
+            "type": kind,
+            "message": cv.strings(c.get("message"), what, "message", blank_is_na=False),
+            "tx": cv.strings(c.get("tx"), what, "tx"),
+            "is_error": pd.Series(kind).str.endswith("_ERROR").fillna(False),
+            "created_at": cv.iso_datetimes(c.get("created_at"), what, "created_at"),
+        },
+        schema_of("events"),
+    )
+
+
+def tasks_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
+    """Outstanding tasks (spec §3.6); the server's ``""``/``0`` placeholders become NA."""
+    recs = _records(source, "tasks", "tasks", deployment, "get_tasks")
+    if not recs:
+        return empty_frame("tasks")
+    what = "tasks"
+    c = cv.Columns(
+        recs,
+        [
+            "deploymentId",
+            "deployment_id",
+            "deployment",
+            "task",
+            "job",
+            "limit",
+            "active_revision",
+            "due_at",
+            "created_at",
+        ],
+    )
+
+    def zero_is_na(field: str) -> Any:
+        values = cv.integers(c.get(field), what, field)
+        return values.where(values != 0, pd.NA)
+
+    return cv.frame(
+        {
+            "deployment": cv.strings(
+                c.get("deploymentId", "deployment_id", "deployment"), what, "deploymentId"
+            ),
+            "task": cv.categories(c.get("task"), TASK_TYPES, what, "task"),
+            "job": cv.strings(c.get("job"), what, "job"),
+            "limit": zero_is_na("limit"),
+            "active_revision": zero_is_na("active_revision"),
+            "due_at": cv.iso_datetimes(c.get("due_at"), what, "due_at"),
+            "created_at": cv.iso_datetimes(c.get("created_at"), what, "created_at"),
+        },
+        schema_of("tasks"),
+    )
+
+
+def _ops(definition: Any) -> list[Any]:
+    ops = definition.get("ops") if isinstance(definition, dict) else None
+    return ops if isinstance(ops, list) else []
+
+
+def _images(definition: Any) -> str | None:
+    images = [
+        op["args"]["image"]
+        for op in _ops(definition)
+        if isinstance(op, dict)
+        and isinstance(op.get("args"), dict)
+        and isinstance(op["args"].get("image"), str)
+    ]
+    return ", ".join(dict.fromkeys(images)) or None
+
+
+def revisions_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
+    """One row per revision (spec §3.7) with the container images it runs."""
+    recs = _records(source, "revisions", "revisions", deployment, "get_revisions")
+    if not recs:
+        return empty_frame("revisions")
+    what = "revisions"
+    c = cv.Columns(
+        recs, ["deployment", "revision", "ipfs_definition_hash", "job_definition", "created_at"]
+    )
+    definitions = c.get("job_definition")
+    return cv.frame(
+        {
+            "deployment": cv.strings(c.get("deployment"), what, "deployment"),
+            "revision": cv.integers(c.get("revision"), what, "revision", required=True),
+            "ipfs_definition_hash": cv.strings(
+                c.get("ipfs_definition_hash"), what, "ipfs_definition_hash"
+            ),
+            "images": cv.strings([_images(d) for d in definitions], what, "job_definition"),
+            "op_count": pd.array([len(_ops(d)) for d in definitions], dtype="Int64"),
+            "job_definition": pd.Series(list(definitions), dtype=object),
+            "created_at": cv.iso_datetimes(c.get("created_at"), what, "created_at"),
+        },
+        schema_of("revisions"),
+    )
+
+
+def price_base_units(job_price: Any, nos_per_second: Any, what: str, index: int) -> int | None:
+    """The on-chain price (NOS base units per second), exact, from either market field."""
+    if job_price is not None:
+        value: Any = job_price
+    elif nos_per_second is not None:
+        try:
+            value = Decimal(str(nos_per_second)) * NOS_BASE_UNITS_PER_NOS
+        except InvalidOperation:
+            raise ValidationError(
+                f"{what}[{index}].nos_job_price_per_second is not a number: {nos_per_second!r}",
+                argument=what,
+            ) from None
+    else:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValidationError(f"{what}[{index}] has a non-numeric price {value!r}", argument=what)
+    exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not exact.is_finite() or exact < 0 or exact != exact.to_integral_value():
+        raise ValidationError(
+            f"{what}[{index}] price {value!r} is not a whole number of NOS base units per second",
+            argument=what,
+        )
+    return int(exact)
+
+
+def markets_dataframe(source: Any) -> pd.DataFrame:
+    """One row per market with base and fee-included prices (ux-features.md §4.3)."""
+    if cv.is_client(source):
+        source = fetch_markets(source)
+    recs = cv.as_records(source, what="markets", envelope="markets")
+    if not recs:
+        return empty_frame("markets")
+    what = "markets"
+    c = cv.Columns(
+        recs,
+        [
+            "address",
+            "slug",
+            "name",
+            "type",
+            "gpu_types",
+            "lowest_vram",
+            "network_fee_percentage",
+            "usd_reward_per_hour",
+            "nodes",
+            "idle_nodes",
+            "available",
+        ],
+    )
+    prices = [
+        price_base_units(r.get("job_price"), r.get("nos_job_price_per_second"), what, i)
+        for i, r in enumerate(recs)
+    ]
+    price = pd.Series(prices, dtype="Int64")
+    fee = cv.floats(c.get("network_fee_percentage"), what, "network_fee_percentage")
+    usd = cv.floats(c.get("usd_reward_per_hour"), what, "usd_reward_per_hour")
+    gpu_types = [
+        ", ".join(str(g) for g in v) if isinstance(v, list) and v else None
+        for v in c.get("gpu_types")
+    ]
+    return cv.frame(
+        {
+            "address": cv.strings(c.get("address"), what, "address", required=True),
+            "slug": cv.strings(c.get("slug"), what, "slug"),
+            "name": cv.strings(c.get("name"), what, "name"),
+            "type": cv.strings(c.get("type"), what, "type"),
+            "gpu_types": cv.strings(gpu_types, what, "gpu_types"),
+            "lowest_vram": cv.integers(c.get("lowest_vram"), what, "lowest_vram"),
+            "price_base_units_per_second": price,
+            "nos_per_hour": price.astype("Float64") * 3600 / NOS_BASE_UNITS_PER_NOS,
+            "network_fee_percentage": fee,
+            "usd_per_hour": usd,
+            "usd_per_hour_with_fee": usd * (1 + fee.fillna(0) / 100),
+            "nodes": cv.integers(c.get("nodes"), what, "nodes"),
+            "idle_nodes": cv.integers(c.get("idle_nodes", "available"), what, "idle_nodes"),
+        },
+        schema_of("markets"),
+    )

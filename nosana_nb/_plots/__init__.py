@@ -1,0 +1,1 @@
+"""Private modules behind ``nosana_nb.plots``; import the public names from there."""

@@ -1,0 +1,72 @@
+"""pandas DataFrames with fixed schemas for deployments, jobs, events, tasks, revisions,
+markets, vault balance history, cost and status history.
+
+Every builder accepts wire-shaped dicts (the JSON field names of the deployment manager),
+pydantic models, or a client (then it fetches). Schemas are fixed: the same columns in the same
+order and dtypes for zero, one or many rows (see :func:`schema_of`, :func:`validate_schema`).
+Datetimes are tz-aware UTC, durations ``timedelta64``, ids ``string``, counts and base units
+``Int64``, statuses ordered categoricals.
+"""
+
+from __future__ import annotations
+
+from nosana_nb._frames.cost import cost_dataframe, deployment_cost_totals
+from nosana_nb._frames.fleet import (
+    afleet_dataframe,
+    afleet_events_dataframe,
+    afleet_jobs_dataframe,
+    fleet_dataframe,
+    fleet_events_dataframe,
+    fleet_jobs_dataframe,
+    fleet_tasks_dataframe,
+)
+from nosana_nb._frames.schema import (
+    DEPLOYMENT_STATUSES,
+    JOB_STATES,
+    SCHEMAS,
+    STRATEGIES,
+    TASK_TYPES,
+    VAULT_TX_KINDS,
+    empty_frame,
+    schema_of,
+    validate_schema,
+)
+from nosana_nb._frames.status import status_history_dataframe
+from nosana_nb._frames.vault import vault_balance_dataframe
+from nosana_nb._frames.wire import (
+    deployments_dataframe,
+    events_dataframe,
+    jobs_dataframe,
+    markets_dataframe,
+    revisions_dataframe,
+    tasks_dataframe,
+)
+
+__all__ = [
+    "DEPLOYMENT_STATUSES",
+    "JOB_STATES",
+    "SCHEMAS",
+    "STRATEGIES",
+    "TASK_TYPES",
+    "VAULT_TX_KINDS",
+    "afleet_dataframe",
+    "afleet_events_dataframe",
+    "afleet_jobs_dataframe",
+    "cost_dataframe",
+    "deployment_cost_totals",
+    "deployments_dataframe",
+    "empty_frame",
+    "events_dataframe",
+    "fleet_dataframe",
+    "fleet_events_dataframe",
+    "fleet_jobs_dataframe",
+    "fleet_tasks_dataframe",
+    "jobs_dataframe",
+    "markets_dataframe",
+    "revisions_dataframe",
+    "schema_of",
+    "status_history_dataframe",
+    "tasks_dataframe",
+    "validate_schema",
+    "vault_balance_dataframe",
+]

@@ -1,0 +1,59 @@
+"""Plotly figures of deployments: status history, job timeline, vault balance, cost, fleet.
+
+Every ``plot_*`` returns a ``plotly.graph_objects.Figure`` and never shows it; colours are the
+web dashboard's status hexes (``JOB_STATE_COLORS``, ``DEPLOYMENT_STATUS_COLORS``) in a fixed
+category order. The tidy frames each figure draws are available as pure helpers
+(``job_timeline_frame`` and friends) for testing or custom charts.
+"""
+
+from __future__ import annotations
+
+from nosana_nb._plots.colors import (
+    CATEGORY_ORDERS,
+    DEPLOYMENT_STATUS_COLORS,
+    JOB_STATE_COLORS,
+    VAULT_KIND_COLORS,
+)
+from nosana_nb._plots.figures import (
+    WEBGL_THRESHOLD,
+    empty_figure,
+    plot_cost,
+    plot_fleet_overview,
+    plot_job_timeline,
+    plot_status_history,
+    plot_vault_balance,
+)
+from nosana_nb._plots.tidy import (
+    Runway,
+    active_jobs_frame,
+    assign_slots,
+    cumulative_cost_frame,
+    event_markers_frame,
+    job_timeline_frame,
+    status_counts_frame,
+    status_segments_frame,
+    vault_runway,
+)
+
+__all__ = [
+    "CATEGORY_ORDERS",
+    "DEPLOYMENT_STATUS_COLORS",
+    "JOB_STATE_COLORS",
+    "VAULT_KIND_COLORS",
+    "WEBGL_THRESHOLD",
+    "Runway",
+    "active_jobs_frame",
+    "assign_slots",
+    "cumulative_cost_frame",
+    "empty_figure",
+    "event_markers_frame",
+    "job_timeline_frame",
+    "plot_cost",
+    "plot_fleet_overview",
+    "plot_job_timeline",
+    "plot_status_history",
+    "plot_vault_balance",
+    "status_counts_frame",
+    "status_segments_frame",
+    "vault_runway",
+]

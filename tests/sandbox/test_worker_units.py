@@ -1,0 +1,157 @@
+"""Pure parts of the sandbox worker: ladders, cron, de-duplication, settlement, messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from nosana_nb.sandbox import events
+from nosana_nb.sandbox.clock import Clock, iso
+from nosana_nb.sandbox.markets import MARKETS
+from nosana_nb.sandbox.network import job_end_time, node_keypair
+from nosana_nb.sandbox.payments import settlement_for
+from nosana_nb.sandbox.store import Store
+from nosana_nb.sandbox.task_queue import TaskQueue, next_firing
+from nosana_nb.sandbox.worker import WorkerConfig
+from nosana_nb.sandbox.worker_config import ladder_delay
+
+START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+def test_retry_ladders_match_the_service_defaults() -> None:
+    config = WorkerConfig()
+    ordinary = [
+        ladder_delay(
+            n,
+            base=config.retry_base_s,
+            multiplier=config.retry_multiplier,
+            maximum=config.retry_max_s,
+        )
+        for n in range(7)
+    ]
+    assert ordinary == [30, 60, 120, 240, 480, 600, 600]
+    funds = [
+        ladder_delay(
+            n,
+            base=config.funds_retry_base_s,
+            multiplier=config.funds_retry_multiplier,
+            maximum=config.funds_retry_max_s,
+        )
+        for n in (0, 1, 2, 5, 6, 1000)
+    ]
+    assert funds == [600, 1200, 2400, 19200, 21600, 21600]
+    with pytest.raises(ValueError, match="retries"):
+        ladder_delay(-1, base=1, multiplier=2, maximum=10)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"claim_delay_s": (10, 5)}, "claim_delay_s"),
+        ({"early_exit_probability": 1.5}, "early_exit_probability"),
+        ({"early_exit_span": (0.0, 0.5)}, "early_exit_span"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"poll_interval_s": 0}, "poll_interval_s"),
+    ],
+)
+def test_worker_config_rejects_nonsense(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        WorkerConfig(**changes)  # type: ignore[arg-type]
+
+
+def test_next_firing_is_strictly_after_and_in_utc() -> None:
+    assert next_firing("0 * * * *", START) == START + 3600
+    assert next_firing("0 * * * *", START - 1) == START
+    assert next_firing("30 2 * * *", START) == START + 2 * 3600 + 1800
+    for bad in ("60 * * * *", "bad bad bad bad bad", "* * * *", "@daily", "* * * * * *"):
+        with pytest.raises(ValueError, match="cron"):
+            next_firing(bad, START)
+
+
+@pytest.fixture
+def queue() -> Iterator[TaskQueue]:
+    store = Store()
+    yield TaskQueue(store, Clock.manual(START))
+    store.close()
+
+
+def test_schedule_keeps_one_pending_task_per_type_deployment_job(queue: TaskQueue) -> None:
+    first = queue.schedule("LIST", "dep", due=START, limit=1)
+    merged = queue.schedule("LIST", "dep", due=START + 60, limit=3)
+    assert merged["_id"] == first["_id"]
+    assert merged["limit"] == 3  # the newer reconciliation wins
+    assert merged["due_at"] == iso(START)  # and the earlier due time
+    queue.update(first["_id"], {"due_at": iso(START + 600)})
+    assert queue.schedule("LIST", "dep", due=START + 30)["due_at"] == iso(START + 30)
+    assert queue.schedule("LIST", "dep", due=START, job="J")["_id"] != first["_id"]
+    assert queue.schedule("LIST", "other", due=START)["_id"] != first["_id"]
+    assert len(queue.for_deployment("dep")) == 2
+
+
+def test_stops_of_different_revisions_and_one_shot_extends_are_never_merged(
+    queue: TaskQueue,
+) -> None:
+    full = queue.schedule("STOP", "dep", due=START)
+    revision = queue.schedule("STOP", "dep", due=START, active_revision=2)
+    assert full["_id"] != revision["_id"]
+    one = queue.schedule("EXTEND", "dep", due=START, job="J", extend_seconds=60)
+    two = queue.schedule("EXTEND", "dep", due=START, job="J", extend_seconds=60)
+    assert one["_id"] != two["_id"]
+    chained = queue.schedule("EXTEND", "dep", due=START, job="J")
+    assert queue.schedule("EXTEND", "dep", due=START, job="J")["_id"] == chained["_id"]
+
+
+def test_a_processing_task_does_not_swallow_a_new_one(queue: TaskQueue) -> None:
+    running = queue.schedule("LIST", "dep", due=START)
+    queue.update(running["_id"], {"status": "PROCESSING"})
+    assert queue.schedule("LIST", "dep", due=START + 60)["_id"] != running["_id"]
+    due = queue.next_due(START + 60)
+    assert due is not None
+    assert due["status"] == "PENDING"
+    assert queue.next_due(START + 59) is None
+    assert queue.next_due_time() == START + 60
+
+
+def test_settlement_pays_elapsed_time_capped_at_the_timeout() -> None:
+    running = {
+        "escrowed": 40 * 600,
+        "price": 40,
+        "timeout_s": 600,
+        "node": "N",
+        "time_start": 1000,
+    }
+    settled = settlement_for(running, end_ts=1000 + 250.9)
+    assert (settled.pay, settled.refund) == (40 * 250, 40 * 350)
+    late = settlement_for(running, end_ts=1000 + 9999)
+    assert (late.pay, late.refund) == (40 * 600, 0)
+    queued = {**running, "node": None, "time_start": 0}
+    assert settlement_for(queued, end_ts=5000) == settlement_for(queued, end_ts=0)
+    assert settlement_for(queued, end_ts=5000).refund == 40 * 600
+
+
+def test_job_end_time_is_the_earlier_of_exit_and_timeout() -> None:
+    job = {"time_start": 100, "timeout_s": 600, "run_seconds": None}
+    assert job_end_time(job) == 700
+    assert job_end_time({**job, "run_seconds": 30}) == 130
+    assert job_end_time({**job, "run_seconds": 900}) == 700
+
+
+def test_event_messages_are_the_services_texts() -> None:
+    assert events.list_confirmed("J") == "Successfully listed job - J"
+    assert events.extend_successful("S") == "Successfully extended job - TX S"
+    assert events.stop_confirmed("J", "S") == "Successfully stopped job J. TX S"
+    assert events.already_settled("J") == "Job J was already settled"
+    assert events.rapid_throttle(2, 120) == (
+        "Jobs completing rapidly (round 2): next job throttled by 120s."
+    )
+    assert events.rapid_fail_safe(8, 5) == (
+        "Deployment stopped to protect funds: 8 consecutive rounds of jobs completed in "
+        "under 5 minutes."
+    )
+
+
+def test_node_addresses_are_stable_and_distinct() -> None:
+    addresses = [str(node_keypair(m, i).pubkey()) for m in MARKETS for i in range(m.nodes)]
+    assert len(set(addresses)) == len(addresses) == sum(m.nodes for m in MARKETS)
+    assert str(node_keypair(MARKETS[0], 0).pubkey()) == addresses[0]
