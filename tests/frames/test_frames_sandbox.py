@@ -128,3 +128,50 @@ def test_fleet_jobs_through_a_private_async_client(
     assert set(fleet[fleet["deployment"] == deployment.id]["job"]) == set(
         jobs_dataframe(deployment)["job"]
     )
+
+
+@pytest.mark.parametrize("stop_after", [None, 600])
+def test_cost_totals_equal_escrow_minus_refunds_to_the_base_unit(
+    sandbox: SandboxHandle, client: NosanaClient, stop_after: int | None
+) -> None:
+    """Cost from jobs × prices == NOS the vault escrowed minus what came back, to the unit."""
+    deployment = client.deployments.create(
+        name=f"costed-{stop_after}",
+        market=client.markets.get(MARKET).address,
+        replicas=3,
+        timeout=timedelta(hours=1),
+        strategy="SIMPLE",
+        job_definition=container_job("docker.io/library/ubuntu:24.04", ["sleep", "inf"]),
+        new_vault=True,
+    )
+    vault = deployment.vault
+    vault.topup(sol="0.05", nos="20")
+    deployment.start()
+    sandbox.advance(90)
+    if stop_after is not None:
+        sandbox.advance(stop_after)
+        deployment.stop()
+    sandbox.advance(2 * 3600)
+    assert deployment.refresh().status == "STOPPED"
+
+    now = datetime.fromtimestamp(sandbox.clock.now(), UTC)
+    cost = cost_dataframe(
+        jobs_dataframe(deployment),
+        markets_dataframe(client),
+        deployments=deployments_dataframe(client),
+        now=now,
+    )
+    total_cost = int(cost["cost_base_units"].sum())
+    history = vault_balance_dataframe(
+        client, vault=vault.address, escrow_authority=str(sandbox.chain.escrow_authority)
+    )
+    escrowed = -int(history.loc[history["kind"] == "escrow", "nos_delta"].sum())
+    refunded = int(history.loc[history["kind"] == "refund", "nos_delta"].sum())
+    assert escrowed > 0
+    if stop_after is not None:
+        assert refunded > 0
+    assert total_cost == escrowed - refunded
+    # and both agree with what the sandbox paid its nodes and with the vault's balance
+    paid = sum(job["paid"] for job in sandbox.store.find("jobs", deployment=deployment.id))
+    assert total_cost == paid
+    assert vault.get_balance().nos_base_units == 20_000_000 - total_cost
