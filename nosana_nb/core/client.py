@@ -7,9 +7,9 @@ the pinning JWT only to the pinning service; markets and the IPFS gateway get no
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -33,6 +33,7 @@ from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC
 from nosana_nb.core.wallet import ENV_WALLET, Wallet
 
 TimeoutArg = float | httpx.Timeout | None
+HTTPShell = TypeVar("HTTPShell", SyncHTTP, AsyncHTTP)
 API_KEY_HEADER = "x-nosana-api"
 CREATE_PATH = "/deployments/create"
 
@@ -81,12 +82,39 @@ def _pin_auth(network: NetworkConfig) -> ApiKeyAuth | None:
     return ApiKeyAuth(network.ipfs_jwt) if network.ipfs_jwt else None
 
 
-def _repr(kind: str, network: NetworkConfig, wallet: Wallet | None) -> str:
-    owner = wallet.address if wallet is not None else None
-    return f"{kind}(network={network.name!r}, wallet={owner!r})"
+def _http_shells(
+    make: Callable[..., HTTPShell],
+    network: NetworkConfig,
+    wallet: Wallet | None,
+    api_key: str | None,
+    *,
+    http_client: object,
+    **common: Any,
+) -> tuple[HTTPShell, HTTPShell, HTTPShell]:
+    """The three HTTP shells of a client: (deployment manager, public, pinning).
+
+    Each gets only its own credential; an injected ``http_client`` serves only the first.
+    """
+    base = network.api_url
+    return (
+        make(base, auth=_dm_auth(wallet, api_key), http_client=http_client, **common),
+        make(base, **common),
+        make(base, auth=_pin_auth(network), **common),
+    )
 
 
-class NosanaClient:
+class _ClientCore:
+    """What both clients share beyond their I/O: the resolved network and wallet."""
+
+    network: NetworkConfig
+    wallet: Wallet | None
+
+    def __repr__(self) -> str:
+        owner = self.wallet.address if self.wallet is not None else None
+        return f"{type(self).__name__}(network={self.network.name!r}, wallet={owner!r})"
+
+
+class NosanaClient(_ClientCore):
     """The synchronous client. ``Client("devnet", wallet)`` mirrors the TypeScript SDK.
 
     ``wallet`` is anything ``Wallet.load`` accepts; ``None`` reads ``NOSANA_WALLET`` if set,
@@ -121,17 +149,16 @@ class NosanaClient:
             env=env,
         )
         self.wallet = _load_wallet(wallet, env)
-        common: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
-        base = self.network.api_url
-        self._dm = SyncHTTP(
-            base,
-            auth=_dm_auth(self.wallet, api_key),
+        self._dm, self._public, self._pin = _http_shells(
+            SyncHTTP,
+            self.network,
+            self.wallet,
+            api_key,
             http_client=http_client,
             transport=transport,
-            **common,
+            timeout=timeout,
+            max_retries=max_retries,
         )
-        self._public = SyncHTTP(base, transport=transport, **common)
-        self._pin = SyncHTTP(base, auth=_pin_auth(self.network), transport=transport, **common)
         self.rpc = SolanaRPC(self.network.rpc_url, timeout=timeout, transport=transport)
         self.markets = Markets(self._public, self.network)
         self.jobs = Jobs(self._public, self._pin, self.network)
@@ -167,14 +194,11 @@ class NosanaClient:
     ) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.network, self.wallet)
-
 
 Client = NosanaClient
 
 
-class AsyncNosanaClient:
+class AsyncNosanaClient(_ClientCore):
     """The asyncio client: the same names as NosanaClient, awaited; ``async with`` closes it."""
 
     def __init__(
@@ -204,17 +228,16 @@ class AsyncNosanaClient:
             env=env,
         )
         self.wallet = _load_wallet(wallet, env)
-        common: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
-        base = self.network.api_url
-        self._dm = AsyncHTTP(
-            base,
-            auth=_dm_auth(self.wallet, api_key),
+        self._dm, self._public, self._pin = _http_shells(
+            AsyncHTTP,
+            self.network,
+            self.wallet,
+            api_key,
             http_client=http_client,
             transport=transport,
-            **common,
+            timeout=timeout,
+            max_retries=max_retries,
         )
-        self._public = AsyncHTTP(base, transport=transport, **common)
-        self._pin = AsyncHTTP(base, auth=_pin_auth(self.network), transport=transport, **common)
         self.rpc = AsyncSolanaRPC(self.network.rpc_url, timeout=timeout, transport=transport)
         self.markets = AsyncMarkets(self._public, self.network)
         self.jobs = AsyncJobs(self._public, self._pin, self.network)
@@ -249,6 +272,3 @@ class AsyncNosanaClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return _repr(type(self).__name__, self.network, self.wallet)

@@ -266,6 +266,9 @@ def _check_expect(expect: str) -> Expect:
 
 
 def _check_stream_response(response: httpx.Response, url: str) -> None:
+    """Raise the mapped status error, or StreamError for a reply that is not an event stream."""
+    if not response.is_success:
+        _parse_response(response, "empty", "GET", url)
     content_type = response.headers.get("content-type", "")
     if "text/event-stream" not in content_type:
         raise StreamError(f"GET {url} did not answer with an event stream ({content_type!r})")
@@ -290,7 +293,7 @@ def _log_response(method: str, url: str, response: httpx.Response, started: floa
     )
 
 
-def _log_failure(method: str, url: str, err: Exception, started: float) -> None:
+def _connection_failed(method: str, url: str, err: Exception, started: float) -> APIError:
     logger.debug(
         "%s %s failed (%s) after %.3f s",
         method,
@@ -298,6 +301,18 @@ def _log_failure(method: str, url: str, err: Exception, started: float) -> None:
         type(err).__name__,
         time.perf_counter() - started,
     )
+    return _transport_error(err, method, url)
+
+
+@contextlib.contextmanager
+def _mapped_transport_errors(method: str, url: str, started: float) -> Iterator[None]:
+    """Turn httpx's exceptions into ours around one request (sync or awaited)."""
+    try:
+        yield
+    except httpx.InvalidURL as err:
+        raise ValidationError(f"invalid URL {url!r}: {err}", argument="path") from err
+    except httpx.HTTPError as err:
+        raise _connection_failed(method, url, err, started) from err
 
 
 class _Base:
@@ -313,6 +328,7 @@ class _Base:
         backoff_factor: float,
         has_client: bool,
         transport: object | None,
+        headers: Mapping[str, str] | None,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url must be an http(s) URL", argument="base_url")
@@ -330,6 +346,11 @@ class _Base:
         self._retry = _make_retry(
             _check_max_retries(max_retries), _check_backoff(backoff_factor), self._count_retry
         )
+        # An injected client keeps its own transport, timeouts and retries; ours gets the
+        # default headers at construction, an injected one gets them on every request.
+        self._owns_client = not has_client
+        self._default_headers = _headers(headers)
+        self._extra_headers = self._default_headers if has_client else {}
 
     def _count_retry(self) -> None:
         self.retries_total += 1
@@ -349,6 +370,49 @@ class _Base:
 
     def _auth_arg(self) -> httpx.Auth | httpx._client.UseClientDefault:
         return self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
+
+    def _client_options(self) -> dict[str, Any]:
+        """Keyword arguments for the httpx client this shell creates itself."""
+        return {"timeout": self._timeout, "headers": self._default_headers}
+
+    def _prepare(
+        self, client: httpx.Client | httpx.AsyncClient, method: str, path: str, expect: str
+    ) -> tuple[str, str, Expect]:
+        """Check a request's arguments before anything is sent: (method, url, expect)."""
+        method = _check_method(method)
+        checked_expect = _check_expect(expect)
+        url = self.url(path)
+        self._check_open(client, method, url)
+        return method, url, checked_expect
+
+    def _prepare_stream(
+        self, client: httpx.Client | httpx.AsyncClient, path: str, read_timeout: float | None
+    ) -> tuple[str, float | None]:
+        """Check a stream's arguments before connecting: (url, read_timeout)."""
+        checked_timeout = _check_read_timeout(read_timeout)
+        url = self.url(path)
+        self._check_open(client, "GET", url)
+        return url, checked_timeout
+
+    def _send_kwargs(self, params: Mapping[str, Any] | None, json: Any) -> dict[str, Any]:
+        return {
+            "auth": self._auth_arg(),
+            "headers": self._extra_headers,
+            **_request_kwargs(params, json),
+        }
+
+    def _sse_kwargs(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        params: Mapping[str, Any] | None,
+        read_timeout: float | None,
+    ) -> dict[str, Any]:
+        return {
+            "params": _query(params),
+            "auth": self._auth_arg(),
+            "headers": dict(self._extra_headers),
+            "timeout": _stream_timeout(client.timeout, read_timeout),
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
@@ -378,19 +442,14 @@ class SyncHTTP(_Base):
             backoff_factor=backoff_factor,
             has_client=http_client is not None,
             transport=transport,
+            headers=headers,
         )
-        self._owns_client = http_client is None
-        if http_client is not None:
-            # An injected client keeps its own transport, timeouts and retries.
-            self._client = http_client
-            self._extra_headers = _headers(headers)
-        else:
-            self._client = httpx.Client(
+        if http_client is None:
+            http_client = httpx.Client(
                 transport=RetryTransport(transport or httpx.HTTPTransport(), retry=self._retry),
-                timeout=self._timeout,
-                headers=_headers(headers),
+                **self._client_options(),
             )
-            self._extra_headers = {}
+        self._client = http_client
 
     def request(
         self,
@@ -401,24 +460,10 @@ class SyncHTTP(_Base):
         json: Any = NOT_GIVEN,
         expect: Expect = "json",
     ) -> Any:
-        method = _check_method(method)
-        expect = _check_expect(expect)
-        url = self.url(path)
-        self._check_open(self._client, method, url)
+        method, url, expect = self._prepare(self._client, method, path, expect)
         started = time.perf_counter()
-        try:
-            response = self._client.request(
-                method,
-                url,
-                auth=self._auth_arg(),
-                headers=self._extra_headers,
-                **_request_kwargs(params, json),
-            )
-        except httpx.InvalidURL as err:
-            raise ValidationError(f"invalid URL {url!r}: {err}", argument="path") from err
-        except httpx.HTTPError as err:
-            _log_failure(method, url, err, started)
-            raise _transport_error(err, method, url) from err
+        with _mapped_transport_errors(method, url, started):
+            response = self._client.request(method, url, **self._send_kwargs(params, json))
         _log_response(method, url, response, started)
         return _parse_response(response, expect, method, url)
 
@@ -431,9 +476,7 @@ class SyncHTTP(_Base):
         read_timeout: float | None = 60.0,
     ) -> Iterator[Iterator[str]]:
         """Open an SSE stream; the iterator yields each message's ``data``, skipping comments."""
-        read_timeout = _check_read_timeout(read_timeout)
-        url = self.url(path)
-        self._check_open(self._client, "GET", url)
+        url, read_timeout = self._prepare_stream(self._client, path, read_timeout)
         started = time.perf_counter()
         with contextlib.ExitStack() as stack:
             try:
@@ -442,20 +485,15 @@ class SyncHTTP(_Base):
                         self._client,
                         "GET",
                         url,
-                        params=_query(params),
-                        auth=self._auth_arg(),
-                        headers=dict(self._extra_headers),
-                        timeout=_stream_timeout(self._client.timeout, read_timeout),
+                        **self._sse_kwargs(self._client, params, read_timeout),
                     )
                 )
             except httpx.HTTPError as err:
-                _log_failure("GET", url, err, started)
-                raise _transport_error(err, "GET", url) from err
+                raise _connection_failed("GET", url, err, started) from err
             response = source.response
             _log_response("GET", url, response, started)
             if not response.is_success:
-                response.read()
-                _parse_response(response, "empty", "GET", url)
+                response.read()  # the error body, for the mapped error
             _check_stream_response(response, url)
             messages = _iter_data(source, url, read_timeout)
             stack.callback(messages.close)
@@ -518,20 +556,16 @@ class AsyncHTTP(_Base):
             backoff_factor=backoff_factor,
             has_client=http_client is not None,
             transport=transport,
+            headers=headers,
         )
-        self._owns_client = http_client is None
-        if http_client is not None:
-            self._client = http_client
-            self._extra_headers = _headers(headers)
-        else:
-            self._client = httpx.AsyncClient(
+        if http_client is None:
+            http_client = httpx.AsyncClient(
                 transport=RetryTransport(
                     transport or httpx.AsyncHTTPTransport(), retry=self._retry
                 ),
-                timeout=self._timeout,
-                headers=_headers(headers),
+                **self._client_options(),
             )
-            self._extra_headers = {}
+        self._client = http_client
 
     async def request(
         self,
@@ -542,24 +576,10 @@ class AsyncHTTP(_Base):
         json: Any = NOT_GIVEN,
         expect: Expect = "json",
     ) -> Any:
-        method = _check_method(method)
-        expect = _check_expect(expect)
-        url = self.url(path)
-        self._check_open(self._client, method, url)
+        method, url, expect = self._prepare(self._client, method, path, expect)
         started = time.perf_counter()
-        try:
-            response = await self._client.request(
-                method,
-                url,
-                auth=self._auth_arg(),
-                headers=self._extra_headers,
-                **_request_kwargs(params, json),
-            )
-        except httpx.InvalidURL as err:
-            raise ValidationError(f"invalid URL {url!r}: {err}", argument="path") from err
-        except httpx.HTTPError as err:
-            _log_failure(method, url, err, started)
-            raise _transport_error(err, method, url) from err
+        with _mapped_transport_errors(method, url, started):
+            response = await self._client.request(method, url, **self._send_kwargs(params, json))
         _log_response(method, url, response, started)
         return _parse_response(response, expect, method, url)
 
@@ -572,9 +592,7 @@ class AsyncHTTP(_Base):
         read_timeout: float | None = 60.0,
     ) -> AsyncIterator[AsyncIterator[str]]:
         """Open an SSE stream; the async iterator yields each message's ``data``."""
-        read_timeout = _check_read_timeout(read_timeout)
-        url = self.url(path)
-        self._check_open(self._client, "GET", url)
+        url, read_timeout = self._prepare_stream(self._client, path, read_timeout)
         started = time.perf_counter()
         async with contextlib.AsyncExitStack() as stack:
             try:
@@ -583,20 +601,15 @@ class AsyncHTTP(_Base):
                         self._client,
                         "GET",
                         url,
-                        params=_query(params),
-                        auth=self._auth_arg(),
-                        headers=dict(self._extra_headers),
-                        timeout=_stream_timeout(self._client.timeout, read_timeout),
+                        **self._sse_kwargs(self._client, params, read_timeout),
                     )
                 )
             except httpx.HTTPError as err:
-                _log_failure("GET", url, err, started)
-                raise _transport_error(err, "GET", url) from err
+                raise _connection_failed("GET", url, err, started) from err
             response = source.response
             _log_response("GET", url, response, started)
             if not response.is_success:
-                await response.aread()
-                _parse_response(response, "empty", "GET", url)
+                await response.aread()  # the error body, for the mapped error
             _check_stream_response(response, url)
             messages = _aiter_data(source, url, read_timeout)
             stack.push_async_callback(messages.aclose)

@@ -17,22 +17,60 @@ from nosana_nb.core.routes import Route
 T = TypeVar("T")
 
 
-def _next_cursor(page: Page[Any], seen: set[str], route: Route[Any]) -> str | None:
-    cursor = page.pagination.cursor_next
-    if not page.items or cursor is None:
-        return None
-    if cursor in seen:
-        # a server that hands out the same cursor again would make us loop for ever
-        raise APIResponseValidationError(
-            f"{route.method} {route.path} returned a cursor_next it had already returned",
-            method=route.method,
-            url=route.path,
-        )
-    seen.add(cursor)
-    return cursor
+class _CursorWalk:
+    """Follows ``cursor_next`` from page to page; no I/O, the pagers send the routes."""
+
+    def __init__(
+        self, route_for: Callable[[str | None], Route[Page[Any]]], first: Route[Page[Any]]
+    ) -> None:
+        self._route_for = route_for
+        self._route = first
+        self._seen: set[str] = set()
+
+    def next_route(self, page: Page[Any]) -> Route[Page[Any]] | None:
+        """The route of the page after ``page`` (fetched by ``self._route``), or None at the end."""
+        cursor = page.pagination.cursor_next
+        if not page.items or cursor is None:
+            return None
+        if cursor in self._seen:
+            # a server that hands out the same cursor again would make us loop for ever
+            route = self._route
+            raise APIResponseValidationError(
+                f"{route.method} {route.path} returned a cursor_next it had already returned",
+                method=route.method,
+                url=route.path,
+            )
+        self._seen.add(cursor)
+        self._route = self._route_for(cursor)
+        return self._route
 
 
-class SyncPager(Generic[T]):
+class _PagerBase(Generic[T]):
+    """The pagers' non-I/O half: the first route, the cached first page, item conversion."""
+
+    def __init__(
+        self,
+        route_for: Callable[[str | None], Route[Page[Any]]],
+        convert: Callable[[Any], T] | None,
+    ) -> None:
+        self._route_for = route_for
+        self._convert = convert
+        self._first_route = route_for(None)
+        self._first: Page[Any] | None = None
+
+    def _walk(self) -> _CursorWalk:
+        return _CursorWalk(self._route_for, self._first_route)
+
+    def _converted(self, page: Page[Any]) -> Page[T]:
+        if self._convert is None:
+            return page
+        return Page[Any](items=[self._convert(i) for i in page.items], pagination=page.pagination)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._first_route.method} {self._first_route.path})"
+
+
+class SyncPager(_PagerBase[T]):
     """Iterate every item across pages: ``for item in pager``, ``pager.to_list()``."""
 
     def __init__(
@@ -41,11 +79,8 @@ class SyncPager(Generic[T]):
         send: Callable[[Route[Page[Any]]], Page[Any]],
         convert: Callable[[Any], T] | None = None,
     ) -> None:
-        self._route_for = route_for
+        super().__init__(route_for, convert)
         self._send = send
-        self._convert = convert
-        self._first_route = route_for(None)
-        self._first: Page[Any] | None = None
 
     def first_page(self) -> Page[T]:
         """The first page (fetched once, then cached)."""
@@ -73,27 +108,15 @@ class SyncPager(Generic[T]):
         return self._first
 
     def _raw_pages(self) -> Generator[Page[Any]]:
+        walk = self._walk()
         page = self._raw_first()
-        seen: set[str] = set()
-        route: Route[Page[Any]] = self._first_route
-        while True:
-            yield page
-            cursor = _next_cursor(page, seen, route)
-            if cursor is None:
-                return
-            route = self._route_for(cursor)
+        yield page
+        while (route := walk.next_route(page)) is not None:
             page = self._send(route)
-
-    def _converted(self, page: Page[Any]) -> Page[T]:
-        if self._convert is None:
-            return page
-        return Page[Any](items=[self._convert(i) for i in page.items], pagination=page.pagination)
-
-    def __repr__(self) -> str:
-        return f"SyncPager({self._first_route.method} {self._first_route.path})"
+            yield page
 
 
-class AsyncPager(Generic[T]):
+class AsyncPager(_PagerBase[T]):
     """``async for item in pager``; ``await pager`` is the first page; ``await pager.to_list()``."""
 
     def __init__(
@@ -102,11 +125,8 @@ class AsyncPager(Generic[T]):
         send: Callable[[Route[Page[Any]]], Awaitable[Page[Any]]],
         convert: Callable[[Any], T] | None = None,
     ) -> None:
-        self._route_for = route_for
+        super().__init__(route_for, convert)
         self._send = send
-        self._convert = convert
-        self._first_route = route_for(None)
-        self._first: Page[Any] | None = None
 
     async def first_page(self) -> Page[T]:
         """The first page (fetched once, then cached)."""
@@ -138,21 +158,9 @@ class AsyncPager(Generic[T]):
         return self._first
 
     async def _raw_pages(self) -> AsyncIterator[Page[Any]]:
+        walk = self._walk()
         page = await self._raw_first()
-        seen: set[str] = set()
-        route: Route[Page[Any]] = self._first_route
-        while True:
-            yield page
-            cursor = _next_cursor(page, seen, route)
-            if cursor is None:
-                return
-            route = self._route_for(cursor)
+        yield page
+        while (route := walk.next_route(page)) is not None:
             page = await self._send(route)
-
-    def _converted(self, page: Page[Any]) -> Page[T]:
-        if self._convert is None:
-            return page
-        return Page[Any](items=[self._convert(i) for i in page.items], pagination=page.pagination)
-
-    def __repr__(self) -> str:
-        return f"AsyncPager({self._first_route.method} {self._first_route.path})"
+            yield page

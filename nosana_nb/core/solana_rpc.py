@@ -344,12 +344,16 @@ def _check_timeout(timeout: float) -> float:
     return float(timeout)
 
 
-def _not_confirmed(signature: str, timeout: float) -> SolanaRPCError:
-    return SolanaRPCError(
-        f"transaction {signature} was not confirmed within {timeout:g} s; it may still land "
-        "or expire with its blockhash - check its status before sending it again",
-        rpc_method="getSignatureStatuses",
-    )
+def _next_poll_pause(deadline: float, signature: str, timeout: float) -> float:
+    """Seconds to wait before the next status poll; raises once the deadline has passed."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise SolanaRPCError(
+            f"transaction {signature} was not confirmed within {timeout:g} s; it may still land "
+            "or expire with its blockhash - check its status before sending it again",
+            rpc_method="getSignatureStatuses",
+        )
+    return min(CONFIRM_POLL_SECONDS, remaining)
 
 
 class _Base:
@@ -385,6 +389,13 @@ class _Base:
             max_backoff_wait=30.0,
         )
         self._ids = itertools.count(1)
+        self._owns_client = not has_client
+
+    def _answer(self, call: RPCCall, outcome: httpx.Response | httpx.HTTPError) -> Any:
+        """The call's parsed result, or its mapped error once no retry is left."""
+        if isinstance(outcome, httpx.HTTPError):
+            raise _transport_error(outcome, call, self.url) from None
+        return parse_answer(call, outcome, self.url)
 
     def _retryable(self, call: RPCCall, retry: Retry, outcome: httpx.Response | Exception) -> bool:
         if not call.read_only or retry.is_exhausted():
@@ -418,25 +429,20 @@ class SolanaRPC(_Base):
             has_client=http_client is not None,
             transport=transport,
         )
-        self._owns_client = http_client is None
         self._client = http_client or httpx.Client(transport=transport, timeout=self._timeout)
 
     def call(self, call: RPCCall) -> Any:
         retry = self._retry
         while True:
+            outcome: httpx.Response | httpx.HTTPError
             try:
-                response = self._client.post(self._url, json=call.body(next(self._ids)))
+                outcome = self._client.post(self._url, json=call.body(next(self._ids)))
             except httpx.HTTPError as exc:
-                if self._retryable(call, retry, exc):
-                    retry.sleep(exc)
-                    retry = retry.increment()
-                    continue
-                raise _transport_error(exc, call, self.url) from None
-            if self._retryable(call, retry, response):
-                retry.sleep(response)
-                retry = retry.increment()
-                continue
-            return parse_answer(call, response, self.url)
+                outcome = exc
+            if not self._retryable(call, retry, outcome):
+                return self._answer(call, outcome)
+            retry.sleep(outcome)
+            retry = retry.increment()
 
     def get_balance(self, pubkey: str | Pubkey) -> int:
         return int(self.call(balance_call(pubkey)))
@@ -462,10 +468,7 @@ class SolanaRPC(_Base):
             statuses = self.call(signature_statuses_call([signature]))
             if _status_outcome(statuses[0], signature):
                 return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _not_confirmed(signature, timeout)
-            time.sleep(min(CONFIRM_POLL_SECONDS, remaining))
+            time.sleep(_next_poll_pause(deadline, signature, timeout))
 
     def get_signatures_for_address(
         self, addr: str | Pubkey, *, limit: int = MAX_SIGNATURES, before: str | None = None
@@ -514,25 +517,20 @@ class AsyncSolanaRPC(_Base):
             has_client=http_client is not None,
             transport=transport,
         )
-        self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(transport=transport, timeout=self._timeout)
 
     async def call(self, call: RPCCall) -> Any:
         retry = self._retry
         while True:
+            outcome: httpx.Response | httpx.HTTPError
             try:
-                response = await self._client.post(self._url, json=call.body(next(self._ids)))
+                outcome = await self._client.post(self._url, json=call.body(next(self._ids)))
             except httpx.HTTPError as exc:
-                if self._retryable(call, retry, exc):
-                    await retry.asleep(exc)
-                    retry = retry.increment()
-                    continue
-                raise _transport_error(exc, call, self.url) from None
-            if self._retryable(call, retry, response):
-                await retry.asleep(response)
-                retry = retry.increment()
-                continue
-            return parse_answer(call, response, self.url)
+                outcome = exc
+            if not self._retryable(call, retry, outcome):
+                return self._answer(call, outcome)
+            await retry.asleep(outcome)
+            retry = retry.increment()
 
     async def get_balance(self, pubkey: str | Pubkey) -> int:
         return int(await self.call(balance_call(pubkey)))
@@ -559,10 +557,7 @@ class AsyncSolanaRPC(_Base):
             statuses = await self.call(signature_statuses_call([signature]))
             if _status_outcome(statuses[0], signature):
                 return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _not_confirmed(signature, timeout)
-            await asyncio.sleep(min(CONFIRM_POLL_SECONDS, remaining))
+            await asyncio.sleep(_next_poll_pause(deadline, signature, timeout))
 
     async def get_signatures_for_address(
         self, addr: str | Pubkey, *, limit: int = MAX_SIGNATURES, before: str | None = None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from solders.account import Account
 from solders.compute_budget import ID as COMPUTE_BUDGET_PROGRAM_ID
 from solders.hash import Hash
 from solders.instruction import AccountMeta, CompiledInstruction, Instruction
@@ -418,6 +419,52 @@ class _VaultBase:
     def _token_account_exists(self, account: Any) -> bool:
         return account is not None and len(bytes(account.data)) >= ACCOUNT_LEN
 
+    def _start_topup(self, lamports: Any, sol: Any, nos: Any) -> tuple[TopupPlan, Pubkey]:
+        """Check a top-up before any request: (plan, NOS mint)."""
+        plan = plan_topup(lamports, sol=sol, nos=nos)
+        self._wallet.keypair_for_signing()  # read-only wallets fail here, before any request
+        return plan, self._mint()
+
+    def _vault_token_account(self, mint: Pubkey) -> Pubkey:
+        return get_associated_token_address(self.pubkey, mint)
+
+    def _topup_transaction(
+        self,
+        plan: TopupPlan,
+        mint: Pubkey,
+        blockhash: Hash,
+        *,
+        wallet_lamports: int,
+        wallet_nos: int,
+        vault_account: Account | None,
+    ) -> bytes:
+        """The signed top-up, once the wallet's balances show it can pay for it."""
+        check_wallet_funds(
+            plan,
+            wallet=self._wallet.address,
+            wallet_lamports=wallet_lamports,
+            wallet_nos=wallet_nos,
+            vault_has_token_account=(
+                self._token_account_exists(vault_account) if plan.nos_base_units else True
+            ),
+        )
+        return bytes(build_topup_transaction(self._wallet, self.pubkey, mint, plan, blockhash))
+
+    def _start_withdraw(self, amount: Any) -> tuple[Pubkey, str]:
+        """Check a withdraw before any request: (NOS mint, the service's path)."""
+        if amount is not None:
+            raise ValidationError(_WITHDRAW_ALWAYS_DRAINS, argument="amount")
+        self._wallet.keypair_for_signing()
+        return self._mint(), self._withdraw_path()
+
+    def _cosigned_withdraw(self, body: Any, url: str, mint: Pubkey) -> bytes:
+        """The service's withdraw transaction, checked and signed by the owner."""
+        tx = parse_withdraw_response(body, url)
+        verify_withdraw_transaction(
+            tx, owner=self._wallet.pubkey, vault=self.pubkey, mint=mint, url=url
+        )
+        return bytes(self._wallet.sign_transaction(tx))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._address!r}, wallet={self._wallet.address!r})"
 
@@ -450,43 +497,30 @@ class Vault(_VaultBase):
         ``lamports`` (positional, like the TypeScript SDK's ``topup(1000000)``) or ``sol`` in
         whole SOL; ``nos`` in whole NOS. Amounts are Decimal, int or str, converted exactly.
         """
-        plan = plan_topup(lamports, sol=sol, nos=nos)
-        self._wallet.keypair_for_signing()  # read-only wallets fail here, before any request
-        mint = self._mint()
-        owner = self._wallet.pubkey
-        vault_ata = get_associated_token_address(self.pubkey, mint)
-        check_wallet_funds(
+        plan, mint = self._start_topup(lamports, sol, nos)
+        wallet_lamports = self._rpc.get_balance(self._wallet.pubkey)
+        wallet_nos, vault_account = 0, None
+        if plan.nos_base_units:
+            wallet_nos = self._rpc.get_token_balance(self._wallet.pubkey, mint)
+            vault_account = self._rpc.get_account(self._vault_token_account(mint))
+        raw = self._topup_transaction(
             plan,
-            wallet=self._wallet.address,
-            wallet_lamports=self._rpc.get_balance(owner),
-            wallet_nos=self._rpc.get_token_balance(owner, mint) if plan.nos_base_units else 0,
-            vault_has_token_account=(
-                self._token_account_exists(self._rpc.get_account(vault_ata))
-                if plan.nos_base_units
-                else True
-            ),
+            mint,
+            self._rpc.get_latest_blockhash(),
+            wallet_lamports=wallet_lamports,
+            wallet_nos=wallet_nos,
+            vault_account=vault_account,
         )
-        blockhash = self._rpc.get_latest_blockhash()
-        tx = build_topup_transaction(self._wallet, self.pubkey, mint, plan, blockhash)
-        signature = self._rpc.send_transaction(bytes(tx))
-        self._rpc.confirm_transaction(signature)
-        return signature
+        return self._send_confirmed(raw)
 
     def withdraw(self, amount: Any = None) -> str:
         """Move everything in the vault back to the wallet; returns the confirmed signature."""
-        if amount is not None:
-            raise ValidationError(_WITHDRAW_ALWAYS_DRAINS, argument="amount")
-        self._wallet.keypair_for_signing()
-        mint = self._mint()
-        path = self._withdraw_path()
+        mint, path = self._start_withdraw(amount)
         body = self._dm.request("POST", path, json={})
-        url = self._dm.url(path)
-        tx = parse_withdraw_response(body, url)
-        verify_withdraw_transaction(
-            tx, owner=self._wallet.pubkey, vault=self.pubkey, mint=mint, url=url
-        )
-        signed = self._wallet.sign_transaction(tx)
-        signature = self._rpc.send_transaction(bytes(signed))
+        return self._send_confirmed(self._cosigned_withdraw(body, self._dm.url(path), mint))
+
+    def _send_confirmed(self, raw: bytes) -> str:
+        signature = self._rpc.send_transaction(raw)
         self._rpc.confirm_transaction(signature)
         return signature
 
@@ -515,44 +549,29 @@ class AsyncVault(_VaultBase):
 
     async def topup(self, lamports: int | None = None, *, sol: Any = None, nos: Any = None) -> str:
         """Async :meth:`Vault.topup`."""
-        plan = plan_topup(lamports, sol=sol, nos=nos)
-        self._wallet.keypair_for_signing()
-        mint = self._mint()
-        owner = self._wallet.pubkey
-        vault_ata = get_associated_token_address(self.pubkey, mint)
-        wallet_lamports = await self._rpc.get_balance(owner)
-        wallet_nos = 0
-        vault_has_ata = True
+        plan, mint = self._start_topup(lamports, sol, nos)
+        wallet_lamports = await self._rpc.get_balance(self._wallet.pubkey)
+        wallet_nos, vault_account = 0, None
         if plan.nos_base_units:
-            wallet_nos = await self._rpc.get_token_balance(owner, mint)
-            vault_has_ata = self._token_account_exists(await self._rpc.get_account(vault_ata))
-        check_wallet_funds(
+            wallet_nos = await self._rpc.get_token_balance(self._wallet.pubkey, mint)
+            vault_account = await self._rpc.get_account(self._vault_token_account(mint))
+        raw = self._topup_transaction(
             plan,
-            wallet=self._wallet.address,
+            mint,
+            await self._rpc.get_latest_blockhash(),
             wallet_lamports=wallet_lamports,
             wallet_nos=wallet_nos,
-            vault_has_token_account=vault_has_ata,
+            vault_account=vault_account,
         )
-        blockhash = await self._rpc.get_latest_blockhash()
-        tx = build_topup_transaction(self._wallet, self.pubkey, mint, plan, blockhash)
-        signature = await self._rpc.send_transaction(bytes(tx))
-        await self._rpc.confirm_transaction(signature)
-        return signature
+        return await self._send_confirmed(raw)
 
     async def withdraw(self, amount: Any = None) -> str:
         """Async :meth:`Vault.withdraw`."""
-        if amount is not None:
-            raise ValidationError(_WITHDRAW_ALWAYS_DRAINS, argument="amount")
-        self._wallet.keypair_for_signing()
-        mint = self._mint()
-        path = self._withdraw_path()
+        mint, path = self._start_withdraw(amount)
         body = await self._dm.request("POST", path, json={})
-        url = self._dm.url(path)
-        tx = parse_withdraw_response(body, url)
-        verify_withdraw_transaction(
-            tx, owner=self._wallet.pubkey, vault=self.pubkey, mint=mint, url=url
-        )
-        signed = self._wallet.sign_transaction(tx)
-        signature = await self._rpc.send_transaction(bytes(signed))
+        return await self._send_confirmed(self._cosigned_withdraw(body, self._dm.url(path), mint))
+
+    async def _send_confirmed(self, raw: bytes) -> str:
+        signature = await self._rpc.send_transaction(raw)
         await self._rpc.confirm_transaction(signature)
         return signature

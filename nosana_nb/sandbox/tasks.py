@@ -9,9 +9,10 @@ INSUFFICIENT_FUNDS back into RUNNING.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from . import events
 from .clock import Clock, iso
@@ -40,6 +41,15 @@ _NO_NEXT_FIRING = ("DRAFT", "STOPPING", "STOPPED", "ARCHIVED", "ERROR")
 
 class UnitFailed(Exception):
     """One unit of a task failed; ``str()`` is the raw message the error event carries."""
+
+
+@contextlib.contextmanager
+def _payment_step() -> Iterator[None]:
+    """A failed chain payment fails this attempt of the task (it is retried), not the worker."""
+    try:
+        yield
+    except Exception as exc:
+        raise UnitFailed(str(exc)) from exc
 
 
 class TaskRunner:
@@ -223,12 +233,10 @@ class TaskRunner:
             deposit = spec.job_price * timeout_s
             for _ in range(int(target) - confirmed):
                 job = self._network.new_job_address()
-                try:
+                with _payment_step():
                     signature = self._payments.escrow(
                         str(deployment["vault"]), deposit, reference=job
                     )
-                except Exception as exc:
-                    raise UnitFailed(str(exc)) from exc
                 confirmed += 1
                 self._record_listed(deployment, job, signature, spec.address, spec.job_price)
                 self._queue.update(task["_id"], {"confirmed_count": confirmed})
@@ -296,12 +304,10 @@ class TaskRunner:
         if seconds <= 0:
             return
         deposit = int(job["price"]) * seconds
-        try:
+        with _payment_step():
             signature = self._payments.escrow(
                 str(job["vault"]), deposit, reference=f"{job['job']}:extend:{job['timeout_s']}"
             )
-        except Exception as exc:
-            raise UnitFailed(str(exc)) from exc
         with self._store.transaction():
             self._store.update(
                 "jobs",
@@ -393,10 +399,8 @@ class TaskRunner:
             return False
         now = self._clock.now()
         settlement = settlement_for(job, end_ts=now)
-        try:
+        with _payment_step():
             signature = self._payments.settle(job, settlement)
-        except Exception as exc:
-            raise UnitFailed(str(exc)) from exc
         with self._store.transaction():
             self._store.update(
                 "jobs",

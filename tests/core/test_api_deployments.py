@@ -41,16 +41,6 @@ ENOUGH = Balance(lamports=10**9, nos_base_units=NEEDED_UNITS)
 
 
 @pytest.fixture
-def wallet() -> Wallet:
-    return Wallet.generate()
-
-
-@pytest.fixture
-def fake(wallet: Wallet) -> FakeNosana:
-    return FakeNosana(owner=wallet.address)
-
-
-@pytest.fixture
 def book() -> BalanceBook:
     return BalanceBook()
 

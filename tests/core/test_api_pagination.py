@@ -20,11 +20,6 @@ TOTAL = 25  # with limit 10: pages of 10, 10, 5
 
 
 @pytest.fixture
-def wallet() -> Wallet:
-    return Wallet.generate()
-
-
-@pytest.fixture
 def fake(wallet: Wallet) -> FakeNosana:
     fake = FakeNosana(owner=wallet.address)
     for number in range(TOTAL):

@@ -27,16 +27,6 @@ BEFORE = datetime(2026, 2, 1, 12, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def wallet() -> Wallet:
-    return Wallet.generate()
-
-
-@pytest.fixture
-def fake(wallet: Wallet) -> FakeNosana:
-    return FakeNosana(owner=wallet.address)
-
-
-@pytest.fixture
 def client(fake: FakeNosana, wallet: Wallet) -> Iterator[NosanaClient]:
     with sync_client(fake, wallet) as c:
         yield c

@@ -79,16 +79,6 @@ def check_messages(messages: list[object]) -> None:
     }
 
 
-@pytest.fixture
-def wallet() -> Wallet:
-    return Wallet.generate()
-
-
-@pytest.fixture
-def fake(wallet: Wallet) -> FakeNosana:
-    return FakeNosana(owner=wallet.address)
-
-
 def test_sync_stream_yields_typed_messages_and_updates_state(
     fake: FakeNosana, wallet: Wallet
 ) -> None:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nosana_nb import sandbox as sandbox_module
 from nosana_nb.core.client import NosanaClient
-from nosana_nb.core.config import local_network
 from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.vaults import Vault
-from nosana_nb.core.wallet import Wallet
 from nosana_nb.frames import (
     cost_dataframe,
     deployments_dataframe,
@@ -29,22 +25,6 @@ from nosana_nb.frames import (
 from nosana_nb.sandbox import SandboxHandle
 
 MARKET = "nvidia-3060"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = sandbox_module.start(db=":memory:", speed=None, seed=0)
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture(scope="module")
-def client(sandbox: SandboxHandle) -> Iterator[NosanaClient]:
-    owner = Wallet.generate()
-    sandbox.faucet(owner, sol=5, nos=1000)
-    network = local_network(sandbox.api_url, nos_mint=sandbox.nos_mint)
-    with NosanaClient(network, owner, env={}) as nosana:
-        yield nosana
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import pytest
 
 from nosana_nb import sandbox as sandbox_module
 from nosana_nb.core.client import NosanaClient
-from nosana_nb.core.config import local_network
 from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.core.jobdef import container_job
@@ -26,18 +25,10 @@ WAIT = 10.0
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxHandle]:
+    """Seed 1, unlike the other frames modules (conftest.py)."""
     handle = sandbox_module.start(db=":memory:", speed=None, seed=1)
     yield handle
     handle.stop()
-
-
-@pytest.fixture(scope="module")
-def client(sandbox: SandboxHandle) -> Iterator[NosanaClient]:
-    wallet = Wallet.generate()
-    sandbox.faucet(wallet, sol=5, nos=1000)
-    network = local_network(sandbox.api_url, nos_mint=sandbox.nos_mint)
-    with NosanaClient(network, wallet, env={}) as nosana:
-        yield nosana
 
 
 @pytest.fixture

@@ -9,50 +9,23 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from nosana_nb import sandbox as sandbox_module
 from nosana_nb.core.client import NosanaClient
-from nosana_nb.core.config import local_network
 from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.frames import validate_schema
 from nosana_nb.sandbox import SandboxHandle
 from nosana_nb.watch import Watcher, stop_all
+from tests.frames.sandbox_helpers import sandbox_client
 
 WAIT = 10.0
 FAST_BACKOFF = (0.05, 0.2)
 MARKET = "nvidia-3060"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = sandbox_module.start(db=":memory:", speed=None, seed=0)
-    yield handle
-    handle.stop()
-
-
-def make_client(handle: SandboxHandle, wallet: Wallet) -> NosanaClient:
-    return NosanaClient(local_network(handle.api_url, nos_mint=handle.nos_mint), wallet, env={})
-
-
-@pytest.fixture(scope="module")
-def wallet(sandbox: SandboxHandle) -> Wallet:
-    owner = Wallet.generate()
-    sandbox.faucet(owner, sol=5, nos=1000)
-    return owner
-
-
-@pytest.fixture(scope="module")
-def client(sandbox: SandboxHandle, wallet: Wallet) -> Iterator[NosanaClient]:
-    with make_client(sandbox, wallet) as nosana:
-        yield nosana
 
 
 def create_deployment(client: NosanaClient, replicas: int = 2) -> Deployment:
@@ -229,7 +202,7 @@ def test_forced_disconnect_loses_no_transition_and_duplicates_none(
     port = handle.port
     handle.faucet(wallet, sol=5, nos=1000)
     try:
-        with make_client(handle, wallet) as nosana:
+        with sandbox_client(handle, wallet) as nosana:
             deployment = create_deployment(nosana)
             watcher = Watcher(nosana, deployment, reconnect_backoff=FAST_BACKOFF)
             with watcher:

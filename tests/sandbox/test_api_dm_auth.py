@@ -10,15 +10,11 @@ import httpx
 import pytest
 from solders.keypair import Keypair
 
-from nosana_nb.sandbox import SandboxHandle, start
+from nosana_nb.sandbox import SandboxHandle
+from tests.sandbox.dm_helpers import create_body
 
 MESSAGE = "NosanaApiAuthentication"
 INTERNAL = {"error": "Internal Server Error"}
-JOB_DEFINITION = {
-    "version": "0.1",
-    "type": "container",
-    "ops": [{"id": "a", "type": "container/run", "args": {"image": "x"}}],
-}
 
 
 def headers(
@@ -35,12 +31,6 @@ def now_ms(offset_s: float = 0) -> str:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    with start(db=":memory:", speed=None) as handle:
-        yield handle
-
-
-@pytest.fixture(scope="module")
 def http(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox.api_url) as client:
         yield client
@@ -53,14 +43,7 @@ def owned(http: httpx.Client) -> tuple[Keypair, str]:
     created = http.post(
         "/deployments/create",
         headers=headers(keypair),
-        json={
-            "name": "a",
-            "market": "m",
-            "replicas": 1,
-            "timeout": 5,
-            "strategy": "SIMPLE",
-            "job_definition": JOB_DEFINITION,
-        },
+        json=create_body(name="a", timeout=5),
     )
     assert created.status_code == 200
     return keypair, str(created.json()["id"])
@@ -162,14 +145,7 @@ def test_short_user_id_fails_the_header_schema(http: httpx.Client) -> None:
     created = http.post(  # create skips header-schema validation
         "/deployments/create",
         headers=headers(keypair),
-        json={
-            "name": "s",
-            "market": "m",
-            "replicas": 1,
-            "timeout": 5,
-            "strategy": "SIMPLE",
-            "job_definition": JOB_DEFINITION,
-        },
+        json=create_body(name="s", timeout=5),
     )
     assert created.status_code == 200
 

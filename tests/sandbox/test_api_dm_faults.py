@@ -3,52 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from solders.keypair import Keypair
 
 from nosana_nb.sandbox import SandboxHandle, start
+from tests.sandbox.dm_helpers import WalletAuth, create_body, owner_of
 
-JOB_DEFINITION = {
-    "version": "0.1",
-    "type": "container",
-    "ops": [{"id": "a", "type": "container/run", "args": {"image": "x"}}],
-}
-CREATE = {
-    "name": "f",
-    "market": "m",
-    "replicas": 1,
-    "timeout": 5,
-    "strategy": "SIMPLE",
-    "job_definition": JOB_DEFINITION,
-}
-
-
-class WalletAuth(httpx.Auth):
-    def __init__(self, keypair: Keypair) -> None:
-        self.keypair = keypair
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        message = "NosanaApiAuthentication"
-        request.headers["x-user-id"] = str(self.keypair.pubkey())
-        request.headers["authorization"] = (
-            f"{message}:{self.keypair.sign_message(message.encode())}:{int(time.time() * 1000)}"
-        )
-        yield request
-
-
-def owner_of(client: httpx.Client) -> str:
-    auth = client.auth
-    assert isinstance(auth, WalletAuth)
-    return str(auth.keypair.pubkey())
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    with start(db=":memory:", speed=None) as handle:
-        yield handle
+CREATE = create_body(name="f", timeout=5)
 
 
 @pytest.fixture

@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from solders.keypair import Keypair
 
-from nosana_nb.sandbox import SandboxHandle, start
+from nosana_nb.sandbox import SandboxHandle
+from tests.sandbox.dm_helpers import WalletAuth, create_body, owner_of
 
 COUNT = 250
-JOB_DEFINITION = {
-    "version": "0.1",
-    "type": "container",
-    "ops": [{"id": "a", "type": "container/run", "args": {"image": "x"}}],
-}
-
-
-class WalletAuth(httpx.Auth):
-    def __init__(self, keypair: Keypair) -> None:
-        self.keypair = keypair
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        message = "NosanaApiAuthentication"
-        request.headers["x-user-id"] = str(self.keypair.pubkey())
-        request.headers["authorization"] = (
-            f"{message}:{self.keypair.sign_message(message.encode())}:{int(time.time() * 1000)}"
-        )
-        yield request
-
-
-def owner_of(client: httpx.Client) -> str:
-    auth = client.auth
-    assert isinstance(auth, WalletAuth)
-    return str(auth.keypair.pubkey())
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    with start(db=":memory:", speed=None) as handle:
-        yield handle
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +30,7 @@ def expected(sandbox: SandboxHandle, client: httpx.Client) -> list[dict[str, Any
     strategies = ("SIMPLE", "SIMPLE-EXTEND", "INFINITE")
     for index in range(COUNT):
         strategy = strategies[index % 3]
-        body = {
-            "name": f"Job-{index:03d}",
-            "market": "m",
-            "replicas": 1,
-            "timeout": 60,
-            "strategy": strategy,
-            "job_definition": JOB_DEFINITION,
-        }
+        body = create_body(name=f"Job-{index:03d}", strategy=strategy)
         assert client.post("/deployments/create", json=body).status_code == 200
         if index % 3 == 2:
             sandbox.clock.advance(1.5)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -12,26 +10,13 @@ import pytest
 from solders.keypair import Keypair
 
 from nosana_nb.sandbox import default_db_path, start
+from tests.sandbox.dm_helpers import MARKET, WalletAuth
 
-MARKET = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
 JOB_DEFINITION = {
     "version": "0.1",
     "type": "container",
     "ops": [{"id": "a", "type": "container/run", "args": {"image": "x", "expose": 80}}],
 }
-
-
-class WalletAuth(httpx.Auth):
-    def __init__(self, keypair: Keypair) -> None:
-        self.keypair = keypair
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        message = "NosanaApiAuthentication"
-        request.headers["x-user-id"] = str(self.keypair.pubkey())
-        request.headers["authorization"] = (
-            f"{message}:{self.keypair.sign_message(message.encode())}:{int(time.time() * 1000)}"
-        )
-        yield request
 
 
 def snapshot(client: httpx.Client, deployment: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,10 +14,10 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
-from nosana_nb.sandbox import SandboxHandle, start
+from nosana_nb.sandbox import SandboxHandle
 from nosana_nb.sandbox.ipfs import cid_v0
+from tests.sandbox.dm_helpers import MARKET, WalletAuth, create_body, owner_of
 
-MARKET = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
 JOB_DEFINITION: dict[str, Any] = {
     "version": "0.1",
     "type": "container",
@@ -34,26 +34,6 @@ INTERNAL = {"error": "Internal Server Error"}
 BAD_REQUEST = {"error": "Bad Request"}
 
 
-class WalletAuth(httpx.Auth):
-    """Signs ``NosanaApiAuthentication`` with a fresh ms timestamp, like the official client."""
-
-    def __init__(self, keypair: Keypair) -> None:
-        self.keypair = keypair
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        message = "NosanaApiAuthentication"
-        signature = self.keypair.sign_message(message.encode())
-        request.headers["x-user-id"] = str(self.keypair.pubkey())
-        request.headers["authorization"] = f"{message}:{signature}:{int(time.time() * 1000)}"
-        yield request
-
-
-def owner_of(client: httpx.Client) -> str:
-    auth = client.auth
-    assert isinstance(auth, WalletAuth)
-    return str(auth.keypair.pubkey())
-
-
 def fastify_400(message: str) -> dict[str, Any]:
     return {
         "statusCode": 400,
@@ -61,12 +41,6 @@ def fastify_400(message: str) -> dict[str, Any]:
         "error": "Bad Request",
         "message": message,
     }
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    with start(db=":memory:", speed=None) as handle:
-        yield handle
 
 
 @pytest.fixture
@@ -81,17 +55,17 @@ def anonymous(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
         yield client
 
 
+def deployment_body(**fields: Any) -> dict[str, Any]:
+    """A create body with this module's market and job definition; ``fields`` override."""
+    return create_body(
+        **{"name": "x", "market": MARKET, "job_definition": JOB_DEFINITION, **fields}
+    )
+
+
 def create(client: httpx.Client, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "demo",
-        "market": MARKET,
-        "replicas": 1,
-        "timeout": 60,
-        "strategy": "SIMPLE",
-        "job_definition": JOB_DEFINITION,
-        **overrides,
-    }
-    response = client.post("/deployments/create", json=body)
+    response = client.post(
+        "/deployments/create", json=deployment_body(**{"name": "demo", **overrides})
+    )
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -243,14 +217,7 @@ def test_create_strategies_and_autostart(user: httpx.Client) -> None:
 def test_create_refusals_are_a_bare_bad_request(
     user: httpx.Client, overrides: dict[str, Any]
 ) -> None:
-    body = {
-        "name": "x",
-        "market": MARKET,
-        "replicas": 1,
-        "timeout": 60,
-        "strategy": "SIMPLE",
-        "job_definition": JOB_DEFINITION,
-    }
+    body = deployment_body()
     body.update(overrides)
     body = {k: v for k, v in body.items() if v is not None}
     response = user.post("/deployments/create", json=body)
@@ -260,15 +227,7 @@ def test_create_refusals_are_a_bare_bad_request(
 def test_create_rotation_time_message(user: httpx.Client) -> None:
     response = user.post(
         "/deployments/create",
-        json={
-            "name": "x",
-            "market": MARKET,
-            "replicas": 1,
-            "timeout": 60,
-            "strategy": "INFINITE",
-            "rotation_time": 50,
-            "job_definition": JOB_DEFINITION,
-        },
+        json=deployment_body(strategy="INFINITE", rotation_time=50),
     )
     assert response.status_code == 400
     assert response.json() == {
@@ -280,14 +239,7 @@ def test_invalid_cron_is_refused_at_the_api(user: httpx.Client) -> None:
     """Sandbox choice (spec §7.4): the service accepts a 5-token schedule that is not cron and
     the deployment then sticks in STARTING for ever; the sandbox refuses it up front, with the
     route's bare 400, at create and at update-schedule."""
-    body = {
-        "name": "x",
-        "market": MARKET,
-        "replicas": 1,
-        "timeout": 60,
-        "strategy": "SCHEDULED",
-        "job_definition": JOB_DEFINITION,
-    }
+    body = deployment_body(strategy="SCHEDULED")
     for schedule in ("bad bad bad bad bad", "60 * * * *", "@daily"):
         response = user.post("/deployments/create", json={**body, "schedule": schedule})
         assert (response.status_code, response.json()) == (400, BAD_REQUEST), schedule
@@ -333,15 +285,7 @@ def test_vault_selection(user: httpx.Client, sandbox: SandboxHandle) -> None:
     with httpx.Client(base_url=sandbox.api_url, auth=WalletAuth(Keypair())) as other:
         stolen = other.post(
             "/deployments/create",
-            json={
-                "name": "x",
-                "market": MARKET,
-                "replicas": 1,
-                "timeout": 60,
-                "strategy": "SIMPLE",
-                "vault": first["vault"],
-                "job_definition": JOB_DEFINITION,
-            },
+            json=deployment_body(vault=first["vault"]),
         )
         assert (stolen.status_code, stolen.json()) == (404, {"error": "Vault not found."})
         withdraw = other.post(f"/deployments/vaults/{first['vault']}/withdraw", json={})
@@ -369,14 +313,7 @@ def test_api_key_vaults(sandbox: SandboxHandle, user: httpx.Client) -> None:
     deployment = user.post(
         "/deployments/create",
         headers={"x-nosana-api": "nos_first"},
-        json={
-            "name": "k",
-            "market": MARKET,
-            "replicas": 1,
-            "timeout": 60,
-            "strategy": "SIMPLE",
-            "job_definition": JOB_DEFINITION,
-        },
+        json=deployment_body(name="k"),
     ).json()
     assert deployment["vault"] == owner
     refused = user.post(f"/deployments/vaults/{owner}/withdraw", json={})
@@ -699,14 +636,7 @@ def test_fractions_are_refused_on_purpose(user: httpx.Client) -> None:
     assert fraction.json() == fastify_400("body/replicas must be integer")
     refused = user.post(
         "/deployments/create",
-        json={
-            "name": "x",
-            "market": MARKET,
-            "replicas": 1.5,
-            "timeout": 60,
-            "strategy": "SIMPLE",
-            "job_definition": JOB_DEFINITION,
-        },
+        json=deployment_body(replicas=1.5),
     )
     assert (refused.status_code, refused.json()) == (400, BAD_REQUEST)
 
@@ -716,15 +646,7 @@ def test_negative_rotation_time_is_refused_on_purpose(user: httpx.Client) -> Non
     after the timeout); the sandbox refuses it with the route's bare 400. 0 is kept (above)."""
     response = user.post(
         "/deployments/create",
-        json={
-            "name": "x",
-            "market": MARKET,
-            "replicas": 1,
-            "timeout": 60,
-            "strategy": "INFINITE",
-            "rotation_time": -5,
-            "job_definition": JOB_DEFINITION,
-        },
+        json=deployment_body(strategy="INFINITE", rotation_time=-5),
     )
     assert (response.status_code, response.json()) == (400, BAD_REQUEST)
 
@@ -741,14 +663,7 @@ def test_copied_quirks(sandbox: SandboxHandle, user: httpx.Client) -> None:
         user.post(
             "/deployments/create",
             headers={"x-nosana-api": key},
-            json={
-                "name": "k",
-                "market": MARKET,
-                "replicas": 1,
-                "timeout": 60,
-                "strategy": "SIMPLE",
-                "job_definition": JOB_DEFINITION,
-            },
+            json=deployment_body(name="k"),
         )
     stored = sandbox.store.find("vaults", vault=owner)
     assert [v["vault_key"] for v in stored] == ["apikey:nos_first_key"]

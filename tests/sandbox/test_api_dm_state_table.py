@@ -6,8 +6,7 @@ status can be set in the store and the API's verdict checked exactly.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,8 +14,8 @@ import pytest
 from solders.keypair import Keypair
 
 from nosana_nb.sandbox import SandboxHandle, start
+from tests.sandbox.dm_helpers import MARKET, WalletAuth, create_body
 
-MARKET = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
 STATUSES = (
     "DRAFT",
     "ERROR",
@@ -39,19 +38,6 @@ ALLOWED: dict[str, tuple[frozenset[str], str | None]] = {
 }
 
 
-class WalletAuth(httpx.Auth):
-    def __init__(self, keypair: Keypair) -> None:
-        self.keypair = keypair
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        message = "NosanaApiAuthentication"
-        request.headers["x-user-id"] = str(self.keypair.pubkey())
-        request.headers["authorization"] = (
-            f"{message}:{self.keypair.sign_message(message.encode())}:{int(time.time() * 1000)}"
-        )
-        yield request
-
-
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxHandle]:
     with start(db=":memory:", speed=None) as handle:
@@ -68,19 +54,7 @@ def client(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
 def deployment_in(sandbox: SandboxHandle, client: httpx.Client, status: str) -> str:
     created = client.post(
         "/deployments/create",
-        json={
-            "name": "t",
-            "market": MARKET,
-            "replicas": 1,
-            "timeout": 60,
-            "strategy": "SCHEDULED",
-            "schedule": "0 * * * *",
-            "job_definition": {
-                "version": "0.1",
-                "type": "container",
-                "ops": [{"id": "a", "type": "container/run", "args": {"image": "x"}}],
-            },
-        },
+        json=create_body(market=MARKET, strategy="SCHEDULED", schedule="0 * * * *"),
     ).json()
     doc = sandbox.store.find_one("deployments", id=created["id"])
     assert doc is not None

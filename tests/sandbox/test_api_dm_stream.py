@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,25 +15,7 @@ from solders.keypair import Keypair
 from nosana_nb.sandbox import SandboxHandle, start
 from nosana_nb.sandbox.sse import DeploymentFeed
 from nosana_nb.sandbox.store import Change
-
-JOB_DEFINITION = {
-    "version": "0.1",
-    "type": "container",
-    "ops": [{"id": "a", "type": "container/run", "args": {"image": "x"}}],
-}
-
-
-class WalletAuth(httpx.Auth):
-    def __init__(self, keypair: Keypair) -> None:
-        self.keypair = keypair
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        message = "NosanaApiAuthentication"
-        request.headers["x-user-id"] = str(self.keypair.pubkey())
-        request.headers["authorization"] = (
-            f"{message}:{self.keypair.sign_message(message.encode())}:{int(time.time() * 1000)}"
-        )
-        yield request
+from tests.sandbox.dm_helpers import WalletAuth, create_body
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +36,7 @@ def client(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
 def create(client: httpx.Client, market: str = "m") -> dict[str, Any]:
     response = client.post(
         "/deployments/create",
-        json={
-            "name": "s",
-            "market": market,
-            "replicas": 1,
-            "timeout": 60,
-            "strategy": "SIMPLE",
-            "job_definition": JOB_DEFINITION,
-        },
+        json=create_body(name="s", market=market),
     )
     assert response.status_code == 200
     return dict(response.json())

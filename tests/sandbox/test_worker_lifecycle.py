@@ -562,7 +562,8 @@ def test_ordinary_errors_reach_error_after_the_retry_cap(sandbox: Sandbox) -> No
 MIXED = WorkerConfig()  # default early exits and claim delays
 
 
-def run_mixed(box: Sandbox, *, hours: float) -> list[str]:
+def start_mixed(box: Sandbox) -> list[str]:
+    """One INFINITE, one SIMPLE-EXTEND and one SIMPLE deployment, started."""
     deployments = [
         box.create("INFINITE", replicas=3, timeout=60, rotation_time=20),
         box.create("SIMPLE-EXTEND", replicas=2, timeout=30),
@@ -570,6 +571,11 @@ def run_mixed(box: Sandbox, *, hours: float) -> list[str]:
     ]
     for dep in deployments:
         box.start(dep)
+    return deployments
+
+
+def run_mixed(box: Sandbox, *, hours: float) -> list[str]:
+    deployments = start_mixed(box)
     box.worker.advance(hours * 3600)
     return deployments
 
@@ -609,13 +615,7 @@ def test_restart_from_sqlite_file_resumes(tmp_path: Path) -> None:
         reference.close()
 
     box = Sandbox(path, seed=3, config=MIXED)
-    deployments = [
-        box.create("INFINITE", replicas=3, timeout=60, rotation_time=20),
-        box.create("SIMPLE-EXTEND", replicas=2, timeout=30),
-        box.create("SIMPLE", replicas=4, timeout=45),
-    ]
-    for dep in deployments:
-        box.start(dep)
+    deployments = start_mixed(box)
     box.worker.advance(1.5 * 3600)
     resumed_at = box.clock.now()
     listed = box.worker.stats()["jobs"]["listed"]
