@@ -195,6 +195,15 @@ def _revision_created(
     )
 
 
+def _history_skipped(deployment_id: str, error: APIError) -> None:
+    logger.warning(
+        "deployment %s was created, but loading its events and jobs failed (%s); "
+        "call refresh() to load them",
+        deployment_id,
+        error.message,
+    )
+
+
 class _ClaimedIds:
     """Deployments already handed out by create, so two lost creates never claim one result."""
 
@@ -732,7 +741,8 @@ class Deployments:
         3 attempts in all, with backoff). Deployments already returned by this client are never
         claimed twice. Identical creates with the same name made concurrently by *another*
         process cannot be told apart: give them distinct names. ``reconcile=False`` sends once
-        and raises on any failure.
+        and raises on any failure. Once the deployment exists, create never raises: if loading
+        its events and jobs fails, they stay empty (a warning is logged; call ``refresh()``).
         """
         _check_definition_source(job_definition, ipfs_definition_hash)
         _check_bool(check_funds, argument="check_funds")
@@ -772,7 +782,10 @@ class Deployments:
             created = self._services.send(route)
             self._claimed.claim(created.id)
         handle = Deployment(self._services, created)
-        handle._load_history()
+        try:
+            handle._load_history()
+        except APIError as err:
+            _history_skipped(created.id, err)  # the create itself succeeded: never report it failed
         return handle
 
     def _send_create(
@@ -1244,7 +1257,10 @@ class AsyncDeployments:
             created = await self._services.send(route)
             self._claimed.claim(created.id)
         handle = AsyncDeployment(self._services, created)
-        await handle._load_history()
+        try:
+            await handle._load_history()
+        except APIError as err:
+            _history_skipped(created.id, err)
         return handle
 
     async def _send_create(
