@@ -1,0 +1,207 @@
+"""What the sync and async deployment resources share: errors, checks and reply folding.
+
+The async classes are written once in ``_async_deployments``; their sync twins are generated
+into ``_sync_deployments`` by ``scripts/unasync.py``. ``deployments`` is the public module.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from nosana_nb.core import models, routes
+from nosana_nb.core.errors import APIError, NosanaError, ValidationError, WalletError
+from nosana_nb.core.jobs import check_cid
+from nosana_nb.core.markets import estimate_cost, market_for_funds_check
+from nosana_nb.core.models import (
+    DeploymentState,
+    Event,
+    Job,
+    Revision,
+    RevisionCreated,
+    StreamMessage,
+)
+from nosana_nb.core.validation import DeploymentStatus, check_status
+from nosana_nb.core.wallet import Wallet
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+Seconds = int | float | Decimal | timedelta
+# Newest events/jobs loaded into ``state`` by refresh(); full history via get_events/get_jobs.
+STATE_HISTORY_LIMIT = 100
+LIST_LIMIT = 100
+_TERMINAL = (DeploymentStatus.ERROR, DeploymentStatus.ARCHIVED)
+# Statuses that prove a start/stop/archive landed when its reply was lost.
+_STARTED = (DeploymentStatus.STARTING, DeploymentStatus.RUNNING)
+_STOPPED = (DeploymentStatus.STOPPING, DeploymentStatus.STOPPED)
+_ARCHIVED = (DeploymentStatus.ARCHIVED,)
+
+
+class DeploymentWaitError(NosanaError):
+    """``wait_until`` ended without reaching the wanted status; ``.status`` is the last seen."""
+
+    def __init__(self, message: str, *, status: str | None, wanted: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.wanted = wanted
+
+
+class DeploymentFailedError(DeploymentWaitError):
+    """The deployment landed in ERROR or ARCHIVED while waiting for another status."""
+
+
+class WaitTimeoutError(DeploymentWaitError, TimeoutError):
+    """The wanted status was not reached in time."""
+
+
+def _require_signing_wallet(wallet: Wallet | None) -> Wallet:
+    if wallet is None:
+        raise WalletError(
+            "this call needs a wallet: NosanaClient(network, wallet=...) or set NOSANA_WALLET"
+        )
+    if not wallet.can_sign:
+        raise WalletError(
+            f"wallet {wallet.address} is read-only; authenticated calls need its secret key"
+        )
+    return wallet
+
+
+def _wanted_statuses(
+    status: DeploymentStatus | str | Iterable[DeploymentStatus | str],
+) -> tuple[str, ...]:
+    values = [status] if isinstance(status, str) else list(status)
+    if not values:
+        raise ValidationError("status must name at least one status", argument="status")
+    return tuple(check_status(v).value for v in values)
+
+
+def _check_bool(value: Any, *, argument: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{argument} must be True or False, got {value!r}", argument=argument)
+    return value
+
+
+def _check_wait(timeout: float, poll_interval: float, max_poll_interval: float) -> None:
+    for name, value in (
+        ("timeout", timeout),
+        ("poll_interval", poll_interval),
+        ("max_poll_interval", max_poll_interval),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not value > 0
+            or not math.isfinite(value)
+        ):
+            raise ValidationError(
+                f"{name} must be a positive number of seconds, got {value!r}", argument=name
+            )
+
+
+def _state_from(
+    deployment: models.Deployment, events: list[Event] | None = None, jobs: list[Job] | None = None
+) -> DeploymentState:
+    data = deployment.model_dump(by_alias=True, exclude={"events", "jobs"})
+    data["events"] = events if events is not None else getattr(deployment, "events", [])
+    data["jobs"] = jobs if jobs is not None else getattr(deployment, "jobs", [])
+    return DeploymentState.model_validate(data)
+
+
+def _merge(state: DeploymentState, reply: Any) -> DeploymentState:
+    """Fold a partial reply (status/replicas/timeout/... + updated_at) into the state."""
+    changes = {
+        k: v
+        for k, v in dict(reply).items()
+        if k != "type" and v is not None and k in DeploymentState.model_fields
+    }
+    return state.model_copy(update=changes)
+
+
+def _apply_message(state: DeploymentState, message: StreamMessage) -> DeploymentState:
+    if isinstance(message, models.DeploymentMessage):
+        return _merge(state, message)
+    return state
+
+
+def _funds_plan(
+    request_market: str, replicas: int, timeout_minutes: float, markets: list[models.Market]
+) -> models.CostEstimate | None:
+    if replicas < 1:
+        return None  # a paused deployment lists nothing
+    market = market_for_funds_check(markets, request_market)
+    if market is None:
+        return None
+    return estimate_cost(market, replicas=replicas, timeout=math.ceil(timeout_minutes) * 60)
+
+
+def _revision_created(
+    deployment: models.Deployment, revisions: list[Revision], definition: Mapping[str, Any]
+) -> RevisionCreated | None:
+    """The reply a lost create-revision would have sent, if its revision is the active one."""
+    if routes.revision_match(revisions, definition, number=deployment.active_revision) is None:
+        return None
+    return RevisionCreated.model_validate(
+        {
+            "active_revision": deployment.active_revision,
+            "endpoints": deployment.endpoints,
+            "revisions": sorted(revisions, key=lambda r: r.revision),
+            "updated_at": deployment.updated_at,
+        }
+    )
+
+
+def _history_skipped(deployment_id: str, error: APIError) -> None:
+    logger.warning(
+        "deployment %s was created, but loading its events and jobs failed (%s); "
+        "call refresh() to load them",
+        deployment_id,
+        error.message,
+    )
+
+
+class _ClaimedIds:
+    """Deployments already handed out by create, so two lost creates never claim one result."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[str] = set()
+
+    def claim(self, deployment_id: str) -> bool:
+        with self._lock:
+            if deployment_id in self._ids:
+                return False
+            self._ids.add(deployment_id)
+            return True
+
+
+def _failure_detail(events: list[Event]) -> str:
+    for event in events:
+        if event.type.endswith("_ERROR"):
+            return f" Latest error event {event.type}: {event.message}"
+    return ""
+
+
+def _wait_message(
+    deployment_id: str, wanted: tuple[str, ...], last: str | None, waited: float
+) -> str:
+    return (
+        f"deployment {deployment_id} did not reach {' or '.join(wanted)} within {waited:g} s; "
+        f"last status seen: {last}"
+    )
+
+
+def _check_definition_source(job_definition: Any, ipfs_definition_hash: Any) -> None:
+    if (job_definition is None) == (ipfs_definition_hash is None):
+        raise ValidationError(
+            "give exactly one of job_definition or ipfs_definition_hash", argument="job_definition"
+        )
+    if ipfs_definition_hash is not None:
+        check_cid(ipfs_definition_hash, argument="ipfs_definition_hash")

@@ -1,0 +1,637 @@
+# generated from _async_deployments.py by scripts/unasync.py — do not edit
+"""The sync resources: SyncServices, Deployment, Deployments and Vaults.
+
+Generated from ``_async_deployments.py`` (the single source of both twins): edit that module,
+then run ``.venv/bin/python scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from nosana_nb.core import models, routes
+from nosana_nb.core._deployment_common import (
+    _ARCHIVED,
+    _STARTED,
+    _STOPPED,
+    _TERMINAL,
+    LIST_LIMIT,
+    STATE_HISTORY_LIMIT,
+    DeploymentFailedError,
+    R,
+    Seconds,
+    T,
+    WaitTimeoutError,
+    _apply_message,
+    _check_bool,
+    _check_definition_source,
+    _check_wait,
+    _ClaimedIds,
+    _failure_detail,
+    _funds_plan,
+    _history_skipped,
+    _merge,
+    _require_signing_wallet,
+    _revision_created,
+    _state_from,
+    _wait_message,
+    _wanted_statuses,
+    logger,
+)
+from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.errors import APIError, InvalidStateError, NosanaError
+from nosana_nb.core.http import SyncHTTP
+from nosana_nb.core.jobdef import validate_job_definition
+from nosana_nb.core.jobs import Jobs
+from nosana_nb.core.markets import Markets, check_vault_funds
+from nosana_nb.core.models import (
+    ActiveRevisionUpdate,
+    DeploymentState,
+    Event,
+    Job,
+    JobDetail,
+    Revision,
+    RevisionCreated,
+    StreamMessage,
+    Task,
+    VaultInfo,
+)
+from nosana_nb.core.pagination import SyncPager
+from nosana_nb.core.routes import Route, SortOrder, send
+from nosana_nb.core.solana_rpc import SolanaRPC
+from nosana_nb.core.stream import iter_messages
+from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType, check_pubkey
+from nosana_nb.core.wallet import Wallet
+
+if TYPE_CHECKING:
+    from nosana_nb.core.vaults import Vault
+
+
+def _make_vault(address: str, **dependencies: Any) -> Vault:
+    # imported on first use: vaults pulls in the SPL token builders, which a notebook that
+    # only lists deployments never needs
+    from nosana_nb.core.vaults import Vault
+
+    return Vault(address, **dependencies)
+
+
+def _nothing_to_find() -> None:
+    """The ``recover`` of a get-or-create POST: resending it is harmless, so look for nothing."""
+    return None
+
+
+@dataclass
+class SyncServices:
+    """What the resources share; built by NosanaClient."""
+
+    dm: SyncHTTP
+    network: NetworkConfig
+    wallet: Wallet | None
+    rpc: SolanaRPC
+    markets: Markets
+    jobs: Jobs
+    uses_api_key: bool = False
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    vault_factory: Callable[..., Vault] = _make_vault
+
+    def send(self, route: Route[T]) -> T:
+        if route.requires_auth:
+            _require_signing_wallet(self.wallet)
+        return send(self.dm, route)
+
+    def send_post(self, route: Route[T], recover: Callable[[], R | None]) -> T | R:
+        """Send a POST; after an unknown outcome, ``recover`` looks for its effect first.
+
+        ``recover`` returns the effect when the POST did land (it is then not resent) or None;
+        the POST is resent at most ``routes.POST_ATTEMPTS - 1`` times. When even the lookup
+        fails, the original error is raised: resending blind could apply the POST twice.
+        """
+        for attempt in range(routes.POST_ATTEMPTS):
+            try:
+                return self.send(route)
+            except APIError as err:
+                if not routes.outcome_unknown(err):
+                    raise
+                try:
+                    found = recover()
+                except NosanaError as lookup_error:
+                    raise err from lookup_error
+                if found is not None:
+                    logger.info("%s %s had landed despite %s", route.method, route.path, err)
+                    return found
+                if attempt + 1 == routes.POST_ATTEMPTS:
+                    raise
+                logger.warning(
+                    "%s %s: outcome unknown (%s); resending", route.method, route.path, err
+                )
+                self.sleep(routes.post_backoff(attempt, jitter=random.random()))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def shared_vault(self) -> str:
+        """The caller's shared vault address (get-or-create, so resending is harmless)."""
+        route = routes.create_shared_vault()
+        return self.send_post(route, _nothing_to_find).vault
+
+    def vault(self, address: str) -> Vault:
+        wallet = _require_signing_wallet(self.wallet)
+        return self.vault_factory(
+            address, wallet=wallet, rpc=self.rpc, dm=self.dm, network=self.network
+        )
+
+    def check_funds(
+        self, *, market: str, replicas: int, timeout_minutes: float, vault: str | None
+    ) -> None:
+        if self.uses_api_key:
+            return  # API-key deployments pay with credits, not from a vault
+        try:
+            markets = self.markets.list()
+        except APIError as exc:
+            logger.warning("skipping the funds pre-check: markets unavailable (%s)", exc.message)
+            return
+        estimate = _funds_plan(market, replicas, timeout_minutes, markets)
+        if estimate is None:
+            return
+        address = vault if vault is not None else self.shared_vault()
+        check_vault_funds(estimate, self.vault(address).get_balance(), address)
+
+
+class Deployment:
+    """A handle on one deployment. ``state`` is the last known view, updated by every action."""
+
+    def __init__(self, services: SyncServices, state: models.Deployment) -> None:
+        self._services = services
+        self._state = _state_from(state)
+
+    @property
+    def id(self) -> str:
+        return self._state.id
+
+    @property
+    def state(self) -> DeploymentState:
+        return self._state
+
+    @property
+    def vault(self) -> Vault:
+        """The deployment's vault (balance, top-up, withdraw)."""
+        return self._services.vault(self._state.vault)
+
+    def refresh(self) -> DeploymentState:
+        """Reload the deployment and its newest events and jobs (up to 100 each)."""
+        self._state = _state_from(self._services.send(routes.get_deployment(self.id)))
+        return self._load_history()
+
+    def _load_history(self) -> DeploymentState:
+        events = self._services.send(routes.list_events(self.id, limit=STATE_HISTORY_LIMIT)).items
+        jobs = self._services.send(routes.list_jobs(self.id, limit=STATE_HISTORY_LIMIT)).items
+        self._state = self._state.model_copy(update={"events": events, "jobs": jobs})
+        return self._state
+
+    def _act(self, route: Route[T], action: str) -> T:
+        try:
+            return self._services.send(route)
+        except InvalidStateError as err:
+            raise err.with_context(status=self._current_status(), action=action) from err
+
+    def _act_post(self, route: Route[T], action: str, recover: Callable[[], R | None]) -> T | R:
+        try:
+            return self._services.send_post(route, recover)
+        except InvalidStateError as err:
+            raise err.with_context(status=self._current_status(), action=action) from err
+
+    def _change_status(
+        self, route: Route[models.StatusChange], action: str, landed: tuple[DeploymentStatus, ...]
+    ) -> DeploymentState:
+        """Send start/stop/archive; after an unknown outcome a status in ``landed`` means done."""
+
+        def recover() -> DeploymentState | None:
+            return self._state if self._fetch_status() in landed else None
+
+        return self._fold(self._act_post(route, action, recover))
+
+    def _fetch_status(self) -> str:
+        deployment = self._services.send(routes.get_deployment(self.id))
+        self._state = _merge(self._state, deployment)
+        return str(deployment.status)
+
+    def _current_status(self) -> str | None:
+        """The status for an error message; None when even that cannot be read."""
+        try:
+            return self._fetch_status()
+        except NosanaError:
+            return None
+
+    def _fold(self, reply: Any) -> DeploymentState:
+        self._state = _merge(self._state, reply)
+        return self._state
+
+    def start(self, check_funds: bool = True) -> DeploymentState:
+        """Start (from DRAFT, STOPPED, ERROR or INSUFFICIENT_FUNDS); checks vault funds first."""
+        route = routes.start(self.id)
+        if (
+            _check_bool(check_funds, argument="check_funds")
+            and self._state.vault != self._state.owner
+        ):
+            s = self._state
+            self._services.check_funds(
+                market=s.market, replicas=int(s.replicas), timeout_minutes=s.timeout, vault=s.vault
+            )
+        return self._change_status(route, "start", _STARTED)
+
+    def stop(self) -> DeploymentState:
+        """Stop (from STARTING or RUNNING); safe to call again after a lost reply."""
+        return self._change_status(routes.stop(self.id), "stop", _STOPPED)
+
+    def archive(self) -> DeploymentState:
+        """Archive a STOPPED deployment (permanent)."""
+        return self._change_status(routes.archive(self.id), "archive", _ARCHIVED)
+
+    def delete(self) -> None:
+        """Delete a STOPPED deployment with its jobs, revisions and events."""
+        self._act(routes.delete(self.id), "delete")
+
+    def update_replicas(self, replicas: int) -> DeploymentState:
+        """Set the replica count (0 pauses a running SIMPLE/SIMPLE-EXTEND/INFINITE deployment)."""
+        return self._fold(
+            self._act(routes.update_replica_count(self.id, replicas), "update-replica-count")
+        )
+
+    def update_timeout(self, timeout: Seconds) -> DeploymentState:
+        """Set the job timeout: seconds or timedelta, a whole number of minutes, at least 1 hour."""
+        return self._fold(self._act(routes.update_timeout(self.id, timeout), "update-timeout"))
+
+    def update_schedule(self, schedule: str) -> DeploymentState:
+        """Set the cron schedule of a SCHEDULED deployment."""
+        return self._fold(self._act(routes.update_schedule(self.id, schedule), "update-schedule"))
+
+    def rename(self, name: str) -> DeploymentState:
+        return self._fold(self._act(routes.update_name(self.id, name), "update-name"))
+
+    def create_revision(self, job_definition: Mapping[str, Any]) -> RevisionCreated:
+        """Add a revision with a new job definition and make it active.
+
+        After a lost reply the revision is looked up (active revision advanced, same job
+        definition) before the request is sent again, so it is never added twice.
+        """
+        definition = validate_job_definition(job_definition)
+        route = routes.create_revision(self.id, definition)
+        known = self._state.active_revision
+
+        def recover() -> RevisionCreated | None:
+            deployment = self._services.send(routes.get_deployment(self.id))
+            if deployment.active_revision <= known:
+                return None
+            revisions = self._services.send(routes.newest_revisions(self.id)).items
+            return _revision_created(deployment, revisions, definition)
+
+        reply = self._act_post(route, "create-revision", recover)
+        self._fold(reply)
+        return reply
+
+    def set_active_revision(self, revision: int) -> ActiveRevisionUpdate:
+        reply = self._act(
+            routes.update_active_revision(self.id, revision), "update-active-revision"
+        )
+        self._fold(reply)
+        return reply
+
+    def get_tasks(
+        self,
+        *,
+        task: TaskType | str | Iterable[TaskType | str] | None = None,
+        due_after: datetime | None = None,
+        due_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Task]:
+        def route_for(cursor: str | None) -> Route[models.Page[Task]]:
+            return routes.list_tasks(
+                self.id,
+                task=task,
+                due_after=due_after,
+                due_before=due_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send)
+
+    def get_jobs(
+        self,
+        *,
+        state: JobState | str | Iterable[JobState | str] | None = None,
+        job: str | None = None,
+        revision: int | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Job]:
+        def route_for(cursor: str | None) -> Route[models.Page[Job]]:
+            return routes.list_jobs(
+                self.id,
+                state=state,
+                job=job,
+                revision=revision,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send)
+
+    def get_job(self, job: str) -> JobDetail:
+        return self._services.send(routes.get_job(self.id, job))
+
+    def get_events(
+        self,
+        *,
+        category: str | Iterable[str] | None = None,
+        type: str | Iterable[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Event]:
+        def route_for(cursor: str | None) -> Route[models.Page[Event]]:
+            return routes.list_events(
+                self.id,
+                category=category,
+                type=type,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send)
+
+    def get_revisions(
+        self,
+        *,
+        revision: int | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Revision]:
+        def route_for(cursor: str | None) -> Route[models.Page[Revision]]:
+            return routes.list_revisions(
+                self.id,
+                revision=revision,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send)
+
+    def get_header(
+        self, *, message: str = routes.DEFAULT_HEADER_MESSAGE, include_time: bool = False
+    ) -> str:
+        """A token signed by the deployment's vault, for endpoints that authenticate the owner."""
+        return self._services.send(
+            routes.get_header(self.id, message=message, include_time=include_time)
+        )
+
+    def wait_until(
+        self,
+        status: DeploymentStatus | str | Iterable[DeploymentStatus | str],
+        timeout: float = 600.0,
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 15.0,
+    ) -> DeploymentState:
+        """Poll until the status is one of ``status``; backoff grows 1.5x up to the cap.
+
+        Raises WaitTimeoutError (naming the last status) after ``timeout`` seconds, or
+        DeploymentFailedError as soon as the deployment is ERROR/ARCHIVED when not wanted.
+        """
+        wanted = _wanted_statuses(status)
+        _check_wait(timeout, poll_interval, max_poll_interval)
+        clock, sleep = self._services.monotonic, self._services.sleep
+        deadline = clock() + timeout
+        interval = poll_interval
+        while True:
+            current = self._fetch_status()
+            if current in wanted:
+                return self._state
+            if current in _TERMINAL:
+                events = self._services.send(routes.list_events(self.id, limit=10)).items
+                raise DeploymentFailedError(
+                    f"deployment {self.id} is {current}, not {' or '.join(wanted)}."
+                    + _failure_detail(events),
+                    status=current,
+                    wanted=wanted,
+                )
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise WaitTimeoutError(
+                    _wait_message(self.id, wanted, current, timeout), status=current, wanted=wanted
+                )
+            sleep(min(interval, remaining))
+            interval = min(interval * 1.5, max_poll_interval)
+
+    def stream(self, *, read_timeout: float | None = 60.0) -> Iterator[StreamMessage]:
+        """Live messages (snapshot first, then changes); ``deployment`` frames update ``state``."""
+        _require_signing_wallet(self._services.wallet)
+        path = routes.stream_path(self.id)
+
+        def messages() -> Iterator[StreamMessage]:
+            with self._services.dm.stream_sse(path, read_timeout=read_timeout) as frames:
+                for message in iter_messages(frames):
+                    self._state = _apply_message(self._state, message)
+                    yield message
+
+        return messages()
+
+    def __repr__(self) -> str:
+        s = self._state
+        return f"Deployment(id={s.id!r}, name={s.name!r}, status={str(s.status)!r})"
+
+
+class Deployments:
+    """``client.deployments``: create, list and get deployments."""
+
+    def __init__(self, services: SyncServices) -> None:
+        self._services = services
+        self._claimed = _ClaimedIds()
+
+    def create(
+        self,
+        *,
+        name: str,
+        market: str,
+        replicas: int,
+        timeout: Seconds,
+        strategy: Strategy | str = "SIMPLE",
+        job_definition: Mapping[str, Any] | None = None,
+        ipfs_definition_hash: str | None = None,
+        schedule: str | None = None,
+        rotation_time: Seconds | None = None,
+        confidential: bool | None = None,
+        autostart: bool = False,
+        vault: str | None = None,
+        new_vault: bool = False,
+        check_funds: bool = True,
+        reconcile: bool = True,
+    ) -> Deployment:
+        """Create a deployment. ``timeout``/``rotation_time`` are seconds or timedelta.
+
+        Give exactly one of ``job_definition`` or ``ipfs_definition_hash`` (fetched from IPFS).
+        Unless ``check_funds=False``, the vault must hold the estimated escrow first.
+
+        A create whose reply is lost (connection dropped, timeout, generic 5xx) may still have
+        created the deployment. With ``reconcile=True`` (default) the client then lists your
+        deployments named ``name`` created since just before the first attempt, and returns
+        one whose market, replicas, timeout, strategy, schedule, rotation time, vault and
+        revision-1 job definition match; only when none does is the create sent again (at most
+        3 attempts in all, with backoff). Deployments already returned by this client are never
+        claimed twice. Identical creates with the same name made concurrently by *another*
+        process cannot be told apart: give them distinct names. ``reconcile=False`` sends once
+        and raises on any failure. Once the deployment exists, create never raises: if loading
+        its events and jobs fails, they stay empty (a warning is logged; call ``refresh()``).
+        """
+        _check_definition_source(job_definition, ipfs_definition_hash)
+        _check_bool(check_funds, argument="check_funds")
+        _check_bool(reconcile, argument="reconcile")
+        request = routes.prepare_create(
+            name=name,
+            market=market,
+            replicas=replicas,
+            timeout=timeout,
+            strategy=strategy,
+            schedule=schedule,
+            rotation_time=rotation_time,
+            confidential=confidential,
+            autostart=autostart,
+            vault=vault,
+            new_vault=new_vault,
+        )
+        _require_signing_wallet(self._services.wallet)
+        definition = (
+            validate_job_definition(job_definition)
+            if job_definition is not None
+            else validate_job_definition(
+                self._services.jobs.get_job_definition(str(ipfs_definition_hash))
+            )
+        )
+        if check_funds and not request.new_vault:
+            self._services.check_funds(
+                market=request.market,
+                replicas=request.replicas,
+                timeout_minutes=request.timeout_minutes,
+                vault=request.vault,
+            )
+        route = routes.create_deployment(request, definition)
+        if reconcile:
+            created = self._send_create(route, request, definition)
+        else:
+            created = self._services.send(route)
+            self._claimed.claim(created.id)
+        handle = Deployment(self._services, created)
+        try:
+            handle._load_history()
+        except APIError as err:
+            _history_skipped(created.id, err)  # the create itself succeeded: never report it failed
+        return handle
+
+    def _send_create(
+        self,
+        route: Route[models.Deployment],
+        request: routes.CreateRequest,
+        definition: Mapping[str, Any],
+    ) -> models.Deployment:
+        since = datetime.now(UTC) - routes.CREATE_CLOCK_SKEW
+
+        def recover() -> models.Deployment | None:
+            page = self._services.send(routes.find_created_candidates(request, since))
+            for candidate in page.items:
+                if not routes.created_by(request, candidate):
+                    continue
+                revisions = self._services.send(routes.first_revisions(candidate.id)).items
+                if routes.revision_match(revisions, definition, number=1) and self._claimed.claim(
+                    candidate.id
+                ):
+                    return candidate
+            return None
+
+        created = self._services.send_post(route, recover)
+        self._claimed.claim(created.id)
+        return created
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        status: DeploymentStatus | str | Iterable[DeploymentStatus | str] | None = None,
+        strategy: Strategy | str | Iterable[Strategy | str] | None = None,
+        id: str | Iterable[str] | None = None,
+        name: str | None = None,
+        vault: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = LIST_LIMIT,
+        sort_order: SortOrder = "desc",
+    ) -> SyncPager[Deployment]:
+        """Your deployments, newest first; iterate for all pages. ``state`` has no events/jobs."""
+
+        def route_for(cursor: str | None) -> Route[models.Page[models.Deployment]]:
+            return routes.list_deployments(
+                search=search,
+                status=status,
+                strategy=strategy,
+                id=id,
+                name=name,
+                vault=vault,
+                created_after=created_after,
+                created_before=created_before,
+                cursor=cursor,
+                limit=limit,
+                sort_order=sort_order,
+            )
+
+        return SyncPager(route_for, self._services.send, lambda d: Deployment(self._services, d))
+
+    def get(self, deployment_id: str) -> Deployment:
+        """One deployment with its newest events and jobs loaded into ``state``."""
+        handle = Deployment(
+            self._services, self._services.send(routes.get_deployment(deployment_id))
+        )
+        handle._load_history()
+        return handle
+
+    def __repr__(self) -> str:
+        return f"Deployments({self._services.network.name!r})"
+
+
+class Vaults:
+    """``client.vaults``: your vaults on the deployment manager."""
+
+    def __init__(self, services: SyncServices) -> None:
+        self._services = services
+
+    def list(self) -> list[VaultInfo]:
+        return self._services.send(routes.list_vaults())
+
+    def create(self) -> Vault:
+        """Your shared vault (get-or-create; safe to call repeatedly, resent after a lost reply)."""
+        return self._services.vault(self._services.shared_vault())
+
+    def get(self, address: str) -> Vault:
+        """A handle on one of your vaults (no request is sent)."""
+        return self._services.vault(check_pubkey(address, argument="address"))
+
+    def __repr__(self) -> str:
+        return f"Vaults({self._services.network.name!r})"
