@@ -5,9 +5,11 @@ Run: ``.venv/bin/python bench/report_reliability.py`` (options: --operations, --
 
 A sandbox injects errors (HTTP 500/502/503) and dropped connections, half the time after the
 write committed, plus latency, while several threads drive mixed client operations (creates,
-scaling, timeouts, renames, start/stop, reads, vault top-ups). With faults off, the sandbox's
-documents and chain are checked: duplicates and lost writes must both be 0. Exit status 1 when
-either is not, or when an operation failed with anything but a typed client error.
+scaling, timeouts, renames, start/stop, reads, lists, balances, vault top-ups). Idempotent
+operations are retried as whole exchanges and must all succeed; POST operations are sent once and
+reconciled. With faults off, the sandbox's documents and chain are checked: duplicates and lost
+writes must both be 0. Exit status 1 when either is not, when an idempotent operation failed, or
+when an operation failed with anything but a typed client error.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     faults = report.faults
     rows = [
         ("operations", report.operations),
+        ("  idempotent (GET/PATCH, RPC reads)", report.idempotent_operations),
+        ("  POST (creates, start/stop, top-ups)", report.post_operations),
         ("  of which creates", report.creates),
         ("  succeeded", report.succeeded),
         ("  refused by the service (typed)", sum(report.refused.values())),
@@ -73,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("retries (HTTP layers)", report.retries),
         ("failures surfaced (typed)", report.failures_surfaced),
+        ("  idempotent (must be 0)", report.idempotent_failures),
+        ("  POST, after reconciliation", report.post_failures),
         ("failures that were not typed", len(report.unexpected)),
         ("duplicates (must be 0)", report.duplicates),
         ("lost writes (must be 0)", len(report.lost_writes)),
@@ -87,14 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    if report.failed:
-        print("  surfaced by kind:")
-        for kind, count in sorted(report.failed.items()):
-            print(f"    {kind}: {count}")
+    for title, counts in (("surfaced", report.failed), ("refused", report.refused)):
+        if counts:
+            print(f"  {title} by kind:")
+            for kind, count in sorted(counts.items()):
+                print(f"    {kind}: {count}")
     for problem in [*report.unexpected, *report.lost_writes, *report.vault_problems]:
         print(f"  PROBLEM: {problem}")
     healthy = not (
-        report.duplicates or report.lost_writes or report.unexpected or report.vault_problems
+        report.duplicates
+        or report.lost_writes
+        or report.unexpected
+        or report.vault_problems
+        or report.idempotent_failures
     )
     return 0 if healthy else 1
 

@@ -25,7 +25,13 @@ from nosana_nb.core.deployments import (
     Vaults,
 )
 from nosana_nb.core.errors import WalletError
-from nosana_nb.core.http import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncHTTP, SyncHTTP
+from nosana_nb.core.http import (
+    DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    AsyncHTTP,
+    SyncHTTP,
+)
 from nosana_nb.core.jobs import AsyncJobs, Jobs
 from nosana_nb.core.markets import AsyncMarkets, Markets
 from nosana_nb.core.models import Stats
@@ -134,6 +140,7 @@ class NosanaClient(_ClientCore):
         rpc_url: str | None = None,
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         allow_insecure_http: bool = False,
@@ -158,6 +165,7 @@ class NosanaClient(_ClientCore):
             transport=transport,
             timeout=timeout,
             max_retries=max_retries,
+            backoff_factor=backoff_factor,
         )
         self.rpc = SolanaRPC(self.network.rpc_url, timeout=timeout, transport=transport)
         self.markets = Markets(self._public, self.network)
@@ -177,6 +185,11 @@ class NosanaClient(_ClientCore):
     def stats(self) -> Stats:
         """The deployment manager's counters (``GET /stats``, unauthenticated)."""
         return routes.send(self._public, routes.get_stats())
+
+    @property
+    def retries_total(self) -> int:
+        """Retries so far by the HTTP layers (deployment manager, public, pinning); not RPC."""
+        return sum(http.retries_total for http in (self._dm, self._public, self._pin))
 
     def close(self) -> None:
         for http in (self._dm, self._public, self._pin):
@@ -213,6 +226,7 @@ class AsyncNosanaClient(_ClientCore):
         rpc_url: str | None = None,
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         allow_insecure_http: bool = False,
@@ -237,6 +251,7 @@ class AsyncNosanaClient(_ClientCore):
             transport=transport,
             timeout=timeout,
             max_retries=max_retries,
+            backoff_factor=backoff_factor,
         )
         self.rpc = AsyncSolanaRPC(self.network.rpc_url, timeout=timeout, transport=transport)
         self.markets = AsyncMarkets(self._public, self.network)
@@ -256,6 +271,11 @@ class AsyncNosanaClient(_ClientCore):
     async def stats(self) -> Stats:
         """The deployment manager's counters (``GET /stats``, unauthenticated)."""
         return await routes.asend(self._public, routes.get_stats())
+
+    @property
+    def retries_total(self) -> int:
+        """Retries so far by the HTTP layers (deployment manager, public, pinning); not RPC."""
+        return sum(http.retries_total for http in (self._dm, self._public, self._pin))
 
     async def aclose(self) -> None:
         for http in (self._dm, self._public, self._pin):

@@ -2,8 +2,10 @@
 
 Request building and response parsing are pure functions shared by SyncHTTP and AsyncHTTP.
 Retries live in the transport (httpx-retries) and apply to idempotent methods only; POST is
-never retried because a create or a withdraw must not happen twice. Logs name the method, URL,
-status and elapsed time, never a header.
+never retried because a create or a withdraw must not happen twice. An idempotent request is
+retried as a whole exchange: the transport also reads the reply's body, so a connection that
+drops mid-body, or a 500 that names no specific failure, is retried within the same budget.
+Logs name the method, URL, status and elapsed time, never a header.
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from typing import Any, Final, Literal, cast
 
 import httpx
@@ -24,6 +34,7 @@ from nosana_nb.core.errors import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    InternalServerError,
     StreamError,
     ValidationError,
     status_error_from_response,
@@ -33,6 +44,7 @@ __all__ = [
     "DEFAULT_BACKOFF_FACTOR",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "GENERIC_500_TEXTS",
     "NOT_GIVEN",
     "RETRY_METHODS",
     "RETRY_STATUSES",
@@ -48,7 +60,18 @@ DEFAULT_MAX_RETRIES: Final = 3
 DEFAULT_BACKOFF_FACTOR: Final = 0.5
 MAX_BACKOFF_SECONDS: Final = 30.0  # caps one wait, including a server's Retry-After
 MAX_TOTAL_BACKOFF_SECONDS: Final = 90.0  # caps all waits of one request
-RETRY_STATUSES: Final = (429, 502, 503, 504)
+RETRY_STATUSES: Final = (429, 502, 503, 504)  # retried whatever the body (proxies send HTML)
+# A 500 is retried only when its text is one of these catch-alls (compared case-insensitively):
+# the framework's, the service's generic handlers', a proxy's or an empty body. A handler's own
+# text ("Failed to get deployment jobs", "Job revision not found", ...) is deterministic.
+GENERIC_500_TEXTS: Final = frozenset(
+    {
+        "",
+        "internal server error",
+        "internal server error.",
+        "ops something went wrong, please again.",
+    }
+)
 RETRY_METHODS: Final = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
 _METHODS: Final = frozenset((*RETRY_METHODS, "POST"))
 _USER_AGENT: Final = "nosana_nb"
@@ -156,16 +179,70 @@ def _check_injected(
         )
 
 
-def _make_retry(max_retries: int, backoff_factor: float, on_retry: Callable[[], None]) -> Retry:
+class _TransientReply(Exception):
+    """Asks the retry transport for another attempt; it never leaves the transport, because
+    the transport does not check replies on the last attempt (that one is returned as it is)."""
+
+
+def _is_transient(response: httpx.Response) -> bool:
+    """A 500 that names no specific failure: the same request may well succeed next time.
+
+    errors.py's mapping decides first: a domain error (wrong state, archived, empty vault, ...)
+    is a definite answer, and so is a handler's own text such as the list endpoints' "Failed to
+    get ..." (an invalid cursor fails the same way every time).
+    """
+    if response.status_code != 500:
+        return False  # 429/502/503/504 are retried by status; other codes are definite
+    mapped = status_error_from_response(
+        500,
+        response.content,
+        response.headers.get("content-type"),
+        method=response.request.method,
+        url=str(response.request.url),
+    )
+    return type(mapped) is InternalServerError and mapped.error_text.casefold() in GENERIC_500_TEXTS
+
+
+def _must_buffer(response: httpx.Response) -> bool:
+    # An event stream never ends; its errors are small bodies and are read like any other.
+    return not (
+        response.is_success and "text/event-stream" in response.headers.get("content-type", "")
+    )
+
+
+def _read_reply(response: httpx.Response) -> None:
+    """Read the body inside the retry loop, so a drop mid-body or a generic 500 is retried."""
+    if _must_buffer(response):
+        response.read()
+        if _is_transient(response):
+            raise _TransientReply
+
+
+async def _aread_reply(response: httpx.Response) -> None:
+    if _must_buffer(response):
+        await response.aread()
+        if _is_transient(response):
+            raise _TransientReply
+
+
+def _make_retry(
+    max_retries: int,
+    backoff_factor: float,
+    on_retry: Callable[[], None],
+    read_reply: Callable[[httpx.Response], Awaitable[None] | None],
+) -> Retry:
     retry = _CountingRetry(
         total=max_retries,
         allowed_methods=RETRY_METHODS,
         status_forcelist=RETRY_STATUSES,
+        retry_on_exceptions=(*Retry.RETRYABLE_EXCEPTIONS, _TransientReply),
         backoff_factor=backoff_factor,
         backoff_jitter=0.5,
         max_backoff_wait=MAX_BACKOFF_SECONDS,
         total_timeout=MAX_TOTAL_BACKOFF_SECONDS,
         respect_retry_after_header=True,
+        # called with each reply the loop would return while retries are left
+        validate_response=read_reply,
     )
     retry.on_retry = on_retry
     return retry
@@ -329,6 +406,7 @@ class _Base:
         has_client: bool,
         transport: object | None,
         headers: Mapping[str, str] | None,
+        read_reply: Callable[[httpx.Response], Awaitable[None] | None],
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url must be an http(s) URL", argument="base_url")
@@ -344,7 +422,10 @@ class _Base:
         self._auth = auth
         self._timeout = _check_timeout(timeout)
         self._retry = _make_retry(
-            _check_max_retries(max_retries), _check_backoff(backoff_factor), self._count_retry
+            _check_max_retries(max_retries),
+            _check_backoff(backoff_factor),
+            self._count_retry,
+            read_reply,
         )
         # An injected client keeps its own transport, timeouts and retries; ours gets the
         # default headers at construction, an injected one gets them on every request.
@@ -443,6 +524,7 @@ class SyncHTTP(_Base):
             has_client=http_client is not None,
             transport=transport,
             headers=headers,
+            read_reply=_read_reply,
         )
         if http_client is None:
             http_client = httpx.Client(
@@ -557,6 +639,7 @@ class AsyncHTTP(_Base):
             has_client=http_client is not None,
             transport=transport,
             headers=headers,
+            read_reply=_aread_reply,
         )
         if http_client is None:
             http_client = httpx.AsyncClient(

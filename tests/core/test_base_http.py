@@ -556,3 +556,206 @@ async def test_async_sse_break_early_and_errors() -> None:
         with pytest.raises(E.StreamError):
             async with http.astream_sse("/s"):
                 pass
+
+
+# -- whole-exchange retries: a drop mid-body, a generic 500 -----------------------------------
+
+DROP = httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+IDEMPOTENT = ["GET", "PUT", "PATCH", "DELETE"]
+
+
+def dropped_mid_body(status: int = 200) -> Callable[[httpx.Request], httpx.Response]:
+    """Headers arrive, then the connection breaks while the body is read (the sandbox's drop)."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            status, headers={"content-type": "application/json"}, stream=Frames(b'{"ok": tr', DROP)
+        )
+
+    return respond
+
+
+def generic_500s() -> list[httpx.Response]:
+    """500s that name no specific failure: framework, service catch-alls, a proxy, no body."""
+    return [
+        error(500, "Internal Server Error"),
+        error(500, "Ops something went wrong, please again."),
+        error(500, "Internal server error."),
+        httpx.Response(500, json={}),
+        httpx.Response(500, text="internal server error"),
+        httpx.Response(500),
+    ]
+
+
+@pytest.mark.parametrize("method", IDEMPOTENT)
+def test_body_read_failure_is_retried(method: str, sleeps: list[float]) -> None:
+    script = Script(dropped_mid_body(), ok())
+    with sync_http(script) as http:
+        assert http.request(method, "/deployments/abc") == {"ok": True}
+        assert http.retries_total == 1
+    assert len(script.requests) == 2
+
+
+def test_body_read_timeout_is_retried(sleeps: list[float]) -> None:
+    slow_body = httpx.Response(200, stream=Frames(b"{", httpx.ReadTimeout("body stalled")))
+    script = Script(lambda request: slow_body, ok())
+    with sync_http(script) as http:
+        assert http.request("GET", "/deployments") == {"ok": True}
+        assert http.retries_total == 1
+
+
+@pytest.mark.parametrize("reply", generic_500s(), ids=lambda r: r.text or "no body")
+def test_generic_500_is_retried(reply: httpx.Response, sleeps: list[float]) -> None:
+    script = Script(reply, reply, ok())
+    with sync_http(script) as http:
+        assert http.request("GET", "/deployments/abc") == {"ok": True}
+        assert http.retries_total == 2
+    assert len(script.requests) == 3
+
+
+def test_generic_500_waits_like_any_retry(sleeps: list[float]) -> None:
+    generic = "Internal Server Error"
+    script = Script(error(500, generic, headers={"Retry-After": "3"}), error(500, generic), ok())
+    with SyncHTTP(BASE, transport=script.transport) as http:
+        assert http.request("PATCH", "/deployments/abc/update-name", json={"name": "n"})
+    assert sleeps[0] == 3.0
+    assert 1.0 <= sleeps[1] <= 2.0  # 0.5 s * 2**2 minus up to 50 % jitter, as for a 503
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Deployment is in the incorrect state.", E.InvalidStateError),
+        ("Cannot modify an archived deployment.", E.ArchivedDeploymentError),
+        ("Vault has no funds to withdraw.", E.VaultEmptyError),
+        # the list endpoints' own texts: a bad cursor fails the same way every time
+        ("Failed to get deployment jobs", E.InternalServerError),
+        ("Failed to get deployment revisions", E.InternalServerError),
+        ("Job revision not found", E.InternalServerError),
+        ("Authorization has expired.", E.InternalServerError),
+    ],
+)
+@pytest.mark.parametrize("method", IDEMPOTENT)
+def test_definite_500_is_not_retried(
+    method: str, message: str, expected: type[E.APIStatusError], sleeps: list[float]
+) -> None:
+    script = Script(error(500, message), ok())
+    with sync_http(script) as http:
+        with pytest.raises(expected) as info:
+            http.request(method, "/deployments/abc/jobs")
+        assert type(info.value) is expected
+        assert info.value.error_text == message
+        assert http.retries_total == 0
+    assert len(script.requests) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [400, 404, 409, 501])
+def test_other_statuses_are_not_retried(status: int, sleeps: list[float]) -> None:
+    script = Script(httpx.Response(status, json={"error": "Internal Server Error"}), ok())
+    with sync_http(script) as http, pytest.raises(E.APIStatusError):
+        http.request("GET", "/deployments")
+    assert len(script.requests) == 1
+
+
+@pytest.mark.parametrize("step", [dropped_mid_body(), error(500, "Internal Server Error")])
+def test_post_is_sent_once_whatever_the_fault(step: Step, sleeps: list[float]) -> None:
+    script = Script(step, ok())
+    with sync_http(script) as http:
+        with pytest.raises((E.APIConnectionError, E.InternalServerError)):
+            http.request("POST", "/deployments/create", json={"name": "x"})
+        assert http.retries_total == 0
+    assert len(script.requests) == 1
+    assert sleeps == []
+
+
+def test_post_mid_body_drop_is_a_connection_error() -> None:
+    script = Script(dropped_mid_body(), ok())
+    with sync_http(script) as http, pytest.raises(E.APIConnectionError) as info:
+        http.request("POST", "/deployments/abc/stop")
+    assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)
+    assert len(script.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (dropped_mid_body(), E.APIConnectionError),
+        (error(500, "Internal Server Error"), E.InternalServerError),
+        (dropped_mid_body(status=500), E.APIConnectionError),
+    ],
+)
+def test_whole_exchange_retries_share_the_budget(
+    step: Step, expected: type[E.APIError], sleeps: list[float]
+) -> None:
+    script = Script(step)
+    with sync_http(script, max_retries=2) as http:
+        with pytest.raises(expected):
+            http.request("GET", "/deployments")
+        assert http.retries_total == 2
+    assert len(script.requests) == 3  # max_retries + 1 attempts, then the typed error
+
+
+def test_mixed_faults_share_one_budget(sleeps: list[float]) -> None:
+    script = Script(
+        error(503), dropped_mid_body(), error(500, "Internal Server Error"), httpx.ConnectError("x")
+    )
+    with sync_http(script, max_retries=3) as http, pytest.raises(E.APIConnectionError):
+        http.request("GET", "/deployments")
+    assert len(script.requests) == 4
+
+
+def test_no_retries_means_one_attempt() -> None:
+    for step in (dropped_mid_body(), error(500, "Internal Server Error")):
+        script = Script(step, ok())
+        with sync_http(script, max_retries=0) as http, pytest.raises(E.APIError):
+            http.request("GET", "/deployments")
+        assert len(script.requests) == 1
+
+
+def test_sse_generic_500_is_retried_and_the_stream_is_not_buffered(sleeps: list[float]) -> None:
+    # The stream ends in a stall: buffering it inside the retry loop would retry it instead.
+    script = Script(error(500, "Internal Server Error"), sse(SNAPSHOT[0], httpx.ReadTimeout("x")))
+    with sync_http(script) as http:
+        with http.stream_sse("/s") as messages, pytest.raises(E.StreamError, match="stalled"):
+            assert json.loads(next(messages))["type"] == "deployment"
+            next(messages)
+        assert http.retries_total == 1
+    assert len(script.requests) == 2
+
+
+async def test_async_body_read_failure_is_retried(sleeps: list[float]) -> None:
+    script = Script(dropped_mid_body(), error(500, "Internal Server Error"), ok())
+    async with async_http(script) as http:
+        assert await http.request("PATCH", "/deployments/abc/update-timeout", json={}) == {
+            "ok": True
+        }
+        assert http.retries_total == 2
+    assert len(script.requests) == 3
+
+
+async def test_async_definite_answers_and_post_are_not_retried(sleeps: list[float]) -> None:
+    script = Script(
+        error(500, "Deployment is in the incorrect state."),
+        error(500, "Failed to get deployment jobs"),
+        dropped_mid_body(),
+        ok(),
+    )
+    async with async_http(script) as http:
+        with pytest.raises(E.InvalidStateError):
+            await http.request("GET", "/deployments/abc")
+        with pytest.raises(E.InternalServerError):
+            await http.request("GET", "/deployments/abc/jobs")
+        with pytest.raises(E.APIConnectionError):
+            await http.request("POST", "/deployments/abc/start")
+        assert http.retries_total == 0
+    assert len(script.requests) == 3
+
+
+async def test_async_budget_is_respected(sleeps: list[float]) -> None:
+    script = Script(dropped_mid_body())
+    async with async_http(script, max_retries=2) as http:
+        with pytest.raises(E.APIConnectionError):
+            await http.request("GET", "/deployments")
+        assert http.retries_total == 2
+    assert len(script.requests) == 3
