@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck pytest test demo bench sandbox clean
+.PHONY: install lint typecheck pytest test demo bench report sandbox clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: install
 
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# reliability and security figures: chaos run, bad inputs, malformed replies, secret scans
+report: install
+	$(BIN)/python bench/report_reliability.py
+	$(BIN)/python bench/report_hardening.py
 
 sandbox: install
 	$(BIN)/nosana-nb sandbox
