@@ -34,8 +34,11 @@ _sandbox: SandboxHandle | None = None
 
 def data_dir() -> Path:
     """Where the sandbox database and the demo wallet live (XDG data dir)."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "nosana_nb"
+    # the sandbox owns this location; imported here, not at module level, to keep
+    # `import nosana_nb` free of the server stack
+    from nosana_nb.sandbox import default_db_path
+
+    return default_db_path().parent
 
 
 def current_sandbox() -> SandboxHandle | None:
