@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nosana_nb._frames.isotime import parse_service_timestamps
 from nosana_nb.core import models
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.frames import (
@@ -22,6 +21,7 @@ from nosana_nb.frames import (
     revisions_dataframe,
     tasks_dataframe,
 )
+from nosana_nb.frames._isotime import parse_service_timestamps
 
 DEP = "Dep1111111111111111111111111111111111111111"
 NO_NODE = "11111111111111111111111111111111"

@@ -16,9 +16,9 @@ from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
-from nosana_nb.live import _LiveBinding, detach, live_job_timeline, live_status_history
 from nosana_nb.sandbox import SandboxHandle
 from nosana_nb.watch import Watcher
+from nosana_nb.widgets._live import _LiveBinding, detach, live_job_timeline, live_status_history
 
 WAIT = 10.0
 

@@ -13,25 +13,6 @@ from typing import Any, cast
 
 import pytest
 
-from nosana_nb._watch.frames import JOBS_HISTORY_SCHEMA, job_records, jobs_history_frame
-from nosana_nb._watch.history import HistoryState
-from nosana_nb._watch.journal import Journal
-from nosana_nb._watch.recorder import Recorder
-from nosana_nb._watch.rows import (
-    RowFormatError,
-    deployment_row,
-    from_unix,
-    job_row,
-    job_time,
-    row_from_json,
-    row_to_json,
-)
-from nosana_nb._watch.session import (
-    DeploymentSession,
-    SessionSettings,
-    SnapshotPhase,
-    is_transient,
-)
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.config import local_network
 from nosana_nb.core.errors import (
@@ -46,6 +27,25 @@ from nosana_nb.core.errors import (
 from nosana_nb.core.models import STREAM_MESSAGE_ADAPTER, Job, JobDetail, Page, PaginationMeta
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.watch import Watcher
+from nosana_nb.watch._frames import JOBS_HISTORY_SCHEMA, job_records, jobs_history_frame
+from nosana_nb.watch._history import HistoryState
+from nosana_nb.watch._journal import Journal
+from nosana_nb.watch._recorder import Recorder
+from nosana_nb.watch._rows import (
+    RowFormatError,
+    deployment_row,
+    from_unix,
+    job_row,
+    job_time,
+    row_from_json,
+    row_to_json,
+)
+from nosana_nb.watch._session import (
+    DeploymentSession,
+    SessionSettings,
+    SnapshotPhase,
+    is_transient,
+)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 DEP = "DgyJNDS3fauyh997bKbSUAT1RERuDwuzxrxosfWgjf8n"

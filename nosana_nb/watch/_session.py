@@ -17,18 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from nosana_nb._watch.recorder import Recorder
-from nosana_nb._watch.rows import (
-    ACTIVE_JOB_STATES,
-    FINAL_JOB_STATES,
-    Source,
-    deployment_row,
-    from_unix,
-    job_row,
-    job_time,
-    utc_now,
-    wire_text,
-)
 from nosana_nb.core.client import AsyncNosanaClient
 from nosana_nb.core.deployments import AsyncDeployment
 from nosana_nb.core.errors import (
@@ -45,6 +33,18 @@ from nosana_nb.core.models import (
     JobMessage,
     StreamMessage,
     TaskMessage,
+)
+from nosana_nb.watch._recorder import Recorder
+from nosana_nb.watch._rows import (
+    ACTIVE_JOB_STATES,
+    FINAL_JOB_STATES,
+    Source,
+    deployment_row,
+    from_unix,
+    job_row,
+    job_time,
+    utc_now,
+    wire_text,
 )
 
 logger = logging.getLogger("nosana_nb.watch")

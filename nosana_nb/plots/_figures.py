@@ -16,10 +16,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from nosana_nb._frames.cost import as_frame
-from nosana_nb._frames.schema import validate_schema
-from nosana_nb._plots import tidy
-from nosana_nb._plots.colors import (
+from nosana_nb.frames import as_frame
+from nosana_nb.frames.schema import validate_schema
+from nosana_nb.plots import _tidy as tidy
+from nosana_nb.plots._colors import (
     DEPLOYMENT_STATUS_COLORS,
     ERROR_EVENT_COLOR,
     EVENT_COLOR,

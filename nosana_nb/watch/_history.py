@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nosana_nb._watch.rows import ACTIVE_JOB_STATES, FINAL_JOB_STATES, JOB_STATE_RANK
+from nosana_nb.watch._rows import ACTIVE_JOB_STATES, FINAL_JOB_STATES, JOB_STATE_RANK
 
 
 class HistoryState:

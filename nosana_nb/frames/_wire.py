@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nosana_nb._frames import convert as cv
-from nosana_nb._frames.fetch import fetch_children, fetch_deployments, fetch_markets
-from nosana_nb._frames.schema import (
+from nosana_nb.core.errors import ValidationError
+from nosana_nb.frames import _convert as cv
+from nosana_nb.frames._fetch import fetch_children, fetch_deployments, fetch_markets
+from nosana_nb.frames.schema import (
     DEPLOYMENT_STATUSES,
     JOB_STATES,
     STRATEGIES,
@@ -22,7 +23,6 @@ from nosana_nb._frames.schema import (
     empty_frame,
     schema_of,
 )
-from nosana_nb.core.errors import ValidationError
 
 NO_NODE = "11111111111111111111111111111111"
 NOS_BASE_UNITS_PER_NOS = 10**6

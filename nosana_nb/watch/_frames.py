@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from nosana_nb._frames.schema import DATETIME, JOB_STATE, STRING, ordered
-from nosana_nb._watch.rows import FINAL_JOB_STATES, JOB_STATE_RANK, SOURCES, Row
+from nosana_nb.frames.schema import DATETIME, JOB_STATE, STRING, ordered
+from nosana_nb.watch._rows import FINAL_JOB_STATES, JOB_STATE_RANK, SOURCES, Row
 
 JOBS_HISTORY_SCHEMA: dict[str, Any] = {
     "time": DATETIME,

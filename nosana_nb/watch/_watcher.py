@@ -1,23 +1,4 @@
-"""Record the live status history of deployments from their event streams.
-
-    watcher = Watcher(client, [deployment_a, deployment_b], path="history.jsonl")
-    watcher.start()                      # returns at once; a background thread does the work
-    ...
-    watcher.to_dataframe()               # status segments per deployment
-    watcher.jobs_history()               # one row per job state transition
-    watcher.stop()
-
-Every deployment status change and job state change becomes one row (see ``_watch/rows.py``).
-The stream is reopened after drops with a capped, jittered exponential backoff; on reconnect
-the snapshot adds no duplicate rows, and jobs that moved on while the stream was down are
-filled in from the jobs list (``source="reconcile"``). With ``path`` the rows are appended to a
-JSON-lines file as they arrive and read back on construction, so the history outlives the
-kernel.
-
-One background thread runs an asyncio loop with its own ``AsyncNosanaClient`` (same network and
-wallet as the client you pass): the kernel's own event loop is never touched, and ``stop()``
-cancels the streams at once instead of waiting for a socket read to time out.
-"""
+"""The :class:`Watcher`: one background thread that streams deployments into rows."""
 
 from __future__ import annotations
 
@@ -33,16 +14,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from nosana_nb._watch.journal import Journal
-from nosana_nb._watch.recorder import ConnectionState, Recorder, RowCallback, WatchStatus
-from nosana_nb._watch.rows import Row
-from nosana_nb._watch.session import DeploymentSession, SessionSettings
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.deployments import AsyncDeployment, Deployment
 from nosana_nb.core.errors import ValidationError, WalletError
 from nosana_nb.core.validation import check_pubkey
 from nosana_nb.core.wallet import Wallet
+from nosana_nb.watch._journal import Journal
+from nosana_nb.watch._recorder import ConnectionState, Recorder, RowCallback, WatchStatus
+from nosana_nb.watch._rows import Row
+from nosana_nb.watch._session import DeploymentSession, SessionSettings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -319,9 +300,19 @@ class Watcher:
 
     def jobs_history(self) -> pd.DataFrame:
         """Job state transitions: time, deployment, job, state, node, source; oldest first."""
-        from nosana_nb._watch.frames import jobs_history_frame
+        from nosana_nb.watch._frames import jobs_history_frame
 
         return jobs_history_frame(self.rows)
+
+    def job_records(self) -> list[dict[str, Any]]:
+        """One jobs-list-shaped record per job seen (for ``frames.jobs_dataframe``/``plots``).
+
+        ``created_at`` is when the job was seen QUEUED, ``time_start``/``time_end`` (unix
+        seconds) when it was seen RUNNING / finished; ``state`` is the furthest state seen.
+        """
+        from nosana_nb.watch._frames import job_records
+
+        return job_records(self.rows)
 
     def __repr__(self) -> str:
         state = "running" if self.is_running else "stopped"

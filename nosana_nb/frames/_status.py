@@ -15,11 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from nosana_nb._frames import convert as cv
-from nosana_nb._frames.cost import as_frame, utc_now
-from nosana_nb._frames.schema import DEPLOYMENT_STATUSES, empty_frame, schema_of
-from nosana_nb._frames.wire import events_dataframe
 from nosana_nb.core.errors import ValidationError
+from nosana_nb.frames import _convert as cv
+from nosana_nb.frames._cost import as_frame, utc_now
+from nosana_nb.frames._wire import events_dataframe
+from nosana_nb.frames.schema import DEPLOYMENT_STATUSES, empty_frame, schema_of
 
 _ID_KEYS = ("deployment", "deployment_id", "deploymentId", "id")
 _TIME_KEYS = ("time", "received_at", "recorded_at", "at", "timestamp", "created_at")

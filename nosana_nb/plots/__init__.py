@@ -8,13 +8,13 @@ category order. The tidy frames each figure draws are available as pure helpers
 
 from __future__ import annotations
 
-from nosana_nb._plots.colors import (
+from nosana_nb.plots._colors import (
     CATEGORY_ORDERS,
     DEPLOYMENT_STATUS_COLORS,
     JOB_STATE_COLORS,
     VAULT_KIND_COLORS,
 )
-from nosana_nb._plots.figures import (
+from nosana_nb.plots._figures import (
     WEBGL_THRESHOLD,
     empty_figure,
     plot_cost,
@@ -23,7 +23,7 @@ from nosana_nb._plots.figures import (
     plot_status_history,
     plot_vault_balance,
 )
-from nosana_nb._plots.tidy import (
+from nosana_nb.plots._tidy import (
     Runway,
     active_jobs_frame,
     assign_slots,

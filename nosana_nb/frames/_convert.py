@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from nosana_nb._frames.isotime import parse_service_timestamps
-from nosana_nb._frames.schema import DATETIME, DURATION, FLOAT, INT
 from nosana_nb.core.errors import ValidationError
+from nosana_nb.frames._isotime import parse_service_timestamps
+from nosana_nb.frames.schema import DATETIME, DURATION, FLOAT, INT
 
 # The row-major extractor behind DataFrame.from_records: a private but long-lived pandas API
 # (it reads each record once, which is what makes from_records fast on large inputs).

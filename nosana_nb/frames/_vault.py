@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nosana_nb._frames import convert as cv
-from nosana_nb._frames.schema import empty_frame, schema_of
 from nosana_nb.core.errors import ValidationError
+from nosana_nb.frames import _convert as cv
+from nosana_nb.frames.schema import empty_frame, schema_of
 
 LAMPORTS_PER_SOL = 10**9
 NOS_BASE_UNITS_PER_NOS = 10**6

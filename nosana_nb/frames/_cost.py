@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nosana_nb._frames import convert as cv
-from nosana_nb._frames.schema import empty_frame, schema_of, validate_schema
-from nosana_nb._frames.wire import deployments_dataframe, jobs_dataframe, markets_dataframe
 from nosana_nb.core.errors import ValidationError
+from nosana_nb.frames import _convert as cv
+from nosana_nb.frames._wire import deployments_dataframe, jobs_dataframe, markets_dataframe
+from nosana_nb.frames.schema import empty_frame, schema_of, validate_schema
 
 NOS_BASE_UNITS_PER_NOS = 10**6
 _NS_PER_S = 1_000_000_000

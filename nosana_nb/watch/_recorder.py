@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from nosana_nb._watch.history import HistoryState
-from nosana_nb._watch.journal import Journal
-from nosana_nb._watch.rows import Row
+from nosana_nb.watch._history import HistoryState
+from nosana_nb.watch._journal import Journal
+from nosana_nb.watch._rows import Row
 
 logger = logging.getLogger("nosana_nb.watch")
 

@@ -10,8 +10,8 @@ Datetimes are tz-aware UTC, durations ``timedelta64``, ids ``string``, counts an
 
 from __future__ import annotations
 
-from nosana_nb._frames.cost import cost_dataframe, deployment_cost_totals
-from nosana_nb._frames.fleet import (
+from nosana_nb.frames._cost import as_frame, cost_dataframe, deployment_cost_totals, utc_now
+from nosana_nb.frames._fleet import (
     afleet_dataframe,
     afleet_events_dataframe,
     afleet_jobs_dataframe,
@@ -20,7 +20,17 @@ from nosana_nb._frames.fleet import (
     fleet_jobs_dataframe,
     fleet_tasks_dataframe,
 )
-from nosana_nb._frames.schema import (
+from nosana_nb.frames._status import status_history_dataframe
+from nosana_nb.frames._vault import vault_balance_dataframe
+from nosana_nb.frames._wire import (
+    deployments_dataframe,
+    events_dataframe,
+    jobs_dataframe,
+    markets_dataframe,
+    revisions_dataframe,
+    tasks_dataframe,
+)
+from nosana_nb.frames.schema import (
     DEPLOYMENT_STATUSES,
     JOB_STATES,
     SCHEMAS,
@@ -30,16 +40,6 @@ from nosana_nb._frames.schema import (
     empty_frame,
     schema_of,
     validate_schema,
-)
-from nosana_nb._frames.status import status_history_dataframe
-from nosana_nb._frames.vault import vault_balance_dataframe
-from nosana_nb._frames.wire import (
-    deployments_dataframe,
-    events_dataframe,
-    jobs_dataframe,
-    markets_dataframe,
-    revisions_dataframe,
-    tasks_dataframe,
 )
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "afleet_dataframe",
     "afleet_events_dataframe",
     "afleet_jobs_dataframe",
+    "as_frame",
     "cost_dataframe",
     "deployment_cost_totals",
     "deployments_dataframe",
@@ -67,6 +68,7 @@ __all__ = [
     "schema_of",
     "status_history_dataframe",
     "tasks_dataframe",
+    "utc_now",
     "validate_schema",
     "vault_balance_dataframe",
 ]

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from nosana_nb._watch.rows import Row, RowFormatError, row_from_json, row_to_json
 from nosana_nb.core.errors import ValidationError
+from nosana_nb.watch._rows import Row, RowFormatError, row_from_json, row_to_json
 
 
 class Journal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from nosana_nb._frames.schema import DEPLOYMENT_STATUSES, JOB_STATES, VAULT_TX_KINDS
+from nosana_nb.frames.schema import DEPLOYMENT_STATUSES, JOB_STATES, VAULT_TX_KINDS
 
 SUCCESS = "#04DE00"
 INFO = "#0066FF"

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nosana_nb._frames.cost import as_frame, utc_now
-from nosana_nb._frames.schema import DEPLOYMENT_STATUSES, validate_schema
-from nosana_nb._frames.wire import events_dataframe
 from nosana_nb.core.errors import ValidationError
+from nosana_nb.frames import as_frame, events_dataframe, utc_now
+from nosana_nb.frames.schema import DEPLOYMENT_STATUSES, validate_schema
 
 NOS_BASE_UNITS_PER_NOS = 10**6
 

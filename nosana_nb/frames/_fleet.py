@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from nosana_nb._frames.fetch import PAGE_LIMIT, deployment_id
-from nosana_nb._frames.wire import (
+from nosana_nb.core.errors import ValidationError
+from nosana_nb.frames._fetch import PAGE_LIMIT, deployment_id
+from nosana_nb.frames._wire import (
     events_dataframe,
     jobs_dataframe,
     revisions_dataframe,
     tasks_dataframe,
 )
-from nosana_nb.core.errors import ValidationError
 
 T = TypeVar("T")
 

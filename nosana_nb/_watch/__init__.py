@@ -1,1 +1,0 @@
-"""Internals of :mod:`nosana_nb.watch`: rows, dedupe state, journal, stream sessions."""

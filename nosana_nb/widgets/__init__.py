@@ -1,0 +1,15 @@
+"""ipywidgets views of deployments: live figures that follow a :class:`~nosana_nb.watch.Watcher`.
+
+Importing this package loads no widget library; a widget exists only once a function is called.
+"""
+
+from __future__ import annotations
+
+from nosana_nb.widgets._live import (
+    DEFAULT_MIN_INTERVAL,
+    detach,
+    live_job_timeline,
+    live_status_history,
+)
+
+__all__ = ["DEFAULT_MIN_INTERVAL", "detach", "live_job_timeline", "live_status_history"]
