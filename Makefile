@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install lint typecheck pytest test demo bench report sandbox clean
+.PHONY: browser install lint typecheck pytest test demo bench report sandbox clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,19 @@ pytest: install
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5) - the test layout is broken"; exit 1; fi; \
 	exit $$rc
 
-test: lint typecheck pytest
+# Debian chromium for the browser tests (Playwright drives it; `playwright install` cannot
+# download browsers here). Installed when missing and we are root; otherwise fail and say how.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core >/dev/null; \
+	  fi; \
+	fi
+	@test -x $(CHROMIUM) || { echo "ERROR: $(CHROMIUM) is missing: run 'apt-get install chromium' as root"; exit 1; }
+
+test: lint typecheck browser pytest
 
 demo: install
 	$(BIN)/python -m nosana_nb.demo

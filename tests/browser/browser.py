@@ -1,0 +1,114 @@
+"""Headless Debian chromium through Python Playwright, and a Voila server for a notebook.
+
+Shared by the chart, export and widget browser tests. Chromium is never skipped silently: when
+``/usr/bin/chromium`` is missing the fixtures fail and say how to install it (``make browser``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "build" / "screenshots"
+CHROMIUM = os.environ.get("NOSANA_NB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+VIEWPORTS = {"wide": {"width": 1280, "height": 800}, "narrow": {"width": 800, "height": 800}}
+
+
+def chromium_problem() -> str | None:
+    """Why the browser tests cannot run here, or None when chromium is installed."""
+    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
+        return None
+    return (
+        f"Debian chromium is not installed at {CHROMIUM}: run `make browser` "
+        "(as root: apt-get update && apt-get install -y chromium) or set NOSANA_NB_CHROMIUM"
+    )
+
+
+def screenshot_path(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def only_local(route: object) -> None:
+    """Playwright route handler: let 127.0.0.1/localhost through, abort everything else."""
+    request = route.request  # type: ignore[attr-defined]
+    host = httpx.URL(request.url).host
+    if request.url.startswith(("data:", "blob:")) or host in {"127.0.0.1", "localhost"}:
+        route.continue_()  # type: ignore[attr-defined]
+    else:
+        route.abort()  # type: ignore[attr-defined]
+
+
+@contextmanager
+def voila_server(notebook: Path, env: Mapping[str, str], *, timeout: float = 60.0) -> Iterator[str]:
+    """Serve ``notebook`` with Voila on a free loopback port; yields the page URL.
+
+    Idle kernels are culled so closed pages leave nothing running; the server is killed on exit.
+    """
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--MappingKernelManager.cull_idle_timeout=30",
+        "--MappingKernelManager.cull_interval=10",
+        "--VoilaConfiguration.file_allowlist=['.*']",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=notebook.parent,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"voila exited early: {process.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(url + "api", timeout=1.0).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("voila did not start in time")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,54 @@
+"""Playwright + Debian chromium for the browser tests: one browser per session, a fresh page
+per test with every non-local request blocked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, chromium_problem, only_local
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    problem = chromium_problem()
+    if problem is not None:
+        pytest.fail(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _page(browser: Any, viewport: str, color_scheme: str = "light") -> Any:
+    context = browser.new_context(viewport=VIEWPORTS[viewport], color_scheme=color_scheme)
+    context.route("**/*", only_local)
+    return context, context.new_page()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A 1280×800 light page."""
+    context, opened = _page(browser, "wide")
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Any]:
+    """Factory: ``open_page(viewport="narrow", color_scheme="dark")`` → a page closed after the
+    test."""
+    contexts: list[Any] = []
+
+    def make(viewport: str = "wide", color_scheme: str = "light") -> Any:
+        context, opened = _page(browser, viewport, color_scheme)
+        contexts.append(context)
+        return opened
+
+    yield make
+    for context in contexts:
+        context.close()
