@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from solders.pubkey import Pubkey
 
 from .clock import Clock
-from .faults import FaultSettings
+from .http.faults import FaultSettings
 from .store import Store
 
 DEFAULT_FRPS_DOMAIN = "node.k8s.dev.nos.ci"

@@ -21,7 +21,7 @@ from nosana_nb.core.errors import (
     ValidationError,
 )
 from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC, SolanaRPCError, redact_url
-from nosana_nb.sandbox.chain import Chain
+from nosana_nb.sandbox.chain.chain import Chain
 from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Store
 

@@ -13,7 +13,7 @@ from solders.message import MessageV0, to_bytes_versioned
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from nosana_nb.sandbox.chain import (
+from nosana_nb.sandbox.chain.chain import (
     BLOCKHASH_WINDOW_SLOTS,
     LOCAL_NOS_MINT,
     Chain,

@@ -38,9 +38,9 @@ from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
 from starlette.applications import Starlette
 
-from nosana_nb.sandbox.chain import Chain
+from nosana_nb.sandbox.chain.chain import Chain
+from nosana_nb.sandbox.chain.rpc import make_rpc_routes
 from nosana_nb.sandbox.clock import Clock
-from nosana_nb.sandbox.rpc import make_rpc_routes
 from nosana_nb.sandbox.store import Store
 
 SOL = 10**9

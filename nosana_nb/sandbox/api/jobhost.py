@@ -10,10 +10,10 @@ from __future__ import annotations
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from .auth import EXPIRY_SECONDS, timestamp_ms
-from .context import SandboxContext
-from .routing import ApiError, Call, Reply
-from .serialize import SYSTEM_PROGRAM
+from nosana_nb.sandbox.context import SandboxContext
+from nosana_nb.sandbox.http.auth import EXPIRY_SECONDS, timestamp_ms
+from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
+from nosana_nb.sandbox.http.serialize import SYSTEM_PROGRAM
 
 Doc = dict[str, object]
 OOPS = "Ops something went wrong, please again."

@@ -480,7 +480,7 @@ class Chain:
 
     def rpc(self, payload: Any) -> Any:
         """Answer a JSON-RPC 2.0 request or batch (dict, list, or raw JSON text/bytes)."""
-        from nosana_nb.sandbox.rpc import dispatch  # rpc.py builds on this class
+        from .rpc import dispatch  # rpc.py builds on this class
 
         return dispatch(self, payload)
 

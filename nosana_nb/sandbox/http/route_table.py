@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import api_actions as actions
-from . import api_deployments as reads
-from . import api_jobhost as jobhost
-from . import api_misc as misc
-from . import api_vaults as vaults
-from .context import SandboxContext
+from nosana_nb.sandbox.api import actions, jobhost, misc, vaults
+from nosana_nb.sandbox.api import deployments as reads
+from nosana_nb.sandbox.context import SandboxContext
+
 from .routing import Call, Handler, Reply, Route
 from .validation import (
     CRON_PATTERN,

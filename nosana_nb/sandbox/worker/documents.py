@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .store import Doc, Store
+from nosana_nb.sandbox.store import Doc, Store
 
 SIMPLE = "SIMPLE"
 SIMPLE_EXTEND = "SIMPLE-EXTEND"

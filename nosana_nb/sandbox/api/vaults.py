@@ -10,10 +10,10 @@ from typing import Any
 
 from solders.keypair import Keypair
 
-from .chain import ChainError
-from .context import SandboxContext
-from .routing import ApiError, Call, Reply
-from .serialize import vault_to_wire
+from nosana_nb.sandbox.chain.chain import ChainError
+from nosana_nb.sandbox.context import SandboxContext
+from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
+from nosana_nb.sandbox.http.serialize import vault_to_wire
 
 Doc = dict[str, Any]
 

@@ -17,18 +17,19 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .clock import Clock
+from nosana_nb.sandbox.clock import Clock
+from nosana_nb.sandbox.store import Change, Store
+
+from .config import WorkerConfig
 from .network import Network
 from .payments import Payments
-from .store import Change, Store
+from .stats import WorkerStats
 from .strategies import Strategies, is_relevant
 from .task_queue import DUE_TOLERANCE_S, TaskQueue, due_time
 from .tasks import TaskRunner
-from .worker_config import WorkerConfig
-from .worker_stats import WorkerStats
 
 if TYPE_CHECKING:
-    from .chain import Chain
+    from nosana_nb.sandbox.chain.chain import Chain
 
 __all__ = ["Worker", "WorkerConfig"]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 
+from nosana_nb.sandbox.clock import Clock, iso
+from nosana_nb.sandbox.store import Change, Doc, Store
+
 from . import events
-from .clock import Clock, iso
-from .store import Change, Doc, Store
-from .task_queue import TaskQueue, due_time, next_firing
-from .worker_config import WorkerConfig, ladder_delay
-from .worker_docs import (
+from .config import WorkerConfig, ladder_delay
+from .documents import (
     INFINITE,
     SCHEDULED,
     SIMPLE,
@@ -27,6 +27,7 @@ from .worker_docs import (
     set_status,
     timeout_seconds,
 )
+from .task_queue import TaskQueue, due_time, next_firing
 
 log = logging.getLogger(__name__)
 

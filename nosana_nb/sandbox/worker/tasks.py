@@ -14,15 +14,12 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 
+from nosana_nb.sandbox.clock import Clock, iso
+from nosana_nb.sandbox.store import UNSET, Doc, Store
+
 from . import events
-from .clock import Clock, iso
-from .markets import find_market
-from .network import Network
-from .payments import Payments, settlement_for
-from .store import UNSET, Doc, Store
-from .task_queue import PENDING, PROCESSING, TaskQueue, due_time, next_firing
-from .worker_config import WorkerConfig, ladder_delay
-from .worker_docs import (
+from .config import WorkerConfig, ladder_delay
+from .documents import (
     SCHEDULED,
     SIMPLE,
     SIMPLE_EXTEND,
@@ -32,7 +29,11 @@ from .worker_docs import (
     set_status,
     timeout_seconds,
 )
-from .worker_stats import WorkerStats
+from .markets import find_market
+from .network import Network
+from .payments import Payments, settlement_for
+from .stats import WorkerStats
+from .task_queue import PENDING, PROCESSING, TaskQueue, due_time, next_firing
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from nosana_nb.sandbox.chain import (
+from .chain import (
     Chain,
     ChainError,
     TxRecord,

@@ -7,12 +7,13 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
+from nosana_nb.sandbox.chain.chain import ChainError
+from nosana_nb.sandbox.context import SandboxContext
+from nosana_nb.sandbox.http.faults import FaultConfigError
+from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
+from nosana_nb.sandbox.worker.markets import MARKETS, find_market, market_to_wire
+
 from . import ipfs
-from .chain import ChainError
-from .context import SandboxContext
-from .faults import FaultConfigError
-from .markets import MARKETS, find_market, market_to_wire
-from .routing import ApiError, Call, Reply
 
 LAMPORTS_PER_SOL = 10**9
 NOS_BASE_UNITS = 10**6

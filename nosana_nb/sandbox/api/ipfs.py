@@ -14,7 +14,7 @@ from typing import Any
 
 import base58
 
-from .store import Store
+from nosana_nb.sandbox.store import Store
 
 _SHA256_MULTIHASH_PREFIX = b"\x12\x20"
 

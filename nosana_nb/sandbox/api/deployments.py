@@ -7,12 +7,12 @@ from typing import Any, Literal, cast
 
 from solders.keypair import Keypair
 
-from .auth import api_key_signer
-from .clock import parse_iso
-from .context import SandboxContext
-from .pagination import InvalidCursorError, paginate
-from .routing import ApiError, Call, Reply
-from .serialize import (
+from nosana_nb.sandbox.clock import parse_iso
+from nosana_nb.sandbox.context import SandboxContext
+from nosana_nb.sandbox.http.auth import api_key_signer
+from nosana_nb.sandbox.http.pagination import InvalidCursorError, paginate
+from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
+from nosana_nb.sandbox.http.serialize import (
     deployment_to_wire,
     event_to_wire,
     job_detail_to_wire,

@@ -23,11 +23,12 @@ from typing import Literal
 
 from solders.keypair import Keypair
 
-from .clock import Clock, parse_iso
+from nosana_nb.sandbox.clock import Clock, parse_iso
+from nosana_nb.sandbox.store import Doc, Store
+
+from .config import WorkerConfig
 from .markets import MARKETS, MarketSpec, find_market
 from .payments import Payments, settlement_for
-from .store import Doc, Store
-from .worker_config import WorkerConfig
 
 log = logging.getLogger(__name__)
 

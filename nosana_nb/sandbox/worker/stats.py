@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .clock import Clock, iso
-from .store import Store
+from nosana_nb.sandbox.clock import Clock, iso
+from nosana_nb.sandbox.store import Store
 
 META_KEY = "worker:stats"
 _COUNTERS = ("listed", "extended", "stopped", "failed", "successful", "timed_out")

@@ -12,7 +12,8 @@ from starlette.routing import BaseRoute
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .context import SandboxContext
+from nosana_nb.sandbox.context import SandboxContext
+
 from .faults import FaultMiddleware
 from .openapi import build_document
 from .route_table import ALL_ROUTES

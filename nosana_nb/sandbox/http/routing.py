@@ -18,8 +18,9 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
+from nosana_nb.sandbox.context import SandboxContext
+
 from .auth import AuthFailure, Principal, authenticate
-from .context import SandboxContext
 from .validation import (
     USER_HEADERS,
     RequestValidationError,

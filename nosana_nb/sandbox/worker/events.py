@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clock import Clock
-from .store import Store
+from nosana_nb.sandbox.clock import Clock
+from nosana_nb.sandbox.store import Store
 
 CATEGORY = "Deployment"
 

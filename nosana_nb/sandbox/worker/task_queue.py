@@ -12,8 +12,8 @@ from typing import Literal
 
 from croniter import croniter
 
-from .clock import Clock, iso, parse_iso
-from .store import Doc, Store
+from nosana_nb.sandbox.clock import Clock, iso, parse_iso
+from nosana_nb.sandbox.store import Doc, Store
 
 TaskType = Literal["LIST", "EXTEND", "STOP"]
 PENDING = "PENDING"

@@ -17,9 +17,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .context import SandboxContext
+from nosana_nb.sandbox.context import SandboxContext
+from nosana_nb.sandbox.store import Change
+
 from .routing import Call, json_response, not_found_route, raw_url
-from .store import Change
 
 Doc = dict[str, Any]
 

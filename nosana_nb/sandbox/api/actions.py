@@ -14,21 +14,22 @@ from typing import Any
 from croniter import croniter
 from solders.keypair import Keypair
 
+from nosana_nb.sandbox.context import SandboxContext
+from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
+from nosana_nb.sandbox.http.serialize import endpoint_to_wire, revision_to_wire
+from nosana_nb.sandbox.http.validation import CRON_PATTERN, fastify_400, integral
+
 from . import ipfs
-from .api_deployments import (
+from .deployments import (
     INCORRECT_STATE,
     SOMETHING_WRONG,
     deployment_wire,
     not_archived,
     owned_deployment,
 )
-from .api_vaults import api_key_vault, owned_keypair_vault, shared_vault
-from .api_vaults import new_vault as make_vault
-from .context import SandboxContext
 from .jobdef import JobDefinitionError, endpoints_for, stored_definition, validate_job_definition
-from .routing import ApiError, Call, Reply
-from .serialize import endpoint_to_wire, revision_to_wire
-from .validation import CRON_PATTERN, fastify_400, integral
+from .vaults import api_key_vault, owned_keypair_vault, shared_vault
+from .vaults import new_vault as make_vault
 
 Doc = dict[str, Any]
 

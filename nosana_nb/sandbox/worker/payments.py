@@ -14,7 +14,7 @@ from typing import Protocol
 
 from solders.signature import Signature
 
-from .store import Doc, Store
+from nosana_nb.sandbox.store import Doc, Store
 
 API_KEY_PREFIX = "apikey:"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clock import parse_iso
+from nosana_nb.sandbox.clock import parse_iso
 
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 JOB_STATE_NUMBERS = {"QUEUED": 0, "RUNNING": 1, "COMPLETED": 2, "STOPPED": 3}
