@@ -32,8 +32,6 @@ class ChainLike(Protocol):
 
     def build_withdraw_tx(self, vault_secret: bytes, owner: str) -> str: ...
 
-    def rpc(self, payload: Any) -> Any: ...
-
 
 class WorkerLike(Protocol):
     """The part of ``sandbox.worker.Worker`` the API uses."""

@@ -19,6 +19,7 @@ from nosana_nb.sandbox.chain.chain import (
     Chain,
     ChainError,
 )
+from nosana_nb.sandbox.chain.rpc import dispatch
 from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Store
 
@@ -280,13 +281,14 @@ def test_restart_from_the_same_file_resumes_balances_and_history(tmp_path: Path)
     assert second.nos_balance(vault.pubkey()) == 6 * NOS
     assert second.nos_balance(escrow_authority) == 3 * NOS
     assert [r.signature for r in second.signatures_for_address(vault.pubkey())] == history
-    answer = second.rpc(
+    answer = dispatch(
+        second,
         {
             "jsonrpc": "2.0",
             "id": 1,
             "method": "getTransaction",
             "params": [history[0], {"maxSupportedTransactionVersion": 0}],
-        }
+        },
     )
     assert answer["result"]["blockTime"] == int(START)  # recorded before the restart
 

@@ -478,12 +478,6 @@ class Chain:
             ).fetchall()
         return [_record(row) for row in rows]
 
-    def rpc(self, payload: Any) -> Any:
-        """Answer a JSON-RPC 2.0 request or batch (dict, list, or raw JSON text/bytes)."""
-        from .rpc import dispatch  # rpc.py builds on this class
-
-        return dispatch(self, payload)
-
     # -- internals: setup -----------------------------------------------------------------
     def _genesis(self) -> None:
         self._mint = Keypair.from_seed(LOCAL_NOS_MINT_SEED)
