@@ -24,13 +24,13 @@ from solders.pubkey import Pubkey
 from .api.misc import balances as wallet_balances
 from .api.misc import faucet as faucet_handler
 from .chain.chain import Chain
-from .chain.rpc import make_rpc_routes
 from .clock import DEMO_SPEED, Clock
 from .context import DEFAULT_FRPS_DOMAIN, SandboxContext
 from .http.app import create_app
 from .http.auth import Principal
 from .http.faults import FaultSettings
 from .http.routing import ApiError, Call, Reply
+from .http.rpc_endpoint import make_rpc_routes
 from .http.server import BackgroundServer
 from .http.sse import StreamHub
 from .store import Store

@@ -39,8 +39,9 @@ from solders.transaction import VersionedTransaction
 from starlette.applications import Starlette
 
 from nosana_nb.sandbox.chain.chain import Chain
-from nosana_nb.sandbox.chain.rpc import dispatch, make_rpc_routes
+from nosana_nb.sandbox.chain.rpc import dispatch
 from nosana_nb.sandbox.clock import Clock
+from nosana_nb.sandbox.http.rpc_endpoint import make_rpc_routes
 from nosana_nb.sandbox.store import Store
 
 SOL = 10**9

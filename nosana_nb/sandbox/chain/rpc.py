@@ -2,7 +2,8 @@
 
 Shapes follow the validator's RPC (context/value wrappers, ``uiTokenAmount``, ``jsonParsed``
 token accounts, preflight failures as error -32002 with logs), so that solders' response
-classes and real clients read them unchanged. ``make_rpc_routes`` serves it at ``POST /rpc``.
+classes and real clients read them unchanged. ``sandbox.http.rpc_endpoint`` serves it at
+``POST /rpc``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ from solders.pubkey import Pubkey
 from solders.token.state import Mint
 from solders.transaction import VersionedTransaction
 from spl.token.constants import MINT_LEN, TOKEN_PROGRAM_ID
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from .chain import (
     Chain,
@@ -64,17 +61,6 @@ def dispatch(chain: Chain, payload: Any) -> Any:
             return _error(None, RpcError(INVALID_REQUEST, "Invalid request"))
         return [_answer(chain, item) for item in payload]
     return _answer(chain, payload)
-
-
-def make_rpc_routes(chain: Chain) -> list[Route]:
-    """``POST /rpc``: JSON-RPC errors (including unparsable bodies) come back with HTTP 200."""
-
-    async def endpoint(request: Request) -> JSONResponse:
-        body = await request.body()
-        answer = await run_in_threadpool(dispatch, chain, body)
-        return JSONResponse(answer)
-
-    return [Route("/rpc", endpoint, methods=["POST"])]
 
 
 # -- envelope ---------------------------------------------------------------------------------
