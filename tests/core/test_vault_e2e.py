@@ -21,7 +21,8 @@ from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC
 from nosana_nb.core.vaults import AsyncVault, Vault, VaultBalance
 from nosana_nb.core.wallet import Wallet
-from nosana_nb.sandbox.chain.chain import Chain, ChainError
+from nosana_nb.sandbox.chain.chain import Chain
+from nosana_nb.sandbox.chain.errors import ChainError
 from nosana_nb.sandbox.chain.rpc import dispatch
 from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Store

@@ -13,12 +13,10 @@ from solders.message import MessageV0, to_bytes_versioned
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from nosana_nb.sandbox.chain.chain import (
-    BLOCKHASH_WINDOW_SLOTS,
-    LOCAL_NOS_MINT,
-    Chain,
-    ChainError,
-)
+from nosana_nb.sandbox.chain.blockhashes import BLOCKHASH_WINDOW_SLOTS
+from nosana_nb.sandbox.chain.chain import Chain
+from nosana_nb.sandbox.chain.errors import ChainError
+from nosana_nb.sandbox.chain.money import LOCAL_NOS_MINT
 from nosana_nb.sandbox.chain.rpc import dispatch
 from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Store

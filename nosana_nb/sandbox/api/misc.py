@@ -7,7 +7,7 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
-from nosana_nb.sandbox.chain.chain import ChainError
+from nosana_nb.sandbox.chain.errors import ChainError
 from nosana_nb.sandbox.context import SandboxContext
 from nosana_nb.sandbox.http.faults import FaultConfigError
 from nosana_nb.sandbox.http.routing import ApiError, Call, Reply

@@ -10,7 +10,7 @@ from typing import Any
 
 from solders.keypair import Keypair
 
-from nosana_nb.sandbox.chain.chain import ChainError
+from nosana_nb.sandbox.chain.errors import ChainError
 from nosana_nb.sandbox.context import SandboxContext
 from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
 from nosana_nb.sandbox.http.serialize import vault_to_wire

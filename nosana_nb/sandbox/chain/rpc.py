@@ -22,13 +22,10 @@ from solders.token.state import Mint
 from solders.transaction import VersionedTransaction
 from spl.token.constants import MINT_LEN, TOKEN_PROGRAM_ID
 
-from .chain import (
-    Chain,
-    ChainError,
-    TxRecord,
-    token_state,
-    ui_token_amount,
-)
+from .chain import Chain
+from .errors import ChainError
+from .history import TxRecord
+from .values import token_state, ui_token_amount
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
