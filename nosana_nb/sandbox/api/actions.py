@@ -1,4 +1,4 @@
-"""Write routes: create, revisions, start/stop/archive/delete and the updates (spec §5.9–5.19).
+"""Write routes: create, revisions, start/stop/archive/delete and the updates.
 
 The API only writes what the service's API writes; every worker-side consequence (STARTING ->
 RUNNING, listing jobs, events) happens in the worker, which reacts to these committed changes.
@@ -220,7 +220,7 @@ def update_active_revision(ctx: SandboxContext, call: Call) -> Reply:
     )
 
 
-# -- state machine (§7.1) -------------------------------------------------------------------
+# -- state machine: the transitions an API call may make (docs/wire-contract.md#state-machine) --
 def _guarded_update(
     ctx: SandboxContext,
     call: Call,

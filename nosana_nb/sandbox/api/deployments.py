@@ -1,4 +1,4 @@
-"""Read routes: lists, one deployment, job detail and the vault-signed header (§5.1–5.8)."""
+"""Read routes: lists, one deployment, job detail and the vault-signed header."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def not_archived(deployment: Doc) -> Doc:
 
 
 def active_jobs(ctx: SandboxContext, deployment_id: str) -> int:
-    """RUNNING jobs only; QUEUED ones do not count (spec §3.1)."""
+    """``active_jobs`` counts RUNNING jobs only; QUEUED ones do not count."""
     return ctx.store.count("jobs", deployment=deployment_id, state="RUNNING")
 
 

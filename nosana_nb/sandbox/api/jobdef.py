@@ -2,7 +2,8 @@
 
 Validation follows the kit's ``validateJobDefinition`` (typia, strict keys except inside
 ``meta``/``global``/``logistics``); problems are reported as ``$input.<path>: <expected>`` like
-the service's create-revision 400 message. Endpoints follow spec §3.2.
+the service's create-revision 400 message. Endpoint URLs are derived as the service derives
+them, so they match across the two (see :func:`endpoints_for`).
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def _b58_sha512(text: str, length: int) -> str:
 
 
 def endpoints_for(definition: Doc, *, deployment_id: str, vault: str, domain: str) -> list[Doc]:
-    """Spec §3.2: one URL per exposing op (port index always 0), one entry per port."""
+    """One URL per exposing op (the port index in its hash is always 0), one entry per port."""
     flow_hash = _b58_sha512(f"{deployment_id}:{vault}", 45)
     out: list[Doc] = []
     for op in definition.get("ops") or []:

@@ -1,4 +1,4 @@
-"""The job-host routes (spec §1.2, §5.24, §5.25): what a node running a job calls.
+"""The job-host routes (job definition, results): what a node running a job calls.
 
 Authentication is the node's: ``authorization: <job address>:<b58 sig>[:<ms>]`` signed by the
 job's node (the sandbox's simulated nodes have stable keys, see ``network.node_keypair``).

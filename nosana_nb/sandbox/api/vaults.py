@@ -1,4 +1,4 @@
-"""Vault routes (spec §5.21–5.23) and the vault selection used by create (§5.9).
+"""Vault routes (list, create, withdraw) and the vault selection used by create.
 
 Keypair vaults are generated and held by the sandbox: ``vault_key`` is the hex of the 64-byte
 solders keypair; API-key vaults store ``apikey:<key>`` and use the owner address as the vault.

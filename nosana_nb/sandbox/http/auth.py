@@ -1,4 +1,4 @@
-"""User authentication of the deployment manager (spec §1.1), plus the sandbox's API-key path.
+"""User authentication of the deployment manager, plus the sandbox's API-key path.
 
 Wallet auth: ``x-user-id: <base58 pubkey>`` and ``authorization: <msg>:<b58 sig>[:<ms>]``; the
 signature covers the UTF-8 message only, a timestamp (unsigned) expires after 300 s of WALL
@@ -7,7 +7,7 @@ time (the client signs with real time, whatever the simulated clock says).
 API keys: the real service only sees API keys through the Client Manager proxy. The sandbox
 stands in for that proxy: ``Authorization: Bearer nos_...`` (no ``x-user-id``) authenticates as
 a stable owner address derived from the key (``api_key_owner``), and a create with it makes an
-API-key vault, as the proxied ``x-nosana-api`` header would.
+API-key vault, as the proxied ``x-nosana-api`` header would. See docs/wire-contract.md#auth.
 """
 
 from __future__ import annotations

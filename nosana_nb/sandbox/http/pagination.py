@@ -1,4 +1,4 @@
-"""Keyset pagination exactly as the deployment manager does it (spec §6).
+"""Keyset pagination exactly as the deployment manager does it (docs/wire-contract.md#pagination).
 
 A cursor is base64 of ``{"sort_field_value": <ISO>, "_id": <24 hex>, "direction": "next"|"prev"}``;
 rows are ordered by the sort field with ``_id`` as tie-breaker, ``total_items`` ignores the cursor.

@@ -97,7 +97,7 @@ class Route:
     """Where the route is mounted; ``("",)`` for the open and admin routes."""
     loopback_only: bool = False
     node_auth: bool = False
-    """Job-host route: the handler checks a node signature itself (spec §1.2)."""
+    """Job-host route: the handler checks the node's signature itself (``api/jobhost.py``)."""
     mounted_elsewhere: bool = False
     """Documented here but served by another module (``POST /rpc``)."""
 

@@ -1,4 +1,4 @@
-"""Wire shapes of the deployment manager (spec §3).
+"""Wire shapes of the deployment manager: deployments, jobs, events, tasks, revisions, vaults.
 
 Like the service's response schemas these keep only the documented fields (so internal ones such
 as ``_id``, ``rapid_streak`` or a job's ``time_end`` never leave), and render a stored ``null`` in

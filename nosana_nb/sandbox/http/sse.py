@@ -1,8 +1,9 @@
-"""``GET /deployments/:id/stream``: the deployment's live Server-Sent Events (spec §10.3).
+"""``GET /deployments/:id/stream``: the deployment's live Server-Sent Events.
 
 A snapshot (deployment, QUEUED/RUNNING jobs by created_at, outstanding tasks by due_at) is
 followed by frames built from the store's change feed. Store callbacks run on whichever thread
 committed the write, so frames are handed to the event loop with ``call_soon_threadsafe``.
+Frame shapes: docs/wire-contract.md#stream.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tunable constants of the sandbox worker; defaults are the real service's (spec §8.4, §12)."""
+"""Tunable constants of the sandbox worker; the defaults are the real service's configuration."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class WorkerConfig:
     """Every number the worker uses; tests keep the defaults and jump with the manual clock."""
 
-    # Retry ladders (§9.3): delay before retry n is min(base * multiplier**n, max).
+    # Retry ladders: delay before retry n is min(base * multiplier**n, max).
     retry_base_s: float = 30.0
     retry_max_s: float = 600.0
     retry_multiplier: float = 2.0
@@ -22,12 +22,14 @@ class WorkerConfig:
     """Claims that never finished (a crash mid-task); checked when a worker restarts."""
     funds_error_markers: tuple[str, ...] = ("InsufficientFundsForRent", "Insufficient credits")
 
-    # SIMPLE-EXTEND (§8.2): first extension at T - clamp(0.1 T, min, max).
+    # SIMPLE-EXTEND: first extension at T - clamp(0.1 T, min, max), T the job timeout.
     extend_buffer_fraction: float = 0.1
     extend_buffer_min_s: float = 60.0
     extend_buffer_max_s: float = 300.0
 
-    # INFINITE rapid-completion fail-safe (§8.4).
+    # INFINITE rapid-completion fail-safe: when at least `rapid_job_count` recent completed jobs
+    # all ran under `rapid_threshold_s`, throttle the next replacement on the cooldown ladder;
+    # at `rapid_max_streak` such rounds in a row, stop the deployment.
     rapid_job_count: int = 3
     rapid_threshold_s: float = 5 * 60
     rapid_cooldown_base_s: float = 60.0

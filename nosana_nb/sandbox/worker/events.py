@@ -1,6 +1,7 @@
-"""Deployment events the worker writes (spec §10.1): exact types and message texts.
+"""Deployment events the worker writes: exact types and message texts.
 
 The API writes no events; every one of these comes from the worker.
+See docs/wire-contract.md#events.
 """
 
 from __future__ import annotations

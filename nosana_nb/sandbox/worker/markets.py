@@ -1,7 +1,8 @@
 """The sandbox's GPU markets: documented addresses, names, GPU types and prices.
 
-Sources: ux-features.md §4.1 (names, slugs, addresses) and §4.2 (USD per hour, tiers). The
-community tiers have no published address; the sandbox derives a stable one from the slug.
+Names, slugs and addresses are the ones Nosana publishes for its markets, prices the published
+USD per hour of each tier. The community tiers have no published address; the sandbox derives
+a stable one from the slug.
 On-chain prices (NOS base units per second) follow from the USD price at a fixed sandbox
 NOS/USD rate, so USD and NOS figures agree with each other.
 """
@@ -150,7 +151,7 @@ def find_market(address_or_slug: str) -> MarketSpec | None:
 
 
 def market_to_wire(spec: MarketSpec, *, idle_nodes: int | None = None) -> dict[str, Any]:
-    """The shape of the markets API (ux-features.md §4.2)."""
+    """The shape of the markets API (docs/wire-contract.md#markets)."""
     return {
         "address": spec.address,
         "slug": spec.slug,

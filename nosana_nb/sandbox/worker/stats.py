@@ -1,4 +1,4 @@
-"""The worker's counters behind ``GET /stats`` (spec §5.20), persisted in the store's meta."""
+"""The worker's counters behind ``GET /stats``, persisted in the store's meta."""
 
 from __future__ import annotations
 

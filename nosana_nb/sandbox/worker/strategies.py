@@ -1,10 +1,11 @@
-"""The worker's listeners: what each committed change schedules (spec §7.3, §8).
+"""The worker's listeners: what each committed change schedules, strategy by strategy.
 
 Like the real change-stream listeners, only *updates* matter (inserts trigger nothing), and the
-reaction reads the current documents. Deviation on purpose (§7.4 "revision rollover" quirk):
-a rollover schedules its LIST before its STOP and the LIST counts only jobs of the new
-revision, so a SIMPLE deployment rolls over to a full set of jobs instead of under-listing or
-stopping.
+reaction reads the current documents. Deviation on purpose from a race of the real service
+(a SIMPLE revision rollover lists ``replicas - active`` while the old jobs are still counted,
+so the new revision may be under-listed or the deployment even stop): here a rollover schedules
+its LIST before its STOP and the LIST counts only jobs of the new revision, so a SIMPLE
+deployment rolls over to a full set of jobs. Strategies: docs/wire-contract.md#strategies.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class Strategies:
         try:
             due = self._first_list_due(deployment)
         except ValueError as exc:
-            # §7.4: the real listener throws here and the deployment stays STARTING for ever.
+            # An unparsable cron that passed the API: the real listener throws here and the
+            # deployment stays STARTING for ever (a known quirk, kept).
             log.warning("deployment %s cannot start: %s", deployment["id"], exc)
             return
         with self._store.transaction():
@@ -238,7 +240,10 @@ class Strategies:
             self._queue.schedule("LIST", deployment["id"], due=self._clock.now(), limit=1)
 
     def _rapid_round(self, deployment: Doc) -> bool:
-        """§8.4: throttle or stop when recent completions were all rapid; True if rapid."""
+        """INFINITE fail-safe: throttle or stop when recent completions all ran briefly.
+
+        True if this round was rapid.
+        """
         config = self._config
         since = str(deployment.get("updated_at") or "")
         completed = self._store.find(

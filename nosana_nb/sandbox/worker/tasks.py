@@ -1,10 +1,10 @@
-"""Execution of LIST, EXTEND and STOP tasks (spec §8, §9), with the retry ladders.
+"""Execution of LIST, EXTEND and STOP tasks, with the retry ladders.
 
 A task runs unit by unit (one job each). A unit that fails writes a ``JOB_*_ERROR`` event with
 the raw error text and reschedules the task on the funds ladder (``InsufficientFundsForRent`` /
 ``Insufficient credits``; RUNNING becomes INSUFFICIENT_FUNDS) or the ordinary ladder; progress
 already made is kept, so a retry only does what is left. Success after retries turns
-INSUFFICIENT_FUNDS back into RUNNING.
+INSUFFICIENT_FUNDS back into RUNNING. See docs/wire-contract.md#tasks.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ class TaskRunner:
         )
 
     def _abandon(self, task: Doc) -> None:
-        """Give a task up for good: delete it and put the deployment in ERROR (§9.3)."""
+        """Give a task up for good (retry cap reached): delete it, put the deployment in ERROR."""
         with self._store.transaction():
             self._queue.delete(task["_id"])
             deployment = find_deployment(self._store, str(task["deploymentId"]))
@@ -284,7 +284,7 @@ class TaskRunner:
         self._stats.add("listed")
 
     def _schedule_next_firing(self, deployment: Doc) -> None:
-        """SCHEDULED: after a successful LIST the next one is due at the next firing (§8.3)."""
+        """SCHEDULED: after a successful LIST the next one is due at the next firing after now."""
         current = find_deployment(self._store, deployment["id"]) or deployment
         if current.get("strategy") != SCHEDULED or current.get("status") in _NO_NEXT_FIRING:
             return

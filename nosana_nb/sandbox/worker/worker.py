@@ -148,7 +148,7 @@ class Worker:
                     self._clock.set(limit)
 
     def stats(self) -> dict[str, Any]:
-        """The ``GET /stats`` body (§5.20)."""
+        """The ``GET /stats`` body (``worker/stats.py``)."""
         return self._stats.snapshot()
 
     def idle_nodes(self, market_address: str) -> int:
