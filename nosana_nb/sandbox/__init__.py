@@ -6,6 +6,9 @@
         sandbox.advance(3600)
 
 The sandbox imports nothing from the rest of ``nosana_nb``: it speaks the wire protocol only.
+A request goes through ``http/`` (app, routing, auth, SSE, faults) to a handler in ``api/``, which
+writes the ``store``; ``worker/`` reacts to those writes (strategies, tasks, simulated network)
+and moves money on ``chain/`` (LiteSVM ledger, NOS escrow, JSON-RPC). This module wires them up.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ LiteSVM runs real programs (System, SPL Token, Associated Token) in memory; the 
 slots and a blockhash window, preflight, a transaction history with standard metadata, and
 durability. Every account a transaction touches is written to the store in the same SQLite
 transaction as the transaction record, so a restart from the same file resumes every balance and
-every signature. It knows nothing of NOS or vaults: that is ``money.py``.
+every signature. The NOS mint's keys, the job escrow and vault money are ``money.py``'s.
 """
 
 from __future__ import annotations
