@@ -6,6 +6,9 @@
         sandbox.advance(3600)
 
 The sandbox imports nothing from the rest of ``nosana_nb``: it speaks the wire protocol only.
+A request goes through ``http/`` (app, routing, auth, SSE, faults) to a handler in ``api/``, which
+writes the ``store``; ``worker/`` reacts to those writes (strategies, tasks, simulated network)
+and moves money on ``chain/`` (LiteSVM ledger, NOS escrow, JSON-RPC). This module wires them up.
 """
 
 from __future__ import annotations
@@ -21,20 +24,20 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
-from .api_misc import balances as wallet_balances
-from .api_misc import faucet as faucet_handler
-from .app import create_app
-from .auth import Principal
-from .chain import Chain
+from .api.misc import balances as wallet_balances
+from .api.misc import faucet as faucet_handler
+from .chain.chain import Chain
 from .clock import DEMO_SPEED, Clock
 from .context import DEFAULT_FRPS_DOMAIN, SandboxContext
-from .faults import FaultSettings
-from .routing import ApiError, Call, Reply
-from .rpc import make_rpc_routes
-from .server import BackgroundServer
-from .sse import StreamHub
+from .http.app import create_app
+from .http.auth import Principal
+from .http.faults import FaultSettings
+from .http.routing import ApiError, Call, Reply
+from .http.rpc_endpoint import make_rpc_routes
+from .http.server import BackgroundServer
+from .http.sse import StreamHub
 from .store import Store
-from .worker import Worker
+from .worker.worker import Worker
 
 __all__ = ["SandboxError", "SandboxHandle", "default_db_path", "serve_forever", "start"]
 
@@ -123,7 +126,7 @@ class SandboxHandle:
         self.worker.advance(seconds)
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
-        """latency_ms, error_rate, drop_rate, seed, apply_to, after_commit (see faults.py)."""
+        """latency_ms, error_rate, drop_rate, seed, apply_to, after_commit (see http/faults.py)."""
         return self._ctx.faults.configure(settings)
 
     def stop(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from solders.pubkey import Pubkey
 
 from .clock import Clock
-from .faults import FaultSettings
+from .http.faults import FaultSettings
 from .store import Store
 
 DEFAULT_FRPS_DOMAIN = "node.k8s.dev.nos.ci"
@@ -31,8 +31,6 @@ class ChainLike(Protocol):
     def nos_balance(self, owner: str) -> int: ...
 
     def build_withdraw_tx(self, vault_secret: bytes, owner: str) -> str: ...
-
-    def rpc(self, payload: Any) -> Any: ...
 
 
 class WorkerLike(Protocol):

@@ -1,7 +1,7 @@
 """Vault top-up, balance and withdraw end to end over a real LiteSVM chain (no sockets).
 
-An httpx.MockTransport plays both services: JSON-RPC bodies go to ``Chain.rpc`` and the
-deployment manager's withdraw route answers with ``Chain.build_withdraw_tx``.
+An httpx.MockTransport plays both services: JSON-RPC bodies go to the chain's RPC ``dispatch``
+and the deployment manager's withdraw route answers with ``Chain.build_withdraw_tx``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC
 from nosana_nb.core.vaults import AsyncVault, Vault, VaultBalance
 from nosana_nb.core.wallet import Wallet
-from nosana_nb.sandbox.chain import Chain, ChainError
+from nosana_nb.sandbox.chain.chain import Chain
+from nosana_nb.sandbox.chain.errors import ChainError
+from nosana_nb.sandbox.chain.rpc import dispatch
 from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Store
 
@@ -41,7 +43,7 @@ class Sandbox:
         self.requests.append(request)
         path = request.url.path
         if path == "/rpc":
-            return httpx.Response(200, json=self.chain.rpc(request.content))
+            return httpx.Response(200, json=dispatch(self.chain, request.content))
         parts = path.strip("/").split("/")
         if parts[:2] == ["deployments", "vaults"] and parts[3:] == ["withdraw"]:
             assert json.loads(request.content) == {}

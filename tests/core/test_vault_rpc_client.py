@@ -21,7 +21,8 @@ from nosana_nb.core.errors import (
     ValidationError,
 )
 from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC, SolanaRPCError, redact_url
-from nosana_nb.sandbox.chain import Chain
+from nosana_nb.sandbox.chain.chain import Chain
+from nosana_nb.sandbox.chain.rpc import dispatch
 from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Store
 
@@ -42,7 +43,7 @@ def rpc_with(handler: Handler, *, max_retries: int = 3) -> SolanaRPC:
 
 
 def chain_handler(chain: Chain) -> Handler:
-    return lambda request: httpx.Response(200, json=chain.rpc(request.content))
+    return lambda request: httpx.Response(200, json=dispatch(chain, request.content))
 
 
 def flaky(times: int, status: int, then: Handler) -> tuple[Handler, list[str]]:

@@ -21,7 +21,7 @@ from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.sandbox import SandboxHandle
-from nosana_nb.sandbox.network import job_end_time
+from nosana_nb.sandbox.worker.network import job_end_time
 from tests.e2e.conftest import (
     MARKET_3060,
     MARKET_3090,

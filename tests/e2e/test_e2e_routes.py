@@ -26,7 +26,7 @@ from nosana_nb.core.models import DeploymentMessage, JobMessage, Stats, TaskMess
 from nosana_nb.core.validation import DeploymentStatus, JobState, TaskType
 from nosana_nb.sandbox import SandboxHandle
 from nosana_nb.sandbox.clock import parse_iso
-from nosana_nb.sandbox.markets import MARKETS
+from nosana_nb.sandbox.worker.markets import MARKETS
 from tests.e2e.conftest import (
     JOB_DEFINITION,
     MARKET_3060,

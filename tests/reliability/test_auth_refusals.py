@@ -22,9 +22,9 @@ from nosana_nb.core.errors import ConfigError
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.sandbox import SandboxHandle, start
-from nosana_nb.sandbox.markets import MARKETS
-from nosana_nb.sandbox.route_table import ALL_ROUTES
-from nosana_nb.sandbox.routing import Route
+from nosana_nb.sandbox.http.route_table import ALL_ROUTES
+from nosana_nb.sandbox.http.routing import Route
+from nosana_nb.sandbox.worker.markets import MARKETS
 
 MESSAGE = "NosanaApiAuthentication"
 JOB_DEFINITION = container_job("alpine:3", ["sleep", "60"], gpu=False)

@@ -37,7 +37,7 @@ from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.vaults import Vault
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.sandbox import SandboxHandle, start
-from nosana_nb.sandbox.markets import MARKETS
+from nosana_nb.sandbox.worker.markets import MARKETS
 
 NOS = 10**6
 MARKET = MARKETS[0].address

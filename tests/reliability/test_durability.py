@@ -36,7 +36,7 @@ from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.errors import InvalidStateError, NosanaError
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
-from nosana_nb.sandbox.markets import MARKETS
+from nosana_nb.sandbox.worker.markets import MARKETS
 
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 NOS = 10**6

@@ -25,9 +25,9 @@ from solders.keypair import Keypair
 
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.sandbox import SandboxHandle, start
-from nosana_nb.sandbox.markets import MARKETS
-from nosana_nb.sandbox.openapi import build_document
-from nosana_nb.sandbox.route_table import ALL_ROUTES
+from nosana_nb.sandbox.http.openapi import build_document
+from nosana_nb.sandbox.http.route_table import ALL_ROUTES
+from nosana_nb.sandbox.worker.markets import MARKETS
 
 MESSAGE = "NosanaApiAuthentication"
 SIGNER = Keypair()

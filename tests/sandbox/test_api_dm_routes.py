@@ -15,7 +15,7 @@ from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
 from nosana_nb.sandbox import SandboxHandle
-from nosana_nb.sandbox.ipfs import cid_v0
+from nosana_nb.sandbox.api.ipfs import cid_v0
 from tests.sandbox.dm_helpers import MARKET, WalletAuth, create_body, owner_of
 
 JOB_DEFINITION: dict[str, Any] = {
@@ -324,7 +324,7 @@ def test_api_key_vaults(sandbox: SandboxHandle, user: httpx.Client) -> None:
 
 
 def test_bearer_api_key_stands_in_for_the_client_manager(sandbox: SandboxHandle) -> None:
-    from nosana_nb.sandbox.auth import api_key_owner
+    from nosana_nb.sandbox.http.auth import api_key_owner
 
     headers = {"authorization": "Bearer nos_sandbox_key"}
     with httpx.Client(base_url=sandbox.api_url, headers=headers) as client:

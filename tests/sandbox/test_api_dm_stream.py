@@ -13,7 +13,7 @@ import pytest
 from solders.keypair import Keypair
 
 from nosana_nb.sandbox import SandboxHandle, start
-from nosana_nb.sandbox.sse import DeploymentFeed
+from nosana_nb.sandbox.http.sse import DeploymentFeed
 from nosana_nb.sandbox.store import Change
 from tests.sandbox.dm_helpers import WalletAuth, create_body
 

@@ -12,18 +12,18 @@ import pytest
 from solders.keypair import Keypair
 
 from nosana_nb.sandbox import SandboxError, _wallet_address, start
-from nosana_nb.sandbox.auth import Principal, api_key_owner, bearer_api_key
-from nosana_nb.sandbox.faults import FaultConfigError, FaultSettings
-from nosana_nb.sandbox.ipfs import cid_v0
-from nosana_nb.sandbox.jobdef import (
+from nosana_nb.sandbox.api.ipfs import cid_v0
+from nosana_nb.sandbox.api.jobdef import (
     JobDefinitionError,
     endpoints_for,
     stored_definition,
     validate_job_definition,
 )
-from nosana_nb.sandbox.pagination import InvalidCursorError, decode_cursor, paginate
-from nosana_nb.sandbox.serialize import deployment_to_wire, event_to_wire, task_to_wire
-from nosana_nb.sandbox.validation import (
+from nosana_nb.sandbox.http.auth import Principal, api_key_owner, bearer_api_key
+from nosana_nb.sandbox.http.faults import FaultConfigError, FaultSettings
+from nosana_nb.sandbox.http.pagination import InvalidCursorError, decode_cursor, paginate
+from nosana_nb.sandbox.http.serialize import deployment_to_wire, event_to_wire, task_to_wire
+from nosana_nb.sandbox.http.validation import (
     RequestValidationError,
     check_schema,
     is_date_time,

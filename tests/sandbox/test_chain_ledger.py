@@ -13,12 +13,11 @@ from solders.message import MessageV0, to_bytes_versioned
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from nosana_nb.sandbox.chain import (
-    BLOCKHASH_WINDOW_SLOTS,
-    LOCAL_NOS_MINT,
-    Chain,
-    ChainError,
-)
+from nosana_nb.sandbox.chain.blockhashes import BLOCKHASH_WINDOW_SLOTS
+from nosana_nb.sandbox.chain.chain import Chain
+from nosana_nb.sandbox.chain.errors import ChainError
+from nosana_nb.sandbox.chain.money import LOCAL_NOS_MINT
+from nosana_nb.sandbox.chain.rpc import dispatch
 from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Store
 
@@ -280,13 +279,14 @@ def test_restart_from_the_same_file_resumes_balances_and_history(tmp_path: Path)
     assert second.nos_balance(vault.pubkey()) == 6 * NOS
     assert second.nos_balance(escrow_authority) == 3 * NOS
     assert [r.signature for r in second.signatures_for_address(vault.pubkey())] == history
-    answer = second.rpc(
+    answer = dispatch(
+        second,
         {
             "jsonrpc": "2.0",
             "id": 1,
             "method": "getTransaction",
             "params": [history[0], {"maxSupportedTransactionVersion": 0}],
-        }
+        },
     )
     assert answer["result"]["blockTime"] == int(START)  # recorded before the restart
 

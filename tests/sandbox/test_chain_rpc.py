@@ -38,9 +38,10 @@ from solders.token.state import TokenAccount
 from solders.transaction import VersionedTransaction
 from starlette.applications import Starlette
 
-from nosana_nb.sandbox.chain import Chain
+from nosana_nb.sandbox.chain.chain import Chain
+from nosana_nb.sandbox.chain.rpc import dispatch
 from nosana_nb.sandbox.clock import Clock
-from nosana_nb.sandbox.rpc import make_rpc_routes
+from nosana_nb.sandbox.http.rpc_endpoint import make_rpc_routes
 from nosana_nb.sandbox.store import Store
 
 SOL = 10**9
@@ -66,7 +67,7 @@ def funded(chain: Chain) -> Keypair:
 def call(chain: Chain, method: str, *params: Any) -> str:
     """The raw JSON text of a single request's answer, as an HTTP client would receive it."""
     request = {"jsonrpc": "2.0", "id": 7, "method": method, "params": list(params)}
-    return json.dumps(chain.rpc(request))
+    return json.dumps(dispatch(chain, request))
 
 
 def read_as(resp_type: Any, text: str) -> Any:
@@ -307,19 +308,18 @@ def test_bad_requests_get_json_rpc_errors(
 
 
 def test_parse_errors_invalid_requests_and_batches(chain: Chain) -> None:
-    assert chain.rpc(b"{not json")["error"]["code"] == -32700
-    assert chain.rpc({"id": 1, "method": "getSlot"})["error"]["code"] == -32600
-    assert chain.rpc([])["error"]["code"] == -32600
-    assert (
-        chain.rpc({"jsonrpc": "2.0", "id": 1, "method": "getSlot", "params": {}})["error"]["code"]
-        == -32602
-    )
-    batch = chain.rpc(
+    assert dispatch(chain, b"{not json")["error"]["code"] == -32700
+    assert dispatch(chain, {"id": 1, "method": "getSlot"})["error"]["code"] == -32600
+    assert dispatch(chain, [])["error"]["code"] == -32600
+    params_not_a_list = {"jsonrpc": "2.0", "id": 1, "method": "getSlot", "params": {}}
+    assert dispatch(chain, params_not_a_list)["error"]["code"] == -32602
+    batch = dispatch(
+        chain,
         [
             {"jsonrpc": "2.0", "id": 1, "method": "getSlot"},
             {"jsonrpc": "2.0", "id": 2, "method": "nope"},
             5,
-        ]
+        ],
     )
     assert [item.get("id") for item in batch] == [1, 2, None]
     assert batch[0]["result"] == chain.slot

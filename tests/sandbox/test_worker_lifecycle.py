@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from solders.keypair import Keypair
 
-from nosana_nb.sandbox.chain import Chain
+from nosana_nb.sandbox.chain.chain import Chain
 from nosana_nb.sandbox.clock import Clock, iso, parse_iso
-from nosana_nb.sandbox.markets import MARKETS
 from nosana_nb.sandbox.store import Change, Store
-from nosana_nb.sandbox.worker import Worker, WorkerConfig
+from nosana_nb.sandbox.worker.markets import MARKETS
+from nosana_nb.sandbox.worker.worker import Worker, WorkerConfig
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, on an hour boundary for cron tests
 MARKET = next(m for m in MARKETS if m.slug == "nvidia-3060")

@@ -6,15 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from nosana_nb.sandbox import events
 from nosana_nb.sandbox.clock import Clock, iso
-from nosana_nb.sandbox.markets import MARKETS
-from nosana_nb.sandbox.network import job_end_time, node_keypair
-from nosana_nb.sandbox.payments import settlement_for
 from nosana_nb.sandbox.store import Store
-from nosana_nb.sandbox.task_queue import TaskQueue, next_firing
-from nosana_nb.sandbox.worker import WorkerConfig
-from nosana_nb.sandbox.worker_config import ladder_delay
+from nosana_nb.sandbox.worker import events
+from nosana_nb.sandbox.worker.config import ladder_delay
+from nosana_nb.sandbox.worker.markets import MARKETS
+from nosana_nb.sandbox.worker.network import job_end_time, node_keypair
+from nosana_nb.sandbox.worker.payments import settlement_for
+from nosana_nb.sandbox.worker.task_queue import TaskQueue, next_firing
+from nosana_nb.sandbox.worker.worker import WorkerConfig
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

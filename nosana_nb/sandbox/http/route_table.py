@@ -1,0 +1,525 @@
+"""Every deployment-manager route of the sandbox: path, schemas, error style, handler.
+
+This one table drives the Starlette routing (mounted under ``/deployments`` and
+``/api/deployments``) and the OpenAPI document, so documentation and behaviour cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nosana_nb.sandbox.api import actions, jobhost, misc, vaults
+from nosana_nb.sandbox.api import deployments as reads
+from nosana_nb.sandbox.context import SandboxContext
+
+from .routing import Call, Handler, Reply, Route
+from .validation import (
+    CRON_PATTERN,
+    DATE_TIME,
+    PAGINATION_QUERY,
+    PUBLIC_KEY,
+    STRATEGIES,
+    Schema,
+    literals,
+    object_schema,
+)
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def paged(items: str, item: str) -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            items: {"type": "array", "items": ref(item)},
+            "pagination": ref("Pagination"),
+        },
+        "required": [items, "pagination"],
+    }
+
+
+def updated(field: str, schema: Schema) -> Schema:
+    return {
+        "type": "object",
+        "properties": {field: schema, "updated_at": {"type": "string", "format": "date-time"}},
+        "required": [field, "updated_at"],
+    }
+
+
+DEPLOYMENT_PARAMS = object_schema({"deployment": PUBLIC_KEY}, ("deployment",))
+JOB_PARAMS = object_schema({"deployment": PUBLIC_KEY, "job": PUBLIC_KEY}, ("deployment", "job"))
+VAULT_PARAMS = object_schema({"vault": PUBLIC_KEY}, ("vault",))
+CREATED_RANGE = {"created_after": DATE_TIME, "created_before": DATE_TIME}
+COMMA_LIST: Schema = {"type": "string", "description": "One value or a comma-separated list."}
+REVISION_FILTER: Schema = {
+    "type": "number",
+    "description": "Declared as a number; a query string never is one (always 400, as upstream).",
+}
+
+JOB_DEFINITION: Schema = {
+    "type": "object",
+    "description": "A Nosana job definition (version 0.1, type container, ops).",
+    "properties": {
+        "version": {"type": "string", "const": "0.1"},
+        "type": {"type": "string", "const": "container"},
+        "ops": {"type": "array", "items": {"type": "object"}},
+        "meta": {"type": "object"},
+        "global": {"type": "object"},
+        "logistics": {"type": "object"},
+        "deployment_id": {"type": "string"},
+    },
+    "required": ["version", "type", "ops"],
+}
+
+CREATE_BODY = object_schema(
+    {
+        "name": {"type": "string"},
+        "market": {"type": "string"},
+        "replicas": {"type": "integer", "minimum": 1},
+        "timeout": {"type": "integer", "minimum": 1, "description": "Minutes."},
+        "strategy": literals(*STRATEGIES),
+        "schedule": {"type": "string", "pattern": CRON_PATTERN},
+        "rotation_time": {"type": "integer", "description": "Minutes before the timeout."},
+        "confidential": {"type": "boolean"},
+        "autostart": {"type": "boolean"},
+        "vault": PUBLIC_KEY,
+        "new_vault": {"type": "boolean"},
+        "job_definition": JOB_DEFINITION,
+    },
+    ("name", "market", "replicas", "timeout", "strategy", "job_definition"),
+)
+
+_D = "/{deployment}"
+
+
+def _served_elsewhere(ctx: SandboxContext, call: Call) -> Reply:
+    """Stand-in handler of routes served by another module (the SSE stream, ``/rpc``)."""
+    raise RuntimeError("this route is served by its own module")
+
+
+def open_route(method: str, path: str, handler: Handler, summary: str, **kw: Any) -> Route:
+    """A route outside ``/deployments`` that needs no authentication."""
+    kw.setdefault("tag", "Service")
+    return Route(method, path, handler, summary, auth_style="none", prefixes=("",), **kw)
+
+
+def admin_route(method: str, path: str, handler: Handler, summary: str, **kw: Any) -> Route:
+    """``/_sandbox/*``: no authentication, loopback callers only, never faulted."""
+    return open_route(method, path, handler, summary, tag="Sandbox", loopback_only=True, **kw)
+
+
+ROUTES: tuple[Route, ...] = (
+    # static paths first: they win over /{deployment} like find-my-way's static priority
+    Route(
+        "GET",
+        "/vaults",
+        vaults.list_vaults,
+        "List the caller's vaults",
+        response={"type": "array", "items": ref("Vault")},
+        tag="Vaults",
+    ),
+    Route(
+        "POST",
+        "/vaults/create",
+        vaults.create_vault,
+        "Get or create the caller's shared vault",
+        response=ref("Vault"),
+        tag="Vaults",
+    ),
+    Route(
+        "POST",
+        "/vaults/{vault}/withdraw",
+        vaults.withdraw,
+        "Build a withdraw transaction draining the vault to its owner",
+        params=VAULT_PARAMS,
+        body=object_schema(
+            {"SOL": {"type": "number", "minimum": 0}, "NOS": {"type": "number", "minimum": 0}}
+        ),
+        bare_bad_request=True,
+        response={
+            "type": "object",
+            "properties": {"transaction": {"type": "string"}},
+            "required": ["transaction"],
+        },
+        tag="Vaults",
+    ),
+    Route(
+        "GET",
+        "/jobs/{job}/job-definition",
+        jobhost.job_definition,
+        "The job's definition, for the node running it (node-signed, message = job address)",
+        auth_style="none",
+        node_auth=True,
+        response=JOB_DEFINITION,
+        tag="Job host",
+    ),
+    Route(
+        "POST",
+        "/jobs/{job}/results",
+        jobhost.post_results,
+        "Results of a job, posted once by the node running it (node-signed)",
+        auth_style="none",
+        node_auth=True,
+        openapi_body={"type": "object", "description": "The kit's FlowState."},
+        response={"type": "object", "properties": {"message": {"type": "string"}}},
+        tag="Job host",
+    ),
+    Route(
+        "POST",
+        "/create",
+        actions.create_deployment,
+        "Create a deployment",
+        body=CREATE_BODY,
+        check_headers=False,
+        bare_bad_request=True,
+        response=ref("Deployment"),
+    ),
+    Route(
+        "GET",
+        "",
+        reads.list_deployments,
+        "List the caller's deployments",
+        query=object_schema(
+            {
+                **PAGINATION_QUERY,
+                "search": {"type": "string"},
+                "status": COMMA_LIST,
+                "strategy": COMMA_LIST,
+                "id": COMMA_LIST,
+                "name": {"type": "string"},
+                "vault": {"type": "string"},
+                **CREATED_RANGE,
+            }
+        ),
+        response=paged("deployments", "Deployment"),
+    ),
+    Route(
+        "GET",
+        _D,
+        reads.get_deployment,
+        "Get one deployment",
+        params=DEPLOYMENT_PARAMS,
+        response=ref("Deployment"),
+    ),
+    Route(
+        "DELETE",
+        _D,
+        actions.delete,
+        "Delete a STOPPED deployment",
+        params=DEPLOYMENT_PARAMS,
+        status=204,
+    ),
+    Route(
+        "GET",
+        f"{_D}/tasks",
+        reads.list_tasks,
+        "List outstanding tasks",
+        params=DEPLOYMENT_PARAMS,
+        query=object_schema(
+            {
+                **PAGINATION_QUERY,
+                "task": COMMA_LIST,
+                "due_after": DATE_TIME,
+                "due_before": DATE_TIME,
+            }
+        ),
+        response=paged("tasks", "Task"),
+    ),
+    Route(
+        "GET",
+        f"{_D}/jobs",
+        reads.list_jobs,
+        "List the deployment's jobs",
+        params=DEPLOYMENT_PARAMS,
+        query=object_schema(
+            {
+                **PAGINATION_QUERY,
+                "state": COMMA_LIST,
+                "job": {"type": "string"},
+                "revision": REVISION_FILTER,
+                **CREATED_RANGE,
+            }
+        ),
+        response=paged("jobs", "Job"),
+    ),
+    Route(
+        "GET",
+        f"{_D}/jobs/{{job}}",
+        reads.get_job,
+        "Job detail (numeric state, camelCase keys)",
+        params=JOB_PARAMS,
+        auth_style="empty",
+        response=ref("JobDetail"),
+    ),
+    Route(
+        "GET",
+        f"{_D}/header",
+        reads.get_header,
+        "A header signed by the deployment's vault",
+        params=DEPLOYMENT_PARAMS,
+        query=object_schema(
+            {
+                "includeTime": literals("true", "false"),
+                "message": {"type": "string", "minLength": 1},
+            }
+        ),
+        response={
+            "type": "object",
+            "properties": {"header": {"type": "string"}},
+            "required": ["header"],
+        },
+    ),
+    Route(
+        "GET",
+        f"{_D}/revisions",
+        reads.list_revisions,
+        "List revisions",
+        params=DEPLOYMENT_PARAMS,
+        query=object_schema({**PAGINATION_QUERY, "revision": REVISION_FILTER, **CREATED_RANGE}),
+        response=paged("revisions", "Revision"),
+    ),
+    Route(
+        "GET",
+        f"{_D}/events",
+        reads.list_events,
+        "List events",
+        params=DEPLOYMENT_PARAMS,
+        query=object_schema(
+            {**PAGINATION_QUERY, "category": COMMA_LIST, "type": COMMA_LIST, **CREATED_RANGE}
+        ),
+        response=paged("events", "Event"),
+    ),
+    Route(
+        "GET",
+        f"{_D}/stream",
+        _served_elsewhere,
+        "Live Server-Sent Events of the deployment",
+        auth_style="stream",
+        check_headers=False,
+        stream=True,
+    ),
+    Route(
+        "POST",
+        f"{_D}/create-revision",
+        actions.create_revision,
+        "Create a revision from a job definition and make it active",
+        params=DEPLOYMENT_PARAMS,
+        body={"type": "object"},
+        openapi_body=JOB_DEFINITION,
+        response={
+            "type": "object",
+            "properties": {
+                "active_revision": {"type": "integer"},
+                "endpoints": {"type": "array", "items": ref("Endpoint")},
+                "revisions": {"type": "array", "items": ref("Revision")},
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+            "required": ["active_revision", "endpoints", "revisions", "updated_at"],
+        },
+    ),
+    Route(
+        "POST",
+        f"{_D}/start",
+        actions.start,
+        "Start (DRAFT, STOPPED, ERROR, INSUFFICIENT_FUNDS)",
+        params=DEPLOYMENT_PARAMS,
+        response=updated("status", {"type": "string", "const": "STARTING"}),
+    ),
+    Route(
+        "POST",
+        f"{_D}/stop",
+        actions.stop,
+        "Stop (RUNNING, ERROR, INSUFFICIENT_FUNDS)",
+        params=DEPLOYMENT_PARAMS,
+        response=updated("status", {"type": "string", "const": "STOPPING"}),
+    ),
+    Route(
+        "POST",
+        f"{_D}/archive",
+        actions.archive,
+        "Archive a STOPPED deployment",
+        params=DEPLOYMENT_PARAMS,
+        response=updated("status", {"type": "string", "const": "ARCHIVED"}),
+    ),
+    Route(
+        "PATCH",
+        f"{_D}/update-name",
+        actions.update_name,
+        "Rename",
+        params=DEPLOYMENT_PARAMS,
+        body=object_schema({"name": {"type": "string", "minLength": 1}}, ("name",)),
+        response=updated("name", {"type": "string"}),
+    ),
+    Route(
+        "PATCH",
+        f"{_D}/update-active-revision",
+        actions.update_active_revision,
+        "Switch to an existing revision",
+        params=DEPLOYMENT_PARAMS,
+        body=object_schema(
+            {"active_revision": {"type": "integer", "minimum": 1}}, ("active_revision",)
+        ),
+        bare_bad_request=True,
+        response={
+            "type": "object",
+            "properties": {
+                "active_revision": {"type": "integer"},
+                "endpoints": {"type": "array", "items": ref("Endpoint")},
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+            "required": ["active_revision", "endpoints", "updated_at"],
+        },
+    ),
+    Route(
+        "PATCH",
+        f"{_D}/update-replica-count",
+        actions.update_replicas,
+        "Change the replica count",
+        params=DEPLOYMENT_PARAMS,
+        body=object_schema({"replicas": {"type": "integer", "minimum": 0}}, ("replicas",)),
+        response=updated("replicas", {"type": "integer"}),
+    ),
+    Route(
+        "PATCH",
+        f"{_D}/update-schedule",
+        actions.update_schedule,
+        "Change the cron schedule (SCHEDULED only)",
+        params=DEPLOYMENT_PARAMS,
+        body=object_schema(
+            {"schedule": {"type": "string", "pattern": CRON_PATTERN}}, ("schedule",)
+        ),
+        bare_bad_request=True,
+        response=updated("schedule", {"type": "string"}),
+    ),
+    Route(
+        "PATCH",
+        f"{_D}/update-timeout",
+        actions.update_timeout,
+        "Change the job timeout (minutes, at least 60)",
+        params=DEPLOYMENT_PARAMS,
+        body=object_schema({"timeout": {"type": "integer", "minimum": 60}}, ("timeout",)),
+        response=updated("timeout", {"type": "integer"}),
+    ),
+)
+
+
+_JSON_ANY: Schema = {"description": "Any JSON value."}
+_MARKET_PARAMS = object_schema({"market": {"type": "string"}}, ("market",))
+_CID_PARAMS = object_schema({"cid": {"type": "string"}}, ("cid",))
+_PIN_RESPONSE: Schema = {
+    "type": "object",
+    "properties": {
+        "IpfsHash": {"type": "string"},
+        "PinSize": {"type": "integer"},
+        "Timestamp": {"type": "string", "format": "date-time"},
+    },
+}
+_HEALTH: Schema = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string"},
+        "mode": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+    },
+}
+
+OPEN_ROUTES: tuple[Route, ...] = (
+    open_route("GET", "/", misc.root, "Empty 200"),
+    open_route("GET", "/health", misc.health, "Health", response=_HEALTH),
+    open_route("GET", "/stats", misc.stats, "Worker counters", response=ref("Stats")),
+    open_route(
+        "GET", "/documentation/json", misc.documentation, "This document", response=_JSON_ANY
+    ),
+    open_route(
+        "GET",
+        "/api/markets",
+        misc.list_markets,
+        "GPU markets",
+        tag="Markets",
+        response={"type": "array", "items": ref("Market")},
+    ),
+    open_route(
+        "GET",
+        "/api/markets/{market}",
+        misc.get_market,
+        "One market by address or slug",
+        params=_MARKET_PARAMS,
+        tag="Markets",
+        response=ref("Market"),
+    ),
+    open_route(
+        "POST",
+        "/pinning/pinJSONToIPFS",
+        misc.pin_json,
+        "Pin JSON (Pinata shape: {pinataContent} or a bare object)",
+        tag="IPFS",
+        openapi_body={"type": "object"},
+        response=_PIN_RESPONSE,
+    ),
+    open_route(
+        "GET",
+        "/ipfs/{cid}",
+        misc.get_ipfs,
+        "Fetch pinned JSON",
+        params=_CID_PARAMS,
+        tag="IPFS",
+        response=_JSON_ANY,
+    ),
+    open_route(
+        "POST",
+        "/rpc",
+        _served_elsewhere,
+        "Solana JSON-RPC subset (served by sandbox.rpc)",
+        tag="Solana",
+        mounted_elsewhere=True,
+        openapi_body={"type": "object"},
+        response=_JSON_ANY,
+    ),
+)
+
+ADMIN_ROUTES: tuple[Route, ...] = (
+    admin_route(
+        "POST",
+        "/_sandbox/faucet",
+        misc.faucet,
+        "Airdrop SOL and mint NOS to a wallet (whole units, decimal strings or numbers)",
+        openapi_body=object_schema(
+            {
+                "wallet": PUBLIC_KEY,
+                "sol": {"type": ["string", "number"]},
+                "nos": {"type": ["string", "number"]},
+            },
+            ("wallet",),
+        ),
+    ),
+    admin_route(
+        "POST",
+        "/_sandbox/advance",
+        misc.advance,
+        "Advance the simulated clock, running everything due",
+        openapi_body=object_schema({"seconds": {"type": "number", "minimum": 0}}, ("seconds",)),
+    ),
+    admin_route("GET", "/_sandbox/clock", misc.get_clock, "Simulated clock"),
+    admin_route(
+        "POST",
+        "/_sandbox/faults",
+        misc.set_faults,
+        "Configure fault injection",
+        openapi_body=object_schema(
+            {
+                "latency_ms": {"type": "number", "minimum": 0},
+                "error_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                "drop_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                "seed": {"type": "integer"},
+                "after_commit": {"type": "boolean"},
+                "apply_to": {"type": "array", "items": {"type": "string"}},
+            }
+        ),
+    ),
+    admin_route("GET", "/_sandbox/faults", misc.get_faults, "Fault settings"),
+    admin_route("GET", "/_sandbox/info", misc.info, "Network facts of this sandbox"),
+)
+
+ALL_ROUTES: tuple[Route, ...] = ROUTES + OPEN_ROUTES + ADMIN_ROUTES

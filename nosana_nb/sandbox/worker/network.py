@@ -1,0 +1,222 @@
+"""The simulated GPU network: node pools per market, claims, container runtimes, settlement.
+
+Everything is derived from the store and the seed, never from hidden in-memory state, so a worker
+restarted on the same SQLite file continues exactly where the last one stopped:
+
+* a queued job gets ``claim_at`` (internal) once a node of its market is free for it; queues are
+  FIFO per market and a node is reserved by the planned claim;
+* at ``claim_at`` an idle node claims it: RUNNING, ``node``, ``time_start``;
+* the container runs to its on-chain timeout (``timeout_s``, raised by extensions) or, for a
+  seeded share of jobs, exits on its own after ``run_seconds``; then COMPLETED and settled;
+* a job nobody claims within the market's ``job_expiration`` is delisted (STOPPED, full refund).
+
+Random draws are hashes of (seed, job address, purpose): deterministic and restart-safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from solders.keypair import Keypair
+
+from nosana_nb.sandbox.clock import Clock, parse_iso
+from nosana_nb.sandbox.store import Doc, Store
+
+from .config import WorkerConfig
+from .markets import MARKETS, MarketSpec, find_market
+from .payments import Payments, settlement_for
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATES = ("QUEUED", "RUNNING")
+_JOB_COUNTER_KEY = "worker:job_counter"
+
+EventKind = Literal["end", "claim", "expire"]
+_KIND_ORDER: dict[str, int] = {"end": 0, "claim": 1, "expire": 2}
+"""At one instant a node first finishes, then claims: a freed node can take the next job."""
+
+
+def node_keypair(market: MarketSpec, index: int) -> Keypair:
+    """Stable key pair of node ``index`` of ``market`` (the same in every sandbox)."""
+    seed = hashlib.sha256(f"nosana-sandbox-node:{market.slug}:{index}".encode()).digest()
+    return Keypair.from_seed(seed)
+
+
+def is_active(job: Doc) -> bool:
+    return job.get("state") in ACTIVE_STATES
+
+
+@dataclass(frozen=True)
+class NetworkEvent:
+    at: float
+    kind: EventKind
+    job_id: str
+
+    @property
+    def order(self) -> tuple[float, int, str]:
+        return (self.at, _KIND_ORDER[self.kind], self.job_id)
+
+
+class Network:
+    def __init__(
+        self, store: Store, clock: Clock, payments: Payments, config: WorkerConfig, *, seed: int
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._payments = payments
+        self._config = config
+        self._seed = seed
+        self._pools: dict[str, tuple[str, ...]] = {
+            m.address: tuple(str(node_keypair(m, i).pubkey()) for i in range(m.nodes))
+            for m in MARKETS
+        }
+        self._node_keys: dict[str, Keypair] = {
+            str(node_keypair(m, i).pubkey()): node_keypair(m, i)
+            for m in MARKETS
+            for i in range(m.nodes)
+        }
+
+    # -- public queries -------------------------------------------------------------------
+    def nodes(self, market_address: str) -> tuple[str, ...]:
+        return self._pools.get(market_address, ())
+
+    def node_keypair(self, address: str) -> Keypair | None:
+        """The key a simulated node signs job-host requests with."""
+        return self._node_keys.get(address)
+
+    def idle_nodes(self, market_address: str) -> int:
+        pool = self._pools.get(market_address)
+        if pool is None:
+            return 0
+        busy = self._store.count(
+            "jobs", lambda j: j.get("state") == "RUNNING", market=market_address
+        )
+        return max(0, len(pool) - busy)
+
+    # -- seeded draws ---------------------------------------------------------------------
+    def uniform(self, job: str, purpose: str) -> float:
+        """A number in [0, 1) fixed by (seed, job, purpose)."""
+        digest = hashlib.sha256(f"{self._seed}:{job}:{purpose}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    def new_job_address(self) -> str:
+        counter = int(self._store.meta_get(_JOB_COUNTER_KEY, 0)) + 1
+        self._store.meta_set(_JOB_COUNTER_KEY, counter)
+        seed = hashlib.sha256(f"nosana-sandbox-job:{self._seed}:{counter}".encode()).digest()
+        return str(Keypair.from_seed(seed).pubkey())
+
+    def planned_runtime(self, job: str, timeout_s: int) -> int | None:
+        """Seconds until the container exits by itself, or None: it runs to its timeout."""
+        if self.uniform(job, "early-exit") >= self._config.early_exit_probability:
+            return None
+        low, high = self._config.early_exit_span
+        fraction = low + (high - low) * self.uniform(job, "exit-at")
+        return max(1, int(timeout_s * fraction))
+
+    # -- simulation -----------------------------------------------------------------------
+    def plan_claims(self, now: float) -> int:
+        """Reserve free nodes for the oldest unplanned queued jobs; returns jobs planned."""
+        queued_by_market: dict[str, list[Doc]] = {}
+        running_by_market: dict[str, int] = {}
+        for job in self._store.find("jobs", is_active):
+            market = str(job.get("market"))
+            if job["state"] == "RUNNING":
+                running_by_market[market] = running_by_market.get(market, 0) + 1
+            else:
+                queued_by_market.setdefault(market, []).append(job)
+        planned = 0
+        for market, queued in queued_by_market.items():
+            pool = self._pools.get(market)
+            if pool is None:
+                continue
+            reserved = sum(1 for job in queued if job.get("claim_at") is not None)
+            free = len(pool) - running_by_market.get(market, 0) - reserved
+            for job in queued:
+                if free <= 0:
+                    break
+                if job.get("claim_at") is not None:
+                    continue
+                low, high = self._config.claim_delay_s
+                delay = low + int(self.uniform(job["job"], "claim") * (high - low + 1))
+                self._store.update("jobs", job["_id"], {"claim_at": math.ceil(now) + delay})
+                free -= 1
+                planned += 1
+        return planned
+
+    def next_event(self) -> NetworkEvent | None:
+        events = [e for job in self._store.find("jobs", is_active) if (e := self._event_of(job))]
+        return min(events, key=lambda e: e.order) if events else None
+
+    def run_event(self, event: NetworkEvent) -> None:
+        job = self._store.get("jobs", event.job_id)
+        if job is None or not is_active(job):
+            return
+        if event.kind == "claim":
+            self._claim(job, event.at)
+        elif event.kind == "end":
+            self._finish(job, "COMPLETED", event.at)
+        else:
+            self._finish(job, "STOPPED", event.at)
+
+    # -- internals ------------------------------------------------------------------------
+    def _event_of(self, job: Doc) -> NetworkEvent | None:
+        if job["state"] == "RUNNING":
+            return NetworkEvent(job_end_time(job), "end", job["_id"])
+        claim_at = job.get("claim_at")
+        if claim_at is not None:
+            return NetworkEvent(float(claim_at), "claim", job["_id"])
+        spec = find_market(str(job.get("market")))
+        expiration = spec.job_expiration_s if spec else 24 * 3600
+        return NetworkEvent(parse_iso(job["created_at"]) + expiration, "expire", job["_id"])
+
+    def _claim(self, job: Doc, at: float) -> None:
+        pool = self._pools.get(str(job.get("market")), ())
+        busy = {
+            j.get("node")
+            for j in self._store.find("jobs", state="RUNNING", market=job.get("market"))
+        }
+        idle = [node for node in pool if node not in busy]
+        if not idle:  # only after a config change across a restart; wait for a free node
+            self._store.update("jobs", job["_id"], {"claim_at": None})
+            return
+        node = idle[int(self.uniform(job["job"], "node") * len(idle))]
+        self._store.update(
+            "jobs",
+            job["_id"],
+            {
+                "state": "RUNNING",
+                "node": node,
+                "time_start": int(at),
+                "claim_at": None,
+                "updated_at": self._clock.now_iso(),
+            },
+        )
+
+    def _finish(self, job: Doc, state: str, at: float) -> None:
+        settlement = settlement_for(job, end_ts=at)
+        fields: Doc = {
+            "state": state,
+            "time_end": int(at),
+            "claim_at": None,
+            "updated_at": self._clock.now_iso(),
+        }
+        try:
+            fields["settle_tx"] = self._payments.settle(job, settlement)
+            fields["paid"] = settlement.pay
+            fields["refunded"] = settlement.refund
+        except Exception as exc:  # the job still ends on the node; the money stays in escrow
+            log.warning("settling job %s failed: %s", job["job"], exc)
+            fields["settle_error"] = str(exc)
+        self._store.update("jobs", job["_id"], fields)
+
+
+def job_end_time(job: Doc) -> float:
+    """When a running job's container stops: its own exit or the on-chain timeout."""
+    start = float(job.get("time_start") or 0)
+    timeout_s = int(job["timeout_s"])
+    run = job.get("run_seconds")
+    return start + (min(int(run), timeout_s) if run is not None else timeout_s)

@@ -1,0 +1,90 @@
+"""Job money for the worker: deposits from a deployment's vault and settlement of finished jobs.
+
+Keypair vaults pay on the sandbox chain (``Chain.escrow`` / ``Chain.settle``). API-key vaults
+(``vault_key = "apikey:<key>"``) stand for the Client Manager's credit path, which the sandbox
+does not meter: their deposits and settlements are bookkept on the job document only and get a
+deterministic stand-in signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from solders.signature import Signature
+
+from nosana_nb.sandbox.store import Doc, Store
+
+API_KEY_PREFIX = "apikey:"
+
+
+class EscrowChain(Protocol):
+    """The part of ``sandbox.chain.Chain`` the worker pays with."""
+
+    def escrow(self, vault_secret: bytes, base_units: int) -> str: ...
+
+    def settle(self, vault: str, node: str, pay: int, refund: int) -> str: ...
+
+
+class PaymentError(Exception):
+    """A deposit or settlement that cannot even be attempted (no vault, unknown market)."""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    pay: int
+    refund: int
+
+
+def settlement_for(job: Doc, *, end_ts: float) -> Settlement:
+    """What ending ``job`` at ``end_ts`` pays its node and refunds (jobs program end/delist).
+
+    A running job pays ``price * min(elapsed, timeout)``; a queued job is refunded in full.
+    """
+    escrowed = int(job.get("escrowed") or 0)
+    pay = 0
+    if job.get("node") and job.get("time_start"):
+        elapsed = max(0, int(end_ts) - int(job["time_start"]))
+        pay = int(job["price"]) * min(elapsed, int(job["timeout_s"]))
+        pay = min(pay, escrowed)
+    return Settlement(pay=pay, refund=escrowed - pay)
+
+
+class Payments:
+    def __init__(self, store: Store, chain: EscrowChain) -> None:
+        self._store = store
+        self._chain = chain
+
+    def escrow(self, vault: str, base_units: int, *, reference: str) -> str:
+        """Deposit ``base_units`` NOS from ``vault``; returns the transaction signature.
+
+        Chain failures propagate unchanged: their message is what the error events show.
+        """
+        key = self._vault_key(vault)
+        if key.startswith(API_KEY_PREFIX):
+            return _credit_signature("escrow", vault, reference, base_units)
+        try:
+            secret = bytes.fromhex(key)
+        except ValueError:
+            raise PaymentError(f"Vault {vault} has an unreadable key") from None
+        return self._chain.escrow(secret, base_units)
+
+    def settle(self, job: Doc, settlement: Settlement) -> str:
+        vault = str(job["vault"])
+        if self._vault_key(vault).startswith(API_KEY_PREFIX):
+            return _credit_signature("settle", vault, str(job["job"]), settlement.pay)
+        # A delisted job has no node; the payout to "the node" is then zero anyway.
+        node = str(job.get("node") or vault)
+        return self._chain.settle(vault, node, settlement.pay, settlement.refund)
+
+    def _vault_key(self, vault: str) -> str:
+        doc = self._store.find_one("vaults", vault=vault)
+        if doc is None or not isinstance(doc.get("vault_key"), str):
+            raise PaymentError("Vault not found.")
+        return str(doc["vault_key"])
+
+
+def _credit_signature(kind: str, vault: str, reference: str, amount: int) -> str:
+    digest = hashlib.sha512(f"nosana-sandbox-credits:{kind}:{vault}:{reference}:{amount}".encode())
+    return str(Signature.from_bytes(digest.digest()))
