@@ -1,4 +1,4 @@
-"""What each job cost, from its runtime and its market's price (ux-features.md §4.3).
+"""What each job cost, from its runtime and its market's price (docs/wire-contract.md §14.3).
 
 runtime = min(end or now, start + timeout) − start, in whole seconds; cost = price (NOS base
 units per second) × runtime, exact; fee = cost × network_fee_percentage / 100 rounded up to a

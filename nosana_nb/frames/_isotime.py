@@ -1,10 +1,10 @@
 """Fast parsing of the service's fixed timestamp format ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
 
-The deployment manager writes every date in exactly this 24-character form (spec §2), and
-``pandas.to_datetime`` spends most of a large jobs frame's build time on it. numpy's own ISO
-parser reads the 23 characters before the ``Z`` at C speed once the layout is confirmed; any
-value not in exactly this form makes the whole column return ``None``, and the caller then
-falls back to ``pandas.to_datetime``.
+The deployment manager writes every date in exactly this 24-character form
+(docs/wire-contract.md §2), and ``pandas.to_datetime`` spends most of a large jobs frame's build
+time on it. numpy's own ISO parser reads the 23 characters before the ``Z`` at C speed once the
+layout is confirmed; any value not in exactly this form makes the whole column return ``None``,
+and the caller then falls back to ``pandas.to_datetime``.
 """
 
 from __future__ import annotations

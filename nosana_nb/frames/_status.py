@@ -3,8 +3,9 @@
 Preferred source: recorded stream frames (``{"type": "deployment", "status": ...}`` plus the
 deployment id and receive time a recorder adds). Without a recording the history is derived
 from events, jobs and the current deployment record. That derivation is approximate: the
-service writes no event for start, stop or archive (spec §7.2), so it infers RUNNING from the
-first listing, INSUFFICIENT_FUNDS from funds errors, and the current status from the record.
+service writes no event for start, stop or archive (docs/wire-contract.md §7.2), so it infers
+RUNNING from the first listing, INSUFFICIENT_FUNDS from funds errors, and the current status
+from the record.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Frames of the deployment manager's objects: deployments, jobs, events, tasks, revisions, markets.
 
-Each builder accepts wire-shaped dicts (spec §3 field names), pydantic models (dumped by alias),
-a page/envelope, or a client (then it fetches). Records are read once into column arrays.
+Each builder accepts wire-shaped dicts (docs/wire-contract.md §3 field names), pydantic models
+(dumped by alias), a page/envelope, or a client (then it fetches). Records are read once into
+column arrays.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def _records(source: Any, what: str, envelope: str, deployment: Any, method: str
 
 
 def deployments_dataframe(source: Any) -> pd.DataFrame:
-    """One row per deployment (spec §3.1); ``timeout``/``rotation_time`` become timedeltas."""
+    """One row per deployment (docs/wire-contract.md §3.1).
+
+    ``timeout``/``rotation_time`` become timedeltas.
+    """
     if cv.is_client(source):
         source = fetch_deployments(source)
     recs = cv.as_records(source, what="deployments", envelope="deployments")
@@ -111,7 +115,7 @@ def _endpoint_urls(endpoints: Any) -> str | None:
 
 
 def jobs_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
-    """One row per job (spec §3.3; job details §3.4 and stream frames are accepted too).
+    """One row per job (docs/wire-contract.md §3.3; job details §3.4 and stream frames too).
 
     The jobs list omits ``time_end``; for a finished job without one, ``ended_at`` falls back to
     ``updated_at`` (the write that finished it) and ``ended_at_estimated`` says so.
@@ -174,7 +178,7 @@ def jobs_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
 
 
 def events_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
-    """One row per event (spec §3.5); stream ``event`` frames are accepted too."""
+    """One row per event (docs/wire-contract.md §3.5); stream ``event`` frames are accepted too."""
     recs = _records(source, "events", "events", deployment, "get_events")
     if not recs:
         return empty_frame("events")
@@ -215,7 +219,7 @@ def events_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
 
 
 def tasks_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
-    """Outstanding tasks (spec §3.6); the server's ``""``/``0`` placeholders become NA."""
+    """Outstanding tasks (docs/wire-contract.md §3.6); ``""``/``0`` placeholders become NA."""
     recs = _records(source, "tasks", "tasks", deployment, "get_tasks")
     if not recs:
         return empty_frame("tasks")
@@ -272,7 +276,7 @@ def _images(definition: Any) -> str | None:
 
 
 def revisions_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
-    """One row per revision (spec §3.7) with the container images it runs."""
+    """One row per revision (docs/wire-contract.md §3.7) with the container images it runs."""
     recs = _records(source, "revisions", "revisions", deployment, "get_revisions")
     if not recs:
         return empty_frame("revisions")
@@ -323,7 +327,7 @@ def price_base_units(job_price: Any, nos_per_second: Any, what: str, index: int)
 
 
 def markets_dataframe(source: Any) -> pd.DataFrame:
-    """One row per market with base and fee-included prices (ux-features.md §4.3)."""
+    """One row per market with base and fee-included prices (docs/wire-contract.md §14.3)."""
     if cv.is_client(source):
         source = fetch_markets(source)
     recs = cv.as_records(source, what="markets", envelope="markets")

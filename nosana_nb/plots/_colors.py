@@ -1,4 +1,4 @@
-"""The dashboard's status colours (ux-features.md §3.3), so the notebook matches the web UI."""
+"""The dashboard's status colours (docs/wire-contract.md §15), so notebook and web UI match."""
 
 from __future__ import annotations
 

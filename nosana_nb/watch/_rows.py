@@ -24,7 +24,7 @@ ROW_TYPES: tuple[str, ...] = ("deployment", "job")
 ACTIVE_JOB_STATES = frozenset({"QUEUED", "RUNNING"})
 FINAL_JOB_STATES = frozenset({"COMPLETED", "STOPPED"})
 JOB_STATE_RANK = {"QUEUED": 0, "RUNNING": 1, "COMPLETED": 2, "STOPPED": 2}
-"""Job states only move forward; a finished job never runs again (spec §10.2)."""
+"""Job states only move forward; a finished job never runs again (docs/wire-contract.md §10.2)."""
 
 
 class RowFormatError(ValueError):

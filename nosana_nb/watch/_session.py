@@ -1,9 +1,10 @@
 """One deployment's live stream: record, reconnect with capped backoff, reconcile the gap.
 
 After a reconnect the service sends its snapshot again but does not replay what changed while
-we were away (spec §10.3). So on every reconnect, once the stream is open (nothing after that
-point can be missed), the jobs list fills the gap: jobs that were active before the drop and
-jobs listed during it get their missing transitions as ``source="reconcile"`` rows.
+we were away (docs/wire-contract.md §10.3). So on every reconnect, once the stream is open
+(nothing after that point can be missed), the jobs list fills the gap: jobs that were active
+before the drop and jobs listed during it get their missing transitions as
+``source="reconcile"`` rows.
 """
 
 from __future__ import annotations
