@@ -14,9 +14,11 @@ filled in from the jobs list (``source="reconcile"``). With ``path`` the rows ar
 JSON-lines file as they arrive and read back on construction, so the history outlives the
 kernel.
 
-One background thread runs an asyncio loop with its own ``AsyncNosanaClient`` (same network and
-wallet as the client you pass): the kernel's own event loop is never touched, and ``stop()``
-cancels the streams at once instead of waiting for a socket read to time out.
+One background thread runs an asyncio loop with its own ``AsyncNosanaClient``, derived from the
+client you pass (``to_async``/``copy``: same network, wallet, API key, transport, timeout and
+retry settings, and its retries count in your client's ``retries_total``): the kernel's own event
+loop is never touched, and ``stop()`` cancels the streams at once instead of waiting for a
+socket read to time out.
 """
 
 from __future__ import annotations
@@ -38,11 +40,10 @@ from nosana_nb._watch.recorder import ConnectionState, Recorder, RowCallback, Wa
 from nosana_nb._watch.rows import Row
 from nosana_nb._watch.session import DeploymentSession, SessionSettings
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
-from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.deployments import AsyncDeployment, Deployment
 from nosana_nb.core.errors import ValidationError, WalletError
+from nosana_nb.core.retry_policy import STREAM_TRANSPORT_RETRIES
 from nosana_nb.core.validation import check_pubkey
-from nosana_nb.core.wallet import Wallet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,10 +68,10 @@ def stop_all() -> int:
 
 
 STOP_TIMEOUT_S = 10.0
-TRANSPORT_RETRIES = 1
+TRANSPORT_RETRIES = STREAM_TRANSPORT_RETRIES
 
 
-def _credentials(client: Any) -> tuple[NetworkConfig, Wallet]:
+def _checked_client(client: Any) -> NosanaClient | AsyncNosanaClient:
     if not isinstance(client, NosanaClient | AsyncNosanaClient):
         raise ValidationError(
             f"client must be a NosanaClient or AsyncNosanaClient; got {type(client).__name__}",
@@ -79,7 +80,22 @@ def _credentials(client: Any) -> tuple[NetworkConfig, Wallet]:
     wallet = client.wallet
     if wallet is None or not wallet.can_sign:
         raise WalletError("watching a deployment's stream needs a client with a signing wallet")
-    return client.network, wallet
+    if client.options.http_client is not None:
+        raise ValidationError(
+            "the watcher runs its own event loop in a thread and cannot share an injected "
+            "http_client; give the client a transport=... instead",
+            argument="client",
+        )
+    AsyncNosanaClient.check_options(client.options)  # e.g. a transport asyncio cannot drive
+    return client
+
+
+def _watch_client(client: NosanaClient | AsyncNosanaClient) -> AsyncNosanaClient:
+    """The watcher's own asyncio client: every setting of ``client``, few transport retries
+    (the reconnect loop handles longer outages), retries counted on ``client``."""
+    if isinstance(client, NosanaClient):
+        return client.to_async(max_retries=TRANSPORT_RETRIES)
+    return client.copy(max_retries=TRANSPORT_RETRIES)
 
 
 def _deployment_ids(deployments: Any) -> tuple[str, ...]:
@@ -139,7 +155,8 @@ class Watcher:
 
     Args:
         client: a NosanaClient or AsyncNosanaClient with a signing wallet; the watcher opens its
-            own asyncio client on the same network and wallet (it never uses yours).
+            own asyncio client with the same options (it never uses yours, nor an injected
+            http_client: pass a transport instead).
         deployments: a deployment id, a Deployment / AsyncDeployment, or an iterable of them.
         path: JSON-lines file to append rows to and to load earlier rows from. One watcher
             per file at a time.
@@ -162,7 +179,7 @@ class Watcher:
         read_timeout: float = 60.0,
         fsync: bool = False,
     ) -> None:
-        self._network, self._wallet = _credentials(client)
+        self._client = _checked_client(client)
         self._deployments = _deployment_ids(deployments)
         self._settings = _settings(reconnect_backoff, read_timeout)
         if on_change is not None and not callable(on_change):
@@ -258,10 +275,7 @@ class Watcher:
             loop.close()
 
     async def _watch_all(self) -> None:
-        # few transport retries: the session's own backoff handles longer outages
-        client = AsyncNosanaClient(
-            self._network, self._wallet, env={}, max_retries=TRANSPORT_RETRIES
-        )
+        client = _watch_client(self._client)
         sessions = [DeploymentSession(d, self._recorder, self._settings) for d in self._deployments]
         try:
             async with asyncio.TaskGroup() as group:
