@@ -1,8 +1,9 @@
 """httpx authentication for the deployment manager: wallet signatures and API keys.
 
-The header ``<message>:<base58 signature>[:<unix ms>]`` (deployment-manager-api.md §1.1) does not
-sign the timestamp, so one signature per wallet is valid for ever: it is a bearer secret. It is
-computed once, kept out of every repr, and never logged.
+The deployment manager's ``Authorization`` header is ``<message>:<base58 signature>[:<unix ms>]``
+(with the wallet address in ``x-user-id``). The signature does not cover the timestamp, so one
+signature per wallet is valid for ever: it is a bearer secret. It is computed once, kept out of
+every repr, and never logged.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""NosanaClient and AsyncNosanaClient: the entry points, wiring config, wallet and HTTP.
+"""NosanaClient and AsyncNosanaClient: the entry points, wiring options, wallet and HTTP.
+
+Both are built from one frozen :class:`ClientOptions` by one constructor; they differ only in
+the classes they wire (blocking or asyncio) and in how they close. ``with_options``/``copy``
+and ``to_async``/``to_sync`` derive clients that keep every setting and count their retries
+into the same ``retries_total``.
 
 Credentials go only where they belong: the wallet signature only to the deployment manager,
 the pinning JWT only to the pinning service; markets and the IPFS gateway get no credential.
@@ -6,16 +11,17 @@ the pinning JWT only to the pinning service; markets and the IPFS gateway get no
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 import httpx
 
 from nosana_nb.core import routes
+from nosana_nb.core._shared.http import TimeoutArg
 from nosana_nb.core.auth import ApiKeyAuth, WalletAuth
-from nosana_nb.core.config import NetworkConfig, resolve_network
+from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.deployments import (
     AsyncDeployments,
     AsyncServices,
@@ -24,38 +30,36 @@ from nosana_nb.core.deployments import (
     SyncServices,
     Vaults,
 )
-from nosana_nb.core.errors import WalletError
-from nosana_nb.core.http import (
-    DEFAULT_BACKOFF_FACTOR,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
-    AsyncHTTP,
-    SyncHTTP,
-)
+from nosana_nb.core.errors import ValidationError, WalletError
+from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.jobs import AsyncJobs, Jobs
 from nosana_nb.core.markets import AsyncMarkets, Markets
 from nosana_nb.core.models import Stats
+from nosana_nb.core.options import ClientOptions
+from nosana_nb.core.retry_policy import (
+    DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    RetryCounter,
+    Sleeper,
+)
 from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC
-from nosana_nb.core.wallet import ENV_WALLET, Wallet
+from nosana_nb.core.wallet import Wallet
 
-TimeoutArg = float | httpx.Timeout | None
-HTTPShell = TypeVar("HTTPShell", SyncHTTP, AsyncHTTP)
+__all__ = ["API_KEY_HEADER", "AsyncNosanaClient", "Client", "ClientOptions", "NosanaClient"]
+
 API_KEY_HEADER = "x-nosana-api"
 CREATE_PATH = "/deployments/create"
 
-
-def _load_wallet(wallet: Any, env: Mapping[str, str] | None) -> Wallet | None:
-    if wallet is not None:
-        return Wallet.load(wallet, env=env)
-    environ = os.environ if env is None else env
-    return Wallet.load(None, env=env) if environ.get(ENV_WALLET) else None
+HTTPClientT = TypeVar("HTTPClientT", bound=httpx.Client | httpx.AsyncClient)
+TransportT = TypeVar("TransportT", bound=httpx.BaseTransport | httpx.AsyncBaseTransport)
 
 
 class _WalletAuthWithApiKey(httpx.Auth):
     """Wallet signing, plus ``x-nosana-api`` on create only.
 
-    The deployment manager reads a Nosana API key only there (deployment-manager-api.md §5.9,
-    where it replaces the vault), so the key is not sent with any other request.
+    The deployment manager reads a Nosana API key only on ``POST /deployments/create``, where
+    it pays for the deployment in place of a vault, so the key is sent with nothing else.
     """
 
     def __init__(self, wallet_auth: WalletAuth, api_key: str) -> None:
@@ -77,8 +81,6 @@ class _WalletAuthWithApiKey(httpx.Auth):
 
 def _dm_auth(wallet: Wallet | None, api_key: str | None) -> httpx.Auth | None:
     if wallet is None or not wallet.can_sign:
-        if api_key is not None:
-            ApiKeyAuth(api_key)  # still reject a malformed key at construction
         return None
     wallet_auth = WalletAuth(wallet)
     return wallet_auth if api_key is None else _WalletAuthWithApiKey(wallet_auth, api_key)
@@ -88,45 +90,25 @@ def _pin_auth(network: NetworkConfig) -> ApiKeyAuth | None:
     return ApiKeyAuth(network.ipfs_jwt) if network.ipfs_jwt else None
 
 
-def _http_shells(
-    make: Callable[..., HTTPShell],
-    network: NetworkConfig,
-    wallet: Wallet | None,
-    api_key: str | None,
-    *,
-    http_client: object,
-    **common: Any,
-) -> tuple[HTTPShell, HTTPShell, HTTPShell]:
-    """The three HTTP shells of a client: (deployment manager, public, pinning).
+@dataclass(frozen=True)
+class _Flavor:
+    """The classes one kind of client wires together (blocking or asyncio)."""
 
-    Each gets only its own credential; an injected ``http_client`` serves only the first.
-    """
-    base = network.api_url
-    return (
-        make(base, auth=_dm_auth(wallet, api_key), http_client=http_client, **common),
-        make(base, **common),
-        make(base, auth=_pin_auth(network), **common),
-    )
+    http: type[Any]
+    rpc: type[Any]
+    markets: type[Any]
+    jobs: type[Any]
+    services: type[Any]
+    deployments: type[Any]
+    vaults: type[Any]
+    http_client: type[httpx.Client | httpx.AsyncClient]
+    transport: type[httpx.BaseTransport | httpx.AsyncBaseTransport]
 
 
-class _ClientCore:
-    """What both clients share beyond their I/O: the resolved network and wallet."""
+class _ClientCore(Generic[HTTPClientT, TransportT]):
+    """What both clients share: one constructor, the options, derivation, the retry count."""
 
-    network: NetworkConfig
-    wallet: Wallet | None
-
-    def __repr__(self) -> str:
-        owner = self.wallet.address if self.wallet is not None else None
-        return f"{type(self).__name__}(network={self.network.name!r}, wallet={owner!r})"
-
-
-class NosanaClient(_ClientCore):
-    """The synchronous client. ``Client("devnet", wallet)`` mirrors the TypeScript SDK.
-
-    ``wallet`` is anything ``Wallet.load`` accepts; ``None`` reads ``NOSANA_WALLET`` if set,
-    otherwise the client is unauthenticated (markets, IPFS and stats still work).
-    ``transport`` is used for every HTTP client (deployment manager, markets, IPFS, Solana RPC).
-    """
+    _flavor: ClassVar[_Flavor]
 
     def __init__(
         self,
@@ -141,55 +123,177 @@ class NosanaClient(_ClientCore):
         timeout: TimeoutArg = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
+        http_client: HTTPClientT | None = None,
+        transport: TransportT | None = None,
         allow_insecure_http: bool = False,
         env: Mapping[str, str] | None = None,
+        sleeper: Sleeper | None = None,
     ) -> None:
-        self.network = resolve_network(
+        options = ClientOptions.resolve(
             network,
+            wallet,
             solana=solana,
             deployments=deployments,
+            api_key=api_key,
             api_url=api_url,
             rpc_url=rpc_url,
-            allow_insecure_http=allow_insecure_http,
-            env=env,
-        )
-        self.wallet = _load_wallet(wallet, env)
-        self._dm, self._public, self._pin = _http_shells(
-            SyncHTTP,
-            self.network,
-            self.wallet,
-            api_key,
-            http_client=http_client,
-            transport=transport,
             timeout=timeout,
             max_retries=max_retries,
             backoff_factor=backoff_factor,
+            http_client=http_client,
+            transport=transport,
+            allow_insecure_http=allow_insecure_http,
+            env=env,
+            sleeper=sleeper,
         )
-        self.rpc = SolanaRPC(self.network.rpc_url, timeout=timeout, transport=transport)
-        self.markets = Markets(self._public, self.network)
-        self.jobs = Jobs(self._public, self._pin, self.network)
-        self._services = SyncServices(
+        self._wire(options, RetryCounter())
+
+    @classmethod
+    def from_options(
+        cls, options: ClientOptions, *, retry_counter: RetryCounter | None = None
+    ) -> Self:
+        """A client built from ready options; ``retry_counter`` shares another's retry count."""
+        if not isinstance(options, ClientOptions):
+            raise ValidationError(
+                f"options must be a ClientOptions; got {type(options).__name__}",
+                argument="options",
+            )
+        client = cls.__new__(cls)
+        client._wire(options, retry_counter if retry_counter is not None else RetryCounter())
+        return client
+
+    @classmethod
+    def check_options(cls, options: ClientOptions) -> None:
+        """Raise ValidationError unless this kind of client can be built from ``options``."""
+        options.check_flavor(cls._flavor.http_client, cls._flavor.transport, cls.__name__)
+
+    def _wire(self, options: ClientOptions, counter: RetryCounter) -> None:
+        flavor = self._flavor
+        self.check_options(options)
+        self._options = options
+        self._retry_counter = counter
+        network = options.network
+        common: dict[str, Any] = {
+            "timeout": options.timeout,
+            "max_retries": options.max_retries,
+            "backoff_factor": options.backoff_factor,
+            "transport": options.transport,
+            "retry_counter": counter,
+            "sleeper": options.sleeper,
+        }
+        # Each shell gets only its own credential; an injected http_client serves only the
+        # deployment manager (it is the caller's, configured for that service).
+        self._dm = flavor.http(
+            network.api_url,
+            auth=_dm_auth(options.wallet, options.api_key),
+            http_client=options.http_client,
+            **common,
+        )
+        self._public = flavor.http(network.api_url, **common)
+        self._pin = flavor.http(network.api_url, auth=_pin_auth(network), **common)
+        self.rpc = flavor.rpc(network.rpc_url, **common)
+        self.markets = flavor.markets(self._public, network)
+        self.jobs = flavor.jobs(self._public, self._pin, network)
+        self._services = flavor.services(
             dm=self._dm,
-            network=self.network,
-            wallet=self.wallet,
+            network=network,
+            wallet=options.wallet,
             rpc=self.rpc,
             markets=self.markets,
             jobs=self.jobs,
-            uses_api_key=api_key is not None,
+            uses_api_key=options.api_key is not None,
+            retry_counter=counter,
+            sleeper=options.sleeper,
         )
-        self.deployments = Deployments(self._services)
-        self.vaults = Vaults(self._services)
+        self.deployments = flavor.deployments(self._services)
+        self.vaults = flavor.vaults(self._services)
+
+    @property
+    def options(self) -> ClientOptions:
+        """Everything this client was configured with (immutable)."""
+        return self._options
+
+    @property
+    def network(self) -> NetworkConfig:
+        return self._options.network
+
+    @property
+    def wallet(self) -> Wallet | None:
+        return self._options.wallet
+
+    @property
+    def retry_counter(self) -> RetryCounter:
+        """The retry count this client shares with the clients derived from it."""
+        return self._retry_counter
+
+    @property
+    def retries_total(self) -> int:
+        """Every retry so far: HTTP requests, Solana RPC calls, stream reconnects and POST
+        reconciliations, by this client and the clients derived from it."""
+        return self._retry_counter.total
+
+    def copy(self, **changes: Any) -> Self:
+        """A new client of the same kind with the same options, ``changes`` applied.
+
+        Keyword names are those of :class:`ClientOptions` (``timeout=``, ``max_retries=``,
+        ``api_key=``, ``transport=``, ...). The copy opens its own connections (or uses the same
+        injected ``http_client``) and adds its retries to this client's ``retries_total``.
+        """
+        options = self._options.replace(**changes)
+        return type(self).from_options(options, retry_counter=self._retry_counter)
+
+    def with_options(self, **changes: Any) -> Self:
+        """Same as :meth:`copy`: ``client.with_options(timeout=5).markets.list()``."""
+        return self.copy(**changes)
+
+    def __repr__(self) -> str:
+        owner = self.wallet.address if self.wallet is not None else None
+        return f"{type(self).__name__}(network={self.network.name!r}, wallet={owner!r})"
+
+
+class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
+    """The synchronous client. ``Client("devnet", wallet)`` mirrors the TypeScript SDK.
+
+    ``wallet`` is anything ``Wallet.load`` accepts; ``None`` reads ``NOSANA_WALLET`` if set,
+    otherwise the client is unauthenticated (markets, IPFS and stats still work).
+    ``transport`` is used for every HTTP client (deployment manager, markets, IPFS, Solana RPC);
+    an injected ``http_client`` for the deployment manager, and retried like the default one.
+    ``sleeper`` decides how retries wait (tests pass one that moves a manual clock).
+    """
+
+    _flavor = _Flavor(
+        http=SyncHTTP,
+        rpc=SolanaRPC,
+        markets=Markets,
+        jobs=Jobs,
+        services=SyncServices,
+        deployments=Deployments,
+        vaults=Vaults,
+        http_client=httpx.Client,
+        transport=httpx.BaseTransport,
+    )
+    _dm: SyncHTTP
+    _public: SyncHTTP
+    _pin: SyncHTTP
+    _services: SyncServices
+    rpc: SolanaRPC
+    markets: Markets
+    jobs: Jobs
+    deployments: Deployments
+    vaults: Vaults
+
+    def to_async(self, **changes: Any) -> AsyncNosanaClient:
+        """The asyncio twin: the same options (``changes`` applied) and the same retry count.
+
+        An injected ``httpx.Client`` cannot serve asyncio code: pass ``http_client=`` an
+        ``httpx.AsyncClient`` (or None); a transport must implement the async interface too.
+        """
+        options = self._options.replace(**changes)
+        return AsyncNosanaClient.from_options(options, retry_counter=self._retry_counter)
 
     def stats(self) -> Stats:
         """The deployment manager's counters (``GET /stats``, unauthenticated)."""
         return routes.send(self._public, routes.get_stats())
-
-    @property
-    def retries_total(self) -> int:
-        """Retries so far by the HTTP layers (deployment manager, public, pinning); not RPC."""
-        return sum(http.retries_total for http in (self._dm, self._public, self._pin))
 
     def close(self) -> None:
         for http in (self._dm, self._public, self._pin):
@@ -211,76 +315,47 @@ class NosanaClient(_ClientCore):
 Client = NosanaClient
 
 
-class AsyncNosanaClient(_ClientCore):
+class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     """The asyncio client: the same names as NosanaClient, awaited; ``async with`` closes it."""
 
-    def __init__(
-        self,
-        network: str | NetworkConfig = "devnet",
-        wallet: Any = None,
-        *,
-        solana: Mapping[str, Any] | None = None,
-        deployments: Mapping[str, Any] | None = None,
-        api_key: str | None = None,
-        api_url: str | None = None,
-        rpc_url: str | None = None,
-        timeout: TimeoutArg = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        allow_insecure_http: bool = False,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        self.network = resolve_network(
-            network,
-            solana=solana,
-            deployments=deployments,
-            api_url=api_url,
-            rpc_url=rpc_url,
-            allow_insecure_http=allow_insecure_http,
-            env=env,
-        )
-        self.wallet = _load_wallet(wallet, env)
-        self._dm, self._public, self._pin = _http_shells(
-            AsyncHTTP,
-            self.network,
-            self.wallet,
-            api_key,
-            http_client=http_client,
-            transport=transport,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_factor=backoff_factor,
-        )
-        self.rpc = AsyncSolanaRPC(self.network.rpc_url, timeout=timeout, transport=transport)
-        self.markets = AsyncMarkets(self._public, self.network)
-        self.jobs = AsyncJobs(self._public, self._pin, self.network)
-        self._services = AsyncServices(
-            dm=self._dm,
-            network=self.network,
-            wallet=self.wallet,
-            rpc=self.rpc,
-            markets=self.markets,
-            jobs=self.jobs,
-            uses_api_key=api_key is not None,
-        )
-        self.deployments = AsyncDeployments(self._services)
-        self.vaults = AsyncVaults(self._services)
+    _flavor = _Flavor(
+        http=AsyncHTTP,
+        rpc=AsyncSolanaRPC,
+        markets=AsyncMarkets,
+        jobs=AsyncJobs,
+        services=AsyncServices,
+        deployments=AsyncDeployments,
+        vaults=AsyncVaults,
+        http_client=httpx.AsyncClient,
+        transport=httpx.AsyncBaseTransport,
+    )
+    _dm: AsyncHTTP
+    _public: AsyncHTTP
+    _pin: AsyncHTTP
+    _services: AsyncServices
+    rpc: AsyncSolanaRPC
+    markets: AsyncMarkets
+    jobs: AsyncJobs
+    deployments: AsyncDeployments
+    vaults: AsyncVaults
+
+    def to_sync(self, **changes: Any) -> NosanaClient:
+        """The blocking twin: the same options (``changes`` applied) and the same retry count.
+
+        An injected ``httpx.AsyncClient`` cannot serve blocking code: pass ``http_client=`` an
+        ``httpx.Client`` (or None); a transport must implement the sync interface too.
+        """
+        options = self._options.replace(**changes)
+        return NosanaClient.from_options(options, retry_counter=self._retry_counter)
 
     async def stats(self) -> Stats:
         """The deployment manager's counters (``GET /stats``, unauthenticated)."""
         return await routes.asend(self._public, routes.get_stats())
 
-    @property
-    def retries_total(self) -> int:
-        """Retries so far by the HTTP layers (deployment manager, public, pinning); not RPC."""
-        return sum(http.retries_total for http in (self._dm, self._public, self._pin))
-
     async def aclose(self) -> None:
         for http in (self._dm, self._public, self._pin):
             await http.aclose()
-        await self.rpc.close()
+        await self.rpc.aclose()
 
     async def __aenter__(self) -> AsyncNosanaClient:
         return self

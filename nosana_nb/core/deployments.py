@@ -1,31 +1,26 @@
 """Deployments, one deployment's handle, and vaults: the sync and async resources.
 
 Every method is a thin shell: build a route (``routes``), send it, fold the reply into the
-handle's ``state``. The shared part lives in ``_deployment_common``; the async classes are
-written once in ``_async_deployments`` and their sync twins are generated from them into
-``_sync_deployments`` by ``scripts/unasync.py``.
+handle's ``state``. The shared part lives in ``_shared/deployments.py``; the async classes are
+written once in ``_async/deployments.py`` and their sync twins are generated from them into
+``_sync/deployments.py`` by ``scripts/unasync.py``. The wait errors are defined in ``errors``
+and re-exported here.
 """
 
-from nosana_nb.core._async_deployments import (
+from nosana_nb.core._async.deployments import (
     AsyncDeployment,
     AsyncDeployments,
     AsyncServices,
     AsyncVaults,
 )
-from nosana_nb.core._deployment_common import (
-    LIST_LIMIT,
-    STATE_HISTORY_LIMIT,
-    DeploymentFailedError,
-    DeploymentWaitError,
-    Seconds,
-    WaitTimeoutError,
-)
-from nosana_nb.core._sync_deployments import (
+from nosana_nb.core._shared.deployments import LIST_LIMIT, STATE_HISTORY_LIMIT, Seconds
+from nosana_nb.core._sync.deployments import (
     Deployment,
     Deployments,
     SyncServices,
     Vaults,
 )
+from nosana_nb.core.errors import DeploymentFailedError, DeploymentWaitError, WaitTimeoutError
 
 __all__ = [
     "LIST_LIMIT",

@@ -1,7 +1,9 @@
-"""The exception tree of nosana_nb and the mapping from HTTP error responses to it.
+"""Every exception nosana_nb raises, and the mapping from HTTP error responses to them.
 
 No error built here ever holds request headers: an ``Authorization`` value is a replayable
-credential, so only the method, the URL and the response body are kept.
+credential, so only the method, the URL, the response body and (for a refusal that asks to
+come back later) the response's ``Retry-After`` value are kept. Which of these errors are
+retried is decided in ``retry_policy``, nowhere else.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Self
+from typing import Any, Self
 
 __all__ = [
     "ALLOWED_ACTIONS",
@@ -24,7 +26,9 @@ __all__ = [
     "BadRequestError",
     "ConfigError",
     "ConflictError",
+    "DeploymentFailedError",
     "DeploymentNotFoundError",
+    "DeploymentWaitError",
     "IncorrectStrategyError",
     "InsufficientFundsError",
     "InternalServerError",
@@ -36,10 +40,14 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RevisionNotFoundError",
+    "RowFormatError",
+    "SolanaRPCError",
     "StreamError",
+    "UnsafeWithdrawError",
     "ValidationError",
     "VaultEmptyError",
     "VaultNotFoundError",
+    "WaitTimeoutError",
     "WalletError",
     "status_error_from_response",
 ]
@@ -108,7 +116,24 @@ class APIError(NosanaError):
 
 
 class APIConnectionError(APIError):
-    """The service could not be reached, or the connection broke."""
+    """The service could not be reached, or the connection broke.
+
+    ``request_sent`` is False when the failure came before any byte of the request left (a
+    refused connection, a DNS failure, a connect timeout): the service cannot have acted on it,
+    so even a POST may be sent again. True means it may have arrived and been applied.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        body: str | None = None,
+        request_sent: bool = True,
+    ) -> None:
+        super().__init__(message, method=method, url=url, body=body)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError):
@@ -119,8 +144,16 @@ class APIResponseValidationError(APIError):
     """A 2xx response whose body is not what the API promises (bad JSON, wrong shape)."""
 
 
+class UnsafeWithdrawError(APIResponseValidationError):
+    """The withdraw transaction from the service does something other than pay the wallet."""
+
+
 class APIStatusError(APIError):
-    """The service answered with a non-2xx status."""
+    """The service answered with a non-2xx status.
+
+    ``retry_after`` is the reply's ``Retry-After`` header as sent (seconds or an HTTP date),
+    or None.
+    """
 
     def __init__(
         self,
@@ -131,10 +164,12 @@ class APIStatusError(APIError):
         status_code: int,
         body: str | None,
         error_text: str,
+        retry_after: str | None = None,
     ) -> None:
         super().__init__(message, method=method, url=url, body=body)
         self.status_code = status_code
         self.error_text = error_text
+        self.retry_after = retry_after
 
 
 class BadRequestError(APIStatusError):
@@ -193,6 +228,7 @@ class InvalidStateError(APIStatusError):
         status_code: int,
         body: str | None,
         error_text: str,
+        retry_after: str | None = None,
         status: str | None = None,
         action: str | None = None,
         allowed_actions: tuple[str, ...] = (),
@@ -209,6 +245,7 @@ class InvalidStateError(APIStatusError):
             status_code=status_code,
             body=body,
             error_text=error_text,
+            retry_after=retry_after,
         )
 
     def with_context(self, *, status: str | None = None, action: str | None = None) -> Self:
@@ -222,6 +259,7 @@ class InvalidStateError(APIStatusError):
             status_code=self.status_code,
             body=self.body,
             error_text=self.error_text,
+            retry_after=self.retry_after,
             status=new_status,
             action=action if action is not None else self.action,
             allowed_actions=allowed,
@@ -250,8 +288,62 @@ class ApiKeyVaultError(BadRequestError):
     """Vaults funded through a Nosana API key cannot be withdrawn from."""
 
 
-# Which actions the deployment manager accepts in each status (deployment-manager-api.md §7.1).
-# Action names are the route names of the wire API.
+class DeploymentWaitError(NosanaError):
+    """``wait_until`` ended without reaching the wanted status; ``.status`` is the last seen."""
+
+    def __init__(self, message: str, *, status: str | None, wanted: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.wanted = wanted
+
+
+class DeploymentFailedError(DeploymentWaitError):
+    """The deployment landed in ERROR or ARCHIVED while waiting for another status."""
+
+
+class WaitTimeoutError(DeploymentWaitError, TimeoutError):
+    """The wanted status was not reached in time."""
+
+
+class SolanaRPCError(NosanaError):
+    """The RPC node answered with a JSON-RPC error object, or a transaction failed on chain.
+
+    ``logs`` holds the program logs of a failed preflight simulation (error -32002).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        rpc_method: str | None = None,
+        data: Any = None,
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.rpc_method = rpc_method
+        self.data = data
+        logs = data.get("logs") if isinstance(data, dict) else None
+        self.logs: tuple[str, ...] = tuple(str(line) for line in logs or ())
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"Solana RPC {self.rpc_method} failed" if self.rpc_method else "Solana RPC failed"
+        code = f" (code {self.code})" if self.code is not None else ""
+        text = f"{where}: {self.message}{code}"
+        if self.logs:
+            text += "\nprogram logs:\n  " + "\n  ".join(self.logs[-8:])
+        return text
+
+
+class RowFormatError(NosanaError, ValueError):
+    """A stored status-history row is not a row the watcher wrote (a damaged journal line)."""
+
+
+# Which actions the deployment manager accepts in each status (its state machine: a refused
+# action is answered with HTTP 500 "Deployment is in the incorrect state."). Action names are
+# the route names of the wire API.
 _UPDATES = (
     "update-name",
     "update-replica-count",
@@ -290,7 +382,9 @@ def _describe_state(
     return " ".join(parts)
 
 
-# Exact service messages (deployment-manager-api.md §11) -> (class, required status or None).
+# The service's exact domain error messages -> (class, required HTTP status or None). A None
+# status means the service sends that message with whatever status its handler chose (500 for
+# the state-machine refusals), so the message alone decides the class.
 _DOMAIN_ERRORS: dict[str, tuple[type[APIStatusError], int | None]] = {
     "Deployment not found.": (DeploymentNotFoundError, 404),
     "Vault not found.": (VaultNotFoundError, 404),
@@ -367,8 +461,13 @@ def status_error_from_response(
     *,
     method: str,
     url: str,
+    retry_after: str | None = None,
 ) -> APIStatusError:
-    """Build the typed error for a non-2xx response from its status and body."""
+    """Build the typed error for a non-2xx response from its status and body.
+
+    ``retry_after`` is the reply's ``Retry-After`` header, kept on the error for the retry
+    policy (and for a caller who wants to wait it out).
+    """
     text = _decode(body)
     detail = _error_detail(text, content_type)
     cls = _status_class(status_code, detail)
@@ -383,4 +482,5 @@ def status_error_from_response(
         status_code=status_code,
         body=text or None,
         error_text=detail,
+        retry_after=retry_after or None,
     )

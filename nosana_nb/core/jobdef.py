@@ -1,8 +1,8 @@
 """Nosana job definitions: validation, a builder for the common case, and the IPFS CID.
 
-The rules follow the official schema (sdks.md §5): unknown keys are rejected everywhere except
-inside ``meta``, op ids are unique, and ``expose`` ports do not collide. All problems are
-reported at once, each with its path, e.g. ``ops[1].args.image``.
+The rules follow the official job-definition schema of the Nosana SDKs: unknown keys are
+rejected everywhere except inside ``meta``, op ids are unique, and ``expose`` ports do not
+collide. All problems are reported at once, each with its path, e.g. ``ops[1].args.image``.
 """
 
 from __future__ import annotations

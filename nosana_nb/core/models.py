@@ -89,7 +89,7 @@ class Endpoint(WireModel):
 
 
 class Deployment(WireModel):
-    """One deployment as the service describes it (spec §3.1). ``timeout`` is in minutes."""
+    """One deployment as the service describes it. ``timeout`` is in minutes."""
 
     id: str
     name: str = ""
@@ -126,7 +126,7 @@ DeploymentModel = Deployment
 
 
 class Job(WireModel):
-    """A job row from ``GET /deployments/:id/jobs`` (spec §3.3)."""
+    """A job row from ``GET /deployments/:id/jobs`` (snake_case keys)."""
 
     tx: OptionalStr = None
     deployment: str
@@ -148,7 +148,7 @@ NO_NODE = "11111111111111111111111111111111"
 
 
 class JobDetail(WireModel):
-    """``GET /deployments/:id/jobs/:job`` (spec §3.4): camelCase keys, numeric ``state``."""
+    """``GET /deployments/:id/jobs/:job``: camelCase keys, numeric ``state``."""
 
     confidential: bool = False
     revision: int = 1
@@ -180,7 +180,8 @@ class JobDetail(WireModel):
 
 
 class Event(WireModel):
-    """A deployment event (spec §3.5). ``tx`` is ``None`` when absent or blank."""
+    """A deployment event from ``GET /deployments/:id/events``; ``tx`` is ``None`` when absent
+    or blank."""
 
     category: str
     deployment_id: str = Field(alias="deploymentId")
@@ -191,7 +192,7 @@ class Event(WireModel):
 
 
 class Task(WireModel):
-    """An outstanding task (spec §3.6). Blank ``job`` becomes ``None``; 0 means "not set"."""
+    """An outstanding scheduled task. Blank ``job`` becomes ``None``; 0 means "not set"."""
 
     task: TaskTypeValue
     deployment_id: str = Field(alias="deploymentId")
@@ -212,7 +213,7 @@ class Revision(WireModel):
 
 
 class VaultInfo(WireModel):
-    """A vault document (spec §3.8); the key is never sent."""
+    """A vault as ``GET /deployments/vaults`` lists it; its key is never sent."""
 
     vault: str
     owner: str
@@ -298,7 +299,7 @@ class StatsTasks(WireModel):
 
 
 class Stats(WireModel):
-    """``GET /stats`` (spec §5.20)."""
+    """``GET /stats``: the deployment manager's public counters."""
 
     running_ms: Number = 0
     started_at: OptionalUTCDateTime = None
@@ -367,7 +368,7 @@ class CostEstimate(WireModel):
     sol: Decimal
 
 
-# --- the SSE stream (spec §10.3) ------------------------------------------------------------
+# --- the SSE stream: a snapshot (deployment, active jobs, tasks), then every change ---------
 
 
 class DeploymentMessage(WireModel):

@@ -16,12 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import pydantic
 
-from nosana_nb.core.errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    InternalServerError,
-    ValidationError,
-)
+from nosana_nb.core.errors import APIResponseValidationError, ValidationError
 from nosana_nb.core.http import NOT_GIVEN, AsyncHTTP, SyncHTTP
 from nosana_nb.core.models import (
     ActiveRevisionUpdate,
@@ -297,7 +292,7 @@ def list_deployments(
     limit: int = DEFAULT_LIMIT,
     sort_order: SortOrder = "desc",
 ) -> Route[Page[Deployment]]:
-    """GET /deployments (spec §5.1)."""
+    """GET /deployments: your deployments, filtered, newest first by default."""
     if search is not None and not isinstance(search, str):
         raise ValidationError("search must be a string", argument="search")
     if name is not None and not isinstance(name, str):
@@ -326,7 +321,7 @@ def list_tasks(
     limit: int = DEFAULT_LIMIT,
     sort_order: SortOrder = "desc",
 ) -> Route[Page[Task]]:
-    """GET /deployments/:id/tasks (spec §5.3)."""
+    """GET /deployments/:id/tasks: the deployment's outstanding scheduled tasks."""
     params = _query(
         task=comma_list(task, argument="task", check=_task_type),
         due_after=rfc3339(due_after, argument="due_after"),
@@ -350,10 +345,10 @@ def list_jobs(
     limit: int = DEFAULT_LIMIT,
     sort_order: SortOrder = "desc",
 ) -> Route[Page[Job]]:
-    """GET /deployments/:id/jobs (spec §5.4).
+    """GET /deployments/:id/jobs.
 
-    Note: the production service answers any ``revision`` filter with 400 (its query string is
-    never coerced to a number, spec §5.4); the parameter is sent as given.
+    Note: the production service answers any ``revision`` filter with 400 (it never coerces
+    that query string to a number, then validates it as one); the parameter is sent as given.
     """
     params = _query(
         state=comma_list(state, argument="state", check=_job_state),
@@ -376,7 +371,7 @@ def list_revisions(
     limit: int = DEFAULT_LIMIT,
     sort_order: SortOrder = "desc",
 ) -> Route[Page[Revision]]:
-    """GET /deployments/:id/revisions (spec §5.7); ``revision`` has the quirk of §5.4."""
+    """GET /deployments/:id/revisions; ``revision`` is refused by production as in list_jobs."""
     params = _query(
         revision=None if revision is None else str(_positive_int(revision, argument="revision")),
         created_after=rfc3339(created_after, argument="created_after"),
@@ -402,7 +397,7 @@ def list_events(
     limit: int = DEFAULT_LIMIT,
     sort_order: SortOrder = "desc",
 ) -> Route[Page[Event]]:
-    """GET /deployments/:id/events (spec §5.8)."""
+    """GET /deployments/:id/events: what happened to the deployment and its jobs."""
     params = _query(
         category=comma_list(category, argument="category"),
         type=comma_list(type, argument="type"),
@@ -430,7 +425,7 @@ def get_job(deployment_id: str, job: str) -> Route[JobDetail]:
 def get_header(
     deployment_id: str, *, message: str = DEFAULT_HEADER_MESSAGE, include_time: bool = False
 ) -> Route[str]:
-    """GET /deployments/:id/header: a token signed by the deployment's vault (spec §5.5)."""
+    """GET /deployments/:id/header: a token signed by the deployment's vault."""
     if not isinstance(message, str) or not message or ":" in message:
         raise ValidationError(
             "message must be a non-empty string without ':' (the header joins fields with ':')",
@@ -444,7 +439,7 @@ def get_header(
 
 
 def stream_path(deployment_id: str) -> str:
-    """Path of the SSE stream of one deployment (spec §10.3)."""
+    """Path of the SSE stream of one deployment (a snapshot, then every change)."""
     return deployment_path(deployment_id, "/stream")
 
 
@@ -549,7 +544,7 @@ def prepare_create(
 def create_deployment(
     request: CreateRequest, job_definition: Mapping[str, Any]
 ) -> Route[Deployment]:
-    """POST /deployments/create (spec §5.9) with an already validated job definition."""
+    """POST /deployments/create with an already validated job definition (timeout in minutes)."""
     body: dict[str, Any] = {
         "name": request.name,
         "market": request.market,
@@ -657,37 +652,15 @@ def create_revision(
 
 
 # --- unknown outcomes of POSTs ---------------------------------------------------------------
-# A POST that failed with a lost connection, a timeout or a generic 5xx may or may not have
-# taken effect. It is never resent blindly: the resources first look for its effect (the
-# helpers below say what to look for) and only resend when there is none.
+# A POST that may have been applied although it failed (``retry_policy.outcome_unknown``) is
+# never resent blindly: the resources first look for its effect (the helpers below say what to
+# look for) and only resend when there is none.
 
-POST_ATTEMPTS = 3
-POST_BACKOFF_SECONDS = 0.5
-POST_BACKOFF_CAP_SECONDS = 4.0
 # How far back to look for a create that may have landed: covers the skew between our clock
 # and the service's (the sandbox's simulated clock can lag wall time while frozen).
 CREATE_CLOCK_SKEW = timedelta(minutes=5)
 _SERVICE_ADDED_FIELDS = ("deployment_id",)
 _SERVICE_ADDED_META = ("trigger",)
-
-
-def outcome_unknown(error: Exception) -> bool:
-    """True when a request may have been applied although it failed.
-
-    Domain answers (wrong state, not found, validation) are definite, even the ones the service
-    sends as HTTP 500; only transport failures and generic server errors (500/502/503/504 with
-    no domain message) leave the outcome open.
-    """
-    return isinstance(error, APIConnectionError) or type(error) is InternalServerError
-
-
-def post_backoff(attempt: int, *, jitter: float) -> float:
-    """Seconds to wait before resending after failed attempt ``attempt`` (0-based).
-
-    ``jitter`` in [0, 1) spreads clients that failed together (e.g. behind one proxy).
-    """
-    base = min(POST_BACKOFF_CAP_SECONDS, POST_BACKOFF_SECONDS * 2.0**attempt)
-    return base * (0.5 + jitter / 2)
 
 
 def definition_identity(job_definition: Mapping[str, Any]) -> dict[str, Any]:

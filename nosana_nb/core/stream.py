@@ -1,4 +1,4 @@
-"""Typed messages from a deployment's SSE stream (deployment-manager-api.md §10.3).
+"""Typed messages from a deployment's SSE stream (a snapshot, then every change).
 
 The HTTP layer yields the ``data`` field of each frame; this module turns it into a message
 model. A frame that is not a JSON object with a string ``type`` is garbage: we raise

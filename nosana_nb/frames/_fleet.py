@@ -152,16 +152,14 @@ def _async_twin_factory(client: Any) -> Callable[[], Any]:
             "this is an async client: use `await afleet_..._dataframe(client, ...)` instead",
             argument="client",
         )
-    network = getattr(client, "network", None)
-    if network is None or not hasattr(client, "deployments"):
+    to_async = getattr(client, "to_async", None)
+    if not callable(to_async) or not hasattr(client, "deployments"):
         raise ValidationError(
             f"expected a NosanaClient or an async-client factory, got {type(client).__name__}",
             argument="client",
         )
-    from nosana_nb.core.client import AsyncNosanaClient
-
-    wallet = getattr(client, "wallet", None)
-    return lambda: AsyncNosanaClient(network, wallet)
+    twin: Callable[[], Any] = to_async  # keeps every option: API key, transport, retries
+    return twin
 
 
 def fleet_dataframe(
@@ -174,9 +172,9 @@ def fleet_dataframe(
 ) -> pd.DataFrame:
     """Sync wrapper of :func:`afleet_dataframe` (safe inside Jupyter's running loop).
 
-    ``client`` is a ``NosanaClient`` (an ``AsyncNosanaClient`` with the same network and
-    wallet is made for the fetch and closed after) or a zero-argument factory returning an
-    async client (for API-key clients or custom transports).
+    ``client`` is a ``NosanaClient`` (its ``to_async()`` twin, with every option of the
+    client, is made for the fetch and closed after) or a zero-argument factory returning an
+    async client.
     """
     factory = _async_twin_factory(client)
     _check_concurrency(max_concurrency)

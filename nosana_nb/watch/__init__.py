@@ -14,9 +14,11 @@ filled in from the jobs list (``source="reconcile"``). With ``path`` the rows ar
 JSON-lines file as they arrive and read back on construction, so the history outlives the
 kernel.
 
-One background thread runs an asyncio loop with its own ``AsyncNosanaClient`` (same network and
-wallet as the client you pass): the kernel's own event loop is never touched, and ``stop()``
-cancels the streams at once instead of waiting for a socket read to time out.
+One background thread runs an asyncio loop with its own ``AsyncNosanaClient``, derived from the
+client you pass (``to_async``/``copy``: same network, wallet, API key, transport, timeout and
+retry settings, and its retries count in your client's ``retries_total``): the kernel's own event
+loop is never touched, and ``stop()`` cancels the streams at once instead of waiting for a
+socket read to time out.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from nosana_nb.core.errors import RowFormatError as RowFormatError
+
 Row = dict[str, Any]
 Source = Literal["stream", "snapshot", "reconcile"]
 
@@ -25,10 +27,6 @@ ACTIVE_JOB_STATES = frozenset({"QUEUED", "RUNNING"})
 FINAL_JOB_STATES = frozenset({"COMPLETED", "STOPPED"})
 JOB_STATE_RANK = {"QUEUED": 0, "RUNNING": 1, "COMPLETED": 2, "STOPPED": 2}
 """Job states only move forward; a finished job never runs again (docs/wire-contract.md §10.2)."""
-
-
-class RowFormatError(ValueError):
-    """A stored row is not a row this recorder wrote."""
 
 
 def utc_now() -> datetime:

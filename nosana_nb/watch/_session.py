@@ -9,9 +9,7 @@ before the drop and jobs listed during it get their missing transitions as
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,14 +18,7 @@ from typing import Any, TypeVar
 
 from nosana_nb.core.client import AsyncNosanaClient
 from nosana_nb.core.deployments import AsyncDeployment
-from nosana_nb.core.errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
-    NosanaError,
-    NotFoundError,
-    StreamError,
-)
+from nosana_nb.core.errors import APIStatusError, NosanaError, NotFoundError, StreamError
 from nosana_nb.core.models import (
     DeploymentMessage,
     Job,
@@ -35,6 +26,7 @@ from nosana_nb.core.models import (
     StreamMessage,
     TaskMessage,
 )
+from nosana_nb.core.retry_policy import Retrier, reconnect_backoff, reconnectable
 from nosana_nb.watch._recorder import Recorder
 from nosana_nb.watch._rows import (
     ACTIVE_JOB_STATES,
@@ -76,11 +68,8 @@ class SessionSettings:
     backoff_max: float
 
 
-def is_transient(err: NosanaError) -> bool:
-    """Worth retrying: the network, the stream, or the server having a bad moment."""
-    if isinstance(err, APIStatusError):
-        return err.status_code >= 500 or err.status_code in (408, 429)
-    return isinstance(err, APIConnectionError | StreamError | APIResponseValidationError)
+is_transient = reconnectable
+"""Worth reconnecting for: decided by the core's retry policy, like every other retry."""
 
 
 class SnapshotPhase:
@@ -134,38 +123,46 @@ class DeploymentSession:
         self._baseline_taken = False
 
     async def run(self, client: AsyncNosanaClient) -> None:
-        """Watch until cancelled, or until an error that retrying cannot fix."""
+        """Watch until cancelled, or until an error that retrying cannot fix.
+
+        Reconnects go through the core's retry loop: the policy decides what is worth another
+        connection, the client's sleeper waits, and each reconnect adds to its retries_total.
+        """
         settings = self._settings
-        backoff = settings.backoff_initial
         handle: AsyncDeployment | None = None
         connected_before = False
-        while True:
-            received = False
-            try:
-                self._recorder.set_status(
-                    self.deployment, state="reconnecting" if connected_before else "connecting"
-                )
-                if handle is None:
-                    handle = await client.deployments.get(self.deployment)
-                received = await self._stream_once(handle)
-                error = "the server closed the stream"
-            except asyncio.CancelledError:
-                raise
-            except NosanaError as err:
-                if not is_transient(err):
-                    self._fail(err)
-                    return
-                error = str(err)
-            except Exception as err:  # a bug must show up in the status, not loop forever
-                logger.exception("watching deployment %s failed", self.deployment)
-                self._fail(err)
-                return
-            if received:
+
+        def reconnecting(err: BaseException, _wait: float) -> None:
+            self._recorder.set_status(self.deployment, state="reconnecting", last_error=str(err))
+
+        retrier = Retrier(
+            reconnect_backoff(settings.backoff_initial, settings.backoff_max),
+            retry_on=reconnectable,
+            counter=client.retry_counter,
+            sleeper=client.options.sleeper,
+            what=f"the stream of deployment {self.deployment}",
+            on_retry=reconnecting,
+        )
+
+        async def connect_once() -> None:
+            nonlocal handle, connected_before
+            self._recorder.set_status(
+                self.deployment, state="reconnecting" if connected_before else "connecting"
+            )
+            if handle is None:
+                handle = await client.deployments.get(self.deployment)
+            if await self._stream_once(handle):
                 connected_before = True
-                backoff = settings.backoff_initial
-            self._recorder.set_status(self.deployment, state="reconnecting", last_error=error)
-            await asyncio.sleep(backoff * random.uniform(0.75, 1.0))
-            backoff = min(backoff * 2, settings.backoff_max)
+                retrier.reset()  # a connection that delivered: the backoff starts over
+            raise StreamError("the server closed the stream")
+
+        try:
+            await retrier.acall(connect_once)
+        except NosanaError as err:  # not worth another connection
+            self._fail(err)
+        except Exception as err:  # a bug must show up in the status, not loop forever
+            logger.exception("watching deployment %s failed", self.deployment)
+            self._fail(err)
 
     def _fail(self, err: BaseException) -> None:
         message = str(err) or type(err).__name__

@@ -15,11 +15,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
-from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.deployments import AsyncDeployment, Deployment
 from nosana_nb.core.errors import ValidationError, WalletError
+from nosana_nb.core.retry_policy import STREAM_TRANSPORT_RETRIES
 from nosana_nb.core.validation import check_pubkey
-from nosana_nb.core.wallet import Wallet
 from nosana_nb.watch._journal import Journal
 from nosana_nb.watch._recorder import ConnectionState, Recorder, RowCallback, WatchStatus
 from nosana_nb.watch._rows import Row
@@ -48,10 +47,10 @@ def stop_all() -> int:
 
 
 STOP_TIMEOUT_S = 10.0
-TRANSPORT_RETRIES = 1
+TRANSPORT_RETRIES = STREAM_TRANSPORT_RETRIES
 
 
-def _credentials(client: Any) -> tuple[NetworkConfig, Wallet]:
+def _checked_client(client: Any) -> NosanaClient | AsyncNosanaClient:
     if not isinstance(client, NosanaClient | AsyncNosanaClient):
         raise ValidationError(
             f"client must be a NosanaClient or AsyncNosanaClient; got {type(client).__name__}",
@@ -60,7 +59,22 @@ def _credentials(client: Any) -> tuple[NetworkConfig, Wallet]:
     wallet = client.wallet
     if wallet is None or not wallet.can_sign:
         raise WalletError("watching a deployment's stream needs a client with a signing wallet")
-    return client.network, wallet
+    if client.options.http_client is not None:
+        raise ValidationError(
+            "the watcher runs its own event loop in a thread and cannot share an injected "
+            "http_client; give the client a transport=... instead",
+            argument="client",
+        )
+    AsyncNosanaClient.check_options(client.options)  # e.g. a transport asyncio cannot drive
+    return client
+
+
+def _watch_client(client: NosanaClient | AsyncNosanaClient) -> AsyncNosanaClient:
+    """The watcher's own asyncio client: every setting of ``client``, few transport retries
+    (the reconnect loop handles longer outages), retries counted on ``client``."""
+    if isinstance(client, NosanaClient):
+        return client.to_async(max_retries=TRANSPORT_RETRIES)
+    return client.copy(max_retries=TRANSPORT_RETRIES)
 
 
 def _deployment_ids(deployments: Any) -> tuple[str, ...]:
@@ -120,7 +134,8 @@ class Watcher:
 
     Args:
         client: a NosanaClient or AsyncNosanaClient with a signing wallet; the watcher opens its
-            own asyncio client on the same network and wallet (it never uses yours).
+            own asyncio client with the same options (it never uses yours, nor an injected
+            http_client: pass a transport instead).
         deployments: a deployment id, a Deployment / AsyncDeployment, or an iterable of them.
         path: JSON-lines file to append rows to and to load earlier rows from. One watcher
             per file at a time.
@@ -143,7 +158,7 @@ class Watcher:
         read_timeout: float = 60.0,
         fsync: bool = False,
     ) -> None:
-        self._network, self._wallet = _credentials(client)
+        self._client = _checked_client(client)
         self._deployments = _deployment_ids(deployments)
         self._settings = _settings(reconnect_backoff, read_timeout)
         if on_change is not None and not callable(on_change):
@@ -239,10 +254,7 @@ class Watcher:
             loop.close()
 
     async def _watch_all(self) -> None:
-        # few transport retries: the session's own backoff handles longer outages
-        client = AsyncNosanaClient(
-            self._network, self._wallet, env={}, max_retries=TRANSPORT_RETRIES
-        )
+        client = _watch_client(self._client)
         sessions = [DeploymentSession(d, self._recorder, self._settings) for d in self._deployments]
         try:
             async with asyncio.TaskGroup() as group:

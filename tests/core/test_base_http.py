@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import types
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
-import httpx_retries.retry
 import pytest
 from solders.keypair import Keypair
 
@@ -18,6 +16,7 @@ from nosana_nb.core import errors as E
 from nosana_nb.core.auth import WalletAuth, authorization_header
 from nosana_nb.core.http import NOT_GIVEN, AsyncHTTP, NotGiven, SyncHTTP
 from nosana_nb.core.wallet import Wallet
+from tests.core.manual_time import ManualSleeper
 
 BASE = "https://dm.example"
 KEYPAIR = Keypair.from_seed(bytes(range(100, 132)))
@@ -56,29 +55,26 @@ def error(status: int, message: str = "x", headers: dict[str, str] | None = None
     return httpx.Response(status, json={"error": message}, headers=headers)
 
 
+SLEEPER = ManualSleeper()
+
+
 def sync_http(script: Script, **kwargs: Any) -> SyncHTTP:
     kwargs.setdefault("backoff_factor", 0)
+    kwargs.setdefault("sleeper", SLEEPER)
     return SyncHTTP(BASE, transport=script.transport, **kwargs)
 
 
 def async_http(script: Script, **kwargs: Any) -> AsyncHTTP:
     kwargs.setdefault("backoff_factor", 0)
+    kwargs.setdefault("sleeper", SLEEPER)
     return AsyncHTTP(BASE, transport=script.transport, **kwargs)
 
 
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record the retry sleeps httpx-retries asks for, without sleeping."""
-    recorded: list[float] = []
-
-    async def fake_async_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(httpx_retries.retry, "time", types.SimpleNamespace(sleep=recorded.append))
-    monkeypatch.setattr(
-        httpx_retries.retry, "asyncio", types.SimpleNamespace(sleep=fake_async_sleep)
-    )
-    return recorded
+@pytest.fixture(autouse=True)
+def sleeps() -> list[float]:
+    """The retry waits of this test, taken on a manual clock (nothing sleeps)."""
+    SLEEPER.sleeps.clear()
+    return SLEEPER.sleeps
 
 
 # -- retries -----------------------------------------------------------------------------------
@@ -94,8 +90,10 @@ def test_idempotent_methods_are_retried(method: str, status: int, sleeps: list[f
         assert http.retries_total == 1
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
-def test_post_is_never_retried(status: int, sleeps: list[float]) -> None:
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_post_is_not_retried_when_it_may_have_been_applied(
+    status: int, sleeps: list[float]
+) -> None:
     script = Script(error(status), ok())
     with sync_http(script) as http:
         with pytest.raises(E.APIStatusError) as info:
@@ -106,11 +104,30 @@ def test_post_is_never_retried(status: int, sleeps: list[float]) -> None:
     assert sleeps == []
 
 
-def test_post_connection_error_is_not_retried() -> None:
-    script = Script(httpx.ConnectError("refused"), ok())
-    with sync_http(script) as http, pytest.raises(E.APIConnectionError):
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ConnectError("[Errno -2] Name or service not known"),
+        httpx.ConnectTimeout("timed out"),
+        error(429, "slow down"),
+    ],
+    ids=["refused", "dns", "connect-timeout", "429"],
+)
+def test_post_that_never_reached_a_handler_is_resent(refusal: Step, sleeps: list[float]) -> None:
+    script = Script(refusal, ok())
+    with sync_http(script) as http:
+        assert http.request("POST", "/deployments/abc/start") == {"ok": True}
+        assert http.retries_total == 1
+    assert [r.method for r in script.requests] == ["POST", "POST"]
+
+
+def test_post_that_never_left_reports_it_when_retries_run_out() -> None:
+    script = Script(httpx.ConnectError("refused"))
+    with sync_http(script, max_retries=1) as http, pytest.raises(E.APIConnectionError) as info:
         http.request("POST", "/deployments/abc/start")
-    assert len(script.requests) == 1
+    assert info.value.request_sent is False
+    assert len(script.requests) == 2
 
 
 def test_get_connection_error_is_retried(sleeps: list[float]) -> None:
@@ -123,7 +140,7 @@ def test_get_connection_error_is_retried(sleeps: list[float]) -> None:
 
 def test_retry_after_is_honoured(sleeps: list[float]) -> None:
     script = Script(error(429, headers={"Retry-After": "2"}), error(503), ok())
-    with SyncHTTP(BASE, transport=script.transport) as http:
+    with SyncHTTP(BASE, transport=script.transport, sleeper=SLEEPER) as http:
         assert http.request("GET", "/deployments") == {"ok": True}
     assert sleeps[0] == 2.0
     # without Retry-After: backoff 0.5 s * 2**2 on the second retry, minus up to 50 % jitter
@@ -494,7 +511,7 @@ async def test_async_retries_and_post_not_retried(sleeps: list[float]) -> None:
 
 async def test_async_retry_after(sleeps: list[float]) -> None:
     script = Script(error(429, headers={"Retry-After": "1"}), ok())
-    async with AsyncHTTP(BASE, transport=script.transport) as http:
+    async with AsyncHTTP(BASE, transport=script.transport, sleeper=SLEEPER) as http:
         await http.request("GET", "/x")
     assert sleeps == [1.0]
 
@@ -532,12 +549,12 @@ async def test_async_auth_and_injected_client() -> None:
 async def test_async_sse_and_stall() -> None:
     script = Script(sse(*SNAPSHOT), sse(SNAPSHOT[0], httpx.ReadTimeout("stall")))
     async with async_http(script) as http:
-        async with http.astream_sse("/deployments/D/stream", read_timeout=3) as messages:
+        async with http.stream_sse("/deployments/D/stream", read_timeout=3) as messages:
             data = [json.loads(item) async for item in messages]
         assert [item["type"] for item in data] == ["deployment", "job"]
         assert script.requests[0].extensions["timeout"]["read"] == 3
         got: list[str] = []
-        async with http.astream_sse("/deployments/D/stream", read_timeout=1) as messages:
+        async with http.stream_sse("/deployments/D/stream", read_timeout=1) as messages:
             with pytest.raises(E.StreamError, match="stalled"):
                 async for item in messages:
                     got.append(item)
@@ -547,14 +564,14 @@ async def test_async_sse_and_stall() -> None:
 async def test_async_sse_break_early_and_errors() -> None:
     script = Script(sse(*SNAPSHOT), error(404, "Deployment not found."), ok())
     async with async_http(script) as http:
-        async with http.astream_sse("/s") as messages:
+        async with http.stream_sse("/s") as messages:
             async for _ in messages:
                 break
         with pytest.raises(E.DeploymentNotFoundError):
-            async with http.astream_sse("/s"):
+            async with http.stream_sse("/s"):
                 pass
         with pytest.raises(E.StreamError):
-            async with http.astream_sse("/s"):
+            async with http.stream_sse("/s"):
                 pass
 
 
@@ -616,7 +633,7 @@ def test_generic_500_is_retried(reply: httpx.Response, sleeps: list[float]) -> N
 def test_generic_500_waits_like_any_retry(sleeps: list[float]) -> None:
     generic = "Internal Server Error"
     script = Script(error(500, generic, headers={"Retry-After": "3"}), error(500, generic), ok())
-    with SyncHTTP(BASE, transport=script.transport) as http:
+    with SyncHTTP(BASE, transport=script.transport, sleeper=SLEEPER) as http:
         assert http.request("PATCH", "/deployments/abc/update-name", json={"name": "n"})
     assert sleeps[0] == 3.0
     assert 1.0 <= sleeps[1] <= 2.0  # 0.5 s * 2**2 minus up to 50 % jitter, as for a 503

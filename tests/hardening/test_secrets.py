@@ -35,6 +35,8 @@ from nosana_nb.core.deployments import AsyncDeployment, Deployment
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
 from tests.core.fake_api import MARKET_3060, FakeNosana
+from tests.core.faults import FaultyTransport
+from tests.core.manual_time import ManualSleeper
 from tests.hardening.secret_scan import Hit, Needles, scan_file, scan_text, scan_texts
 
 pytestmark = pytest.mark.timeout(120)
@@ -264,6 +266,18 @@ async def logged_session_texts(wallet: Wallet) -> Texts:
             )
             client.deployments.list().to_list()
             deployment.get_header()
+        # retries are logged too: a refused list and a create that never left, with an API key
+        faulty = FaultyTransport.over(httpx.MockTransport(_funded_fake(wallet, _network())))
+        faulty.plan("GET", "/deployments", "503")
+        faulty.plan("POST", "/deployments/create", "refuse")
+        with NosanaClient(
+            _network(), wallet, api_key=API_KEY, transport=faulty, env={}, sleeper=ManualSleeper()
+        ) as client:
+            client.deployments.list().first_page()
+            client.deployments.create(
+                name="retried", market=MARKET_3060, replicas=1, timeout=600, job_definition=JD
+            )
+            assert client.retries_total == 2
     return capture.texts
 
 
@@ -425,7 +439,7 @@ async def test_debug_logs_hold_no_secret(wallet: Wallet) -> None:
     texts = await logged_session_texts(wallet)
     logged = {where for where, _ in texts}
     # the session really ran and was logged, over the mock and over real HTTP
-    assert {"log nosana_nb.http", "log httpx", "log httpx_retries.transport"} <= logged
+    assert {"log nosana_nb.http", "log nosana_nb.retry", "log httpx"} <= logged
     assert "log httpcore.http11" in logged
     assert any("/withdraw" in text for _, text in texts)
     _assert_clean(scan_texts(texts, needles_for(wallet)))

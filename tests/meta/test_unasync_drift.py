@@ -1,10 +1,12 @@
-"""The sync deployment resources are generated from the async ones and must not drift."""
+"""The sync twins are generated from the async sources in core/_async/ and must not drift."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sys
 import time
+from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +23,7 @@ def _load_script() -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
 
@@ -28,11 +31,24 @@ def _load_script() -> ModuleType:
 unasync = _load_script()
 
 
-def test_sync_twin_matches_its_async_source() -> None:
-    expected = unasync.generate(unasync.SOURCE.read_text(encoding="utf-8"))
-    difference = unasync.drift(unasync.TARGET.read_text(encoding="utf-8"), expected)
+@pytest.fixture(scope="module")
+def generated() -> dict[Path, str]:
+    expected: dict[Path, str] = unasync.generate_all()
+    return expected
+
+
+def test_every_async_module_has_a_twin_entry() -> None:
+    sources = {p.stem for p in unasync.ASYNC_DIR.glob("*.py") if p.name != "__init__.py"}
+    assert sources == set(unasync.MODULES)
+    assert unasync.strays() == []
+
+
+@pytest.mark.parametrize("name", sorted(unasync.MODULES))
+def test_sync_twin_matches_its_async_source(name: str, generated: dict[Path, str]) -> None:
+    target = unasync.target_path(name)
+    difference = unasync.drift(target.read_text(encoding="utf-8"), generated[target], target)
     assert difference == "", (
-        "_sync_deployments.py differs from what _async_deployments.py generates; "
+        f"_sync/{name}.py differs from what _async/{name}.py generates; "
         "run .venv/bin/python scripts/unasync.py\n" + difference
     )
 
@@ -42,9 +58,41 @@ def test_check_mode_reports_no_drift(capsys: pytest.CaptureFixture[str]) -> None
     assert capsys.readouterr().out == ""
 
 
-def test_the_generated_module_carries_the_do_not_edit_header() -> None:
-    first_line = unasync.TARGET.read_text(encoding="utf-8").splitlines()[0]
-    assert first_line == unasync.HEADER.rstrip("\n")
+@pytest.mark.parametrize("name", sorted(unasync.MODULES))
+def test_the_generated_modules_carry_the_do_not_edit_header(name: str) -> None:
+    first_line = unasync.target_path(name).read_text(encoding="utf-8").splitlines()[0]
+    assert first_line == unasync.HEADER.format(name=name).rstrip("\n")
+
+
+def test_every_rule_fires_on_some_module() -> None:
+    hits: Counter[str] = Counter()
+    for name in unasync.MODULES:
+        unasync.unasync(unasync.source_path(name).read_text(encoding="utf-8"), name, hits)
+    assert unasync.unused_rules(hits) == []
+    assert all(hits[rule.name] > 0 for rule in unasync.RULES)
+
+
+def test_a_rule_that_never_fires_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = unasync.Rule("AsyncNeverUsed", unasync.re.compile(r"\bAsyncNeverUsed\b"), "Never")
+    monkeypatch.setattr(unasync, "RULES", [*unasync.RULES, stale])
+    with pytest.raises(unasync.UnasyncError, match=r"never fire.*AsyncNeverUsed"):
+        unasync.generate_all()
+
+
+def test_the_formatter_is_the_pinned_ruff(monkeypatch: pytest.MonkeyPatch) -> None:
+    pinned = unasync.pinned_ruff_version()
+    assert unasync.installed_ruff_version() == pinned
+    unasync.check_ruff_pin()
+    monkeypatch.setattr(unasync, "installed_ruff_version", lambda: "0.0.1")
+    with pytest.raises(unasync.UnasyncError, match=f"pinned to ruff {pinned}"):
+        unasync.check_ruff_pin()
+    assert unasync.main(["--check"]) == 2
+
+
+def test_the_pin_is_read_from_pyproject() -> None:
+    assert unasync.pinned_ruff_version('dev = ["ruff==1.2.3", "mypy>=1"]') == "1.2.3"
+    with pytest.raises(unasync.UnasyncError, match="pin ruff exactly once"):
+        unasync.pinned_ruff_version('dev = ["ruff>=0.8"]')
 
 
 @pytest.mark.parametrize(
@@ -72,7 +120,16 @@ def test_the_generated_module_carries_the_do_not_edit_header() -> None:
             "sleep: Callable[[float], Awaitable[None]] = asyncio.sleep\n",
             "sleep: Callable[[float], None] = time.sleep",
         ),
-        ("    async with dm.astream_sse(p) as frames:\n", "    with dm.stream_sse(p) as frames:"),
+        ("    async with dm.stream_sse(p) as frames:\n", "    with dm.stream_sse(p) as frames:"),
+        (
+            "from nosana_nb.core._async.http import AsyncHTTP\n",
+            "from nosana_nb.core._sync.http import SyncHTTP",
+        ),
+        (
+            "    async with contextlib.AsyncExitStack() as s:\n",
+            "    with contextlib.ExitStack() as s:",
+        ),
+        ("    await self.sleeper.asleep(wait)\n", "    self.sleeper.sleep(wait)"),
         (
             "        async for m in aiter_messages(frames):\n",
             "        for m in iter_messages(frames):",
@@ -130,8 +187,9 @@ def test_unbalanced_brackets_are_a_clear_error() -> None:
 
 
 def test_the_module_docstring_is_swapped_for_the_sync_one() -> None:
-    text = unasync.unasync('"""The async "resources".\n\nMore."""\n\nimport asyncio\n')
-    assert text == unasync.SYNC_DOCSTRING + "\n\n"
+    text = unasync.unasync('"""The async "resources".\n\nMore."""\n\nimport asyncio\n', "jobs")
+    docstring = unasync.SYNC_DOCSTRING.format(summary=unasync.MODULES["jobs"], name="jobs")
+    assert text == docstring + "\n\n"
 
 
 def test_invalid_python_is_a_clear_error() -> None:
@@ -156,9 +214,21 @@ def test_each_twin_sleeps_with_its_own_clock() -> None:
     assert _default(deployments.SyncServices, "monotonic") is time.monotonic
 
 
-def test_the_public_module_reexports_both_twins() -> None:
-    from nosana_nb.core import _async_deployments, _sync_deployments
+def test_the_public_modules_reexport_both_twins() -> None:
+    from nosana_nb.core import http, jobs, markets, solana_rpc, vaults
+    from nosana_nb.core._async import deployments as async_deployments
+    from nosana_nb.core._sync import deployments as sync_deployments
 
-    assert deployments.Deployment is _sync_deployments.Deployment
-    assert deployments.AsyncDeployment is _async_deployments.AsyncDeployment
-    assert deployments.Deployment.__module__ == "nosana_nb.core._sync_deployments"
+    assert deployments.Deployment is sync_deployments.Deployment
+    assert deployments.AsyncDeployment is async_deployments.AsyncDeployment
+    assert deployments.Deployment.__module__ == "nosana_nb.core._sync.deployments"
+    for sync_cls in (http.SyncHTTP, solana_rpc.SolanaRPC, vaults.Vault, markets.Markets, jobs.Jobs):
+        assert sync_cls.__module__.startswith("nosana_nb.core._sync."), sync_cls
+    for async_cls in (
+        http.AsyncHTTP,
+        solana_rpc.AsyncSolanaRPC,
+        vaults.AsyncVault,
+        markets.AsyncMarkets,
+        jobs.AsyncJobs,
+    ):
+        assert async_cls.__module__.startswith("nosana_nb.core._async."), async_cls

@@ -1,32 +1,29 @@
-# generated from _async_deployments.py by scripts/unasync.py — do not edit
+# generated from _async/deployments.py by scripts/unasync.py — do not edit
 """The sync resources: SyncServices, Deployment, Deployments and Vaults.
 
-Generated from ``_async_deployments.py`` (the single source of both twins): edit that module,
-then run ``.venv/bin/python scripts/unasync.py``.
+Generated from ``_async/deployments.py`` (the single source of both twins): edit that module, then
+run ``.venv/bin/python scripts/unasync.py``.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nosana_nb.core import models, routes
-from nosana_nb.core._deployment_common import (
+from nosana_nb.core._shared.deployments import (
     _ARCHIVED,
     _STARTED,
     _STOPPED,
     _TERMINAL,
     LIST_LIMIT,
     STATE_HISTORY_LIMIT,
-    DeploymentFailedError,
     R,
     Seconds,
     T,
-    WaitTimeoutError,
     _apply_message,
     _check_bool,
     _check_definition_source,
@@ -43,12 +40,20 @@ from nosana_nb.core._deployment_common import (
     _wanted_statuses,
     logger,
 )
+from nosana_nb.core._shared.markets import check_vault_funds
+from nosana_nb.core._sync.http import SyncHTTP
+from nosana_nb.core._sync.jobs import Jobs
+from nosana_nb.core._sync.markets import Markets
+from nosana_nb.core._sync.solana_rpc import SolanaRPC
 from nosana_nb.core.config import NetworkConfig
-from nosana_nb.core.errors import APIError, InvalidStateError, NosanaError
-from nosana_nb.core.http import SyncHTTP
+from nosana_nb.core.errors import (
+    APIError,
+    DeploymentFailedError,
+    InvalidStateError,
+    NosanaError,
+    WaitTimeoutError,
+)
 from nosana_nb.core.jobdef import validate_job_definition
-from nosana_nb.core.jobs import Jobs
-from nosana_nb.core.markets import Markets, check_vault_funds
 from nosana_nb.core.models import (
     ActiveRevisionUpdate,
     DeploymentState,
@@ -62,20 +67,25 @@ from nosana_nb.core.models import (
     VaultInfo,
 )
 from nosana_nb.core.pagination import SyncPager
+from nosana_nb.core.retry_policy import (
+    POST_BACKOFF,
+    RetryCounter,
+    Sleeper,
+    outcome_unknown,
+)
 from nosana_nb.core.routes import Route, SortOrder, send
-from nosana_nb.core.solana_rpc import SolanaRPC
 from nosana_nb.core.stream import iter_messages
 from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType, check_pubkey
 from nosana_nb.core.wallet import Wallet
 
 if TYPE_CHECKING:
-    from nosana_nb.core.vaults import Vault
+    from nosana_nb.core._sync.vaults import Vault
 
 
 def _make_vault(address: str, **dependencies: Any) -> Vault:
     # imported on first use: vaults pulls in the SPL token builders, which a notebook that
     # only lists deployments never needs
-    from nosana_nb.core.vaults import Vault
+    from nosana_nb.core._sync.vaults import Vault
 
     return Vault(address, **dependencies)
 
@@ -87,7 +97,7 @@ def _nothing_to_find() -> None:
 
 @dataclass
 class SyncServices:
-    """What the resources share; built by NosanaClient."""
+    """What the resources share; built by the client."""
 
     dm: SyncHTTP
     network: NetworkConfig
@@ -99,6 +109,8 @@ class SyncServices:
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     vault_factory: Callable[..., Vault] = _make_vault
+    retry_counter: RetryCounter | None = None
+    sleeper: Sleeper = field(default_factory=Sleeper)
 
     def send(self, route: Route[T]) -> T:
         if route.requires_auth:
@@ -108,16 +120,22 @@ class SyncServices:
     def send_post(self, route: Route[T], recover: Callable[[], R | None]) -> T | R:
         """Send a POST; after an unknown outcome, ``recover`` looks for its effect first.
 
-        ``recover`` returns the effect when the POST did land (it is then not resent) or None;
-        the POST is resent at most ``routes.POST_ATTEMPTS - 1`` times. When even the lookup
-        fails, the original error is raised: resending blind could apply the POST twice.
+        The HTTP shell already resends a POST that never left (refused connection, DNS
+        failure) or was refused before any handler ran (429). What reaches this loop may have
+        been applied: ``recover`` returns the effect when the POST did land (it is then not
+        resent) or None, and only then is the POST resent, at most ``POST_RESENDS`` times.
+        Each reconciliation counts as one retry. When even the lookup fails, the original
+        error is raised: resending blind could apply the POST twice.
         """
-        for attempt in range(routes.POST_ATTEMPTS):
+        resends = 0
+        while True:
             try:
                 return self.send(route)
             except APIError as err:
-                if not routes.outcome_unknown(err):
+                if not outcome_unknown(err):
                     raise
+                if self.retry_counter is not None:
+                    self.retry_counter.add()
                 try:
                     found = recover()
                 except NosanaError as lookup_error:
@@ -125,13 +143,13 @@ class SyncServices:
                 if found is not None:
                     logger.info("%s %s had landed despite %s", route.method, route.path, err)
                     return found
-                if attempt + 1 == routes.POST_ATTEMPTS:
+                if POST_BACKOFF.exhausted(resends, 0.0):
                     raise
+                resends += 1
                 logger.warning(
                     "%s %s: outcome unknown (%s); resending", route.method, route.path, err
                 )
-                self.sleep(routes.post_backoff(attempt, jitter=random.random()))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            self.sleeper.sleep(POST_BACKOFF.wait(resends))
 
     def shared_vault(self) -> str:
         """The caller's shared vault address (get-or-create, so resending is harmless)."""

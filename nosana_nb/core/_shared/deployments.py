@@ -1,7 +1,7 @@
-"""What the sync and async deployment resources share: errors, checks and reply folding.
+"""What the sync and async deployment resources share: checks, reply folding, funds plans.
 
-The async classes are written once in ``_async_deployments``; their sync twins are generated
-into ``_sync_deployments`` by ``scripts/unasync.py``. ``deployments`` is the public module.
+The async classes are written once in ``_async/deployments.py``; their sync twins are generated
+into ``_sync/deployments.py`` by ``scripts/unasync.py``. ``deployments`` is the public module.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from nosana_nb.core import models, routes
-from nosana_nb.core.errors import APIError, NosanaError, ValidationError, WalletError
-from nosana_nb.core.jobs import check_cid
-from nosana_nb.core.markets import estimate_cost, market_for_funds_check
+from nosana_nb.core._shared.jobs import check_cid
+from nosana_nb.core._shared.markets import estimate_cost, market_for_funds_check
+from nosana_nb.core.errors import APIError, ValidationError, WalletError
 from nosana_nb.core.models import (
     DeploymentState,
     Event,
@@ -29,7 +29,7 @@ from nosana_nb.core.models import (
 from nosana_nb.core.validation import DeploymentStatus, check_status
 from nosana_nb.core.wallet import Wallet
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("nosana_nb.core.deployments")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,24 +42,6 @@ _TERMINAL = (DeploymentStatus.ERROR, DeploymentStatus.ARCHIVED)
 _STARTED = (DeploymentStatus.STARTING, DeploymentStatus.RUNNING)
 _STOPPED = (DeploymentStatus.STOPPING, DeploymentStatus.STOPPED)
 _ARCHIVED = (DeploymentStatus.ARCHIVED,)
-
-
-class DeploymentWaitError(NosanaError):
-    """``wait_until`` ended without reaching the wanted status; ``.status`` is the last seen."""
-
-    def __init__(self, message: str, *, status: str | None, wanted: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.wanted = wanted
-
-
-class DeploymentFailedError(DeploymentWaitError):
-    """The deployment landed in ERROR or ARCHIVED while waiting for another status."""
-
-
-class WaitTimeoutError(DeploymentWaitError, TimeoutError):
-    """The wanted status was not reached in time."""
 
 
 def _require_signing_wallet(wallet: Wallet | None) -> Wallet:

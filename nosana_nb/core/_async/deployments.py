@@ -1,6 +1,6 @@
 """The async deployment resources: the single source of their sync twin.
 
-``scripts/unasync.py`` turns this module into ``_sync_deployments.py`` with a table of renames
+``scripts/unasync.py`` turns this module into ``_sync/deployments.py`` with a table of renames
 (``AsyncDeployment`` -> ``Deployment``, ``await x`` -> ``x``, ...), so write code here that reads
 right after those renames, and regenerate the twin after every change.
 """
@@ -8,26 +8,27 @@ right after those renames, and regenerate the twin after every change.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nosana_nb.core import models, routes
-from nosana_nb.core._deployment_common import (
+from nosana_nb.core._async.http import AsyncHTTP
+from nosana_nb.core._async.jobs import AsyncJobs
+from nosana_nb.core._async.markets import AsyncMarkets
+from nosana_nb.core._async.solana_rpc import AsyncSolanaRPC
+from nosana_nb.core._shared.deployments import (
     _ARCHIVED,
     _STARTED,
     _STOPPED,
     _TERMINAL,
     LIST_LIMIT,
     STATE_HISTORY_LIMIT,
-    DeploymentFailedError,
     R,
     Seconds,
     T,
-    WaitTimeoutError,
     _apply_message,
     _check_bool,
     _check_definition_source,
@@ -44,12 +45,16 @@ from nosana_nb.core._deployment_common import (
     _wanted_statuses,
     logger,
 )
+from nosana_nb.core._shared.markets import check_vault_funds
 from nosana_nb.core.config import NetworkConfig
-from nosana_nb.core.errors import APIError, InvalidStateError, NosanaError
-from nosana_nb.core.http import AsyncHTTP
+from nosana_nb.core.errors import (
+    APIError,
+    DeploymentFailedError,
+    InvalidStateError,
+    NosanaError,
+    WaitTimeoutError,
+)
 from nosana_nb.core.jobdef import validate_job_definition
-from nosana_nb.core.jobs import AsyncJobs
-from nosana_nb.core.markets import AsyncMarkets, check_vault_funds
 from nosana_nb.core.models import (
     ActiveRevisionUpdate,
     DeploymentState,
@@ -63,20 +68,25 @@ from nosana_nb.core.models import (
     VaultInfo,
 )
 from nosana_nb.core.pagination import AsyncPager
+from nosana_nb.core.retry_policy import (
+    POST_BACKOFF,
+    RetryCounter,
+    Sleeper,
+    outcome_unknown,
+)
 from nosana_nb.core.routes import Route, SortOrder, asend
-from nosana_nb.core.solana_rpc import AsyncSolanaRPC
 from nosana_nb.core.stream import aiter_messages
 from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType, check_pubkey
 from nosana_nb.core.wallet import Wallet
 
 if TYPE_CHECKING:
-    from nosana_nb.core.vaults import AsyncVault
+    from nosana_nb.core._async.vaults import AsyncVault
 
 
 def _make_vault(address: str, **dependencies: Any) -> AsyncVault:
     # imported on first use: vaults pulls in the SPL token builders, which a notebook that
     # only lists deployments never needs
-    from nosana_nb.core.vaults import AsyncVault
+    from nosana_nb.core._async.vaults import AsyncVault
 
     return AsyncVault(address, **dependencies)
 
@@ -88,7 +98,7 @@ async def _nothing_to_find() -> None:
 
 @dataclass
 class AsyncServices:
-    """What the resources share; built by AsyncNosanaClient."""
+    """What the resources share; built by the client."""
 
     dm: AsyncHTTP
     network: NetworkConfig
@@ -100,6 +110,8 @@ class AsyncServices:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     monotonic: Callable[[], float] = time.monotonic
     vault_factory: Callable[..., AsyncVault] = _make_vault
+    retry_counter: RetryCounter | None = None
+    sleeper: Sleeper = field(default_factory=Sleeper)
 
     async def send(self, route: Route[T]) -> T:
         if route.requires_auth:
@@ -109,16 +121,22 @@ class AsyncServices:
     async def send_post(self, route: Route[T], recover: Callable[[], Awaitable[R | None]]) -> T | R:
         """Send a POST; after an unknown outcome, ``recover`` looks for its effect first.
 
-        ``recover`` returns the effect when the POST did land (it is then not resent) or None;
-        the POST is resent at most ``routes.POST_ATTEMPTS - 1`` times. When even the lookup
-        fails, the original error is raised: resending blind could apply the POST twice.
+        The HTTP shell already resends a POST that never left (refused connection, DNS
+        failure) or was refused before any handler ran (429). What reaches this loop may have
+        been applied: ``recover`` returns the effect when the POST did land (it is then not
+        resent) or None, and only then is the POST resent, at most ``POST_RESENDS`` times.
+        Each reconciliation counts as one retry. When even the lookup fails, the original
+        error is raised: resending blind could apply the POST twice.
         """
-        for attempt in range(routes.POST_ATTEMPTS):
+        resends = 0
+        while True:
             try:
                 return await self.send(route)
             except APIError as err:
-                if not routes.outcome_unknown(err):
+                if not outcome_unknown(err):
                     raise
+                if self.retry_counter is not None:
+                    self.retry_counter.add()
                 try:
                     found = await recover()
                 except NosanaError as lookup_error:
@@ -126,13 +144,13 @@ class AsyncServices:
                 if found is not None:
                     logger.info("%s %s had landed despite %s", route.method, route.path, err)
                     return found
-                if attempt + 1 == routes.POST_ATTEMPTS:
+                if POST_BACKOFF.exhausted(resends, 0.0):
                     raise
+                resends += 1
                 logger.warning(
                     "%s %s: outcome unknown (%s); resending", route.method, route.path, err
                 )
-                await self.sleep(routes.post_backoff(attempt, jitter=random.random()))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            await self.sleeper.asleep(POST_BACKOFF.wait(resends))
 
     async def shared_vault(self) -> str:
         """The caller's shared vault address (get-or-create, so resending is harmless)."""
@@ -460,7 +478,7 @@ class AsyncDeployment:
         path = routes.stream_path(self.id)
 
         async def messages() -> AsyncIterator[StreamMessage]:
-            async with self._services.dm.astream_sse(path, read_timeout=read_timeout) as frames:
+            async with self._services.dm.stream_sse(path, read_timeout=read_timeout) as frames:
                 async for message in aiter_messages(frames):
                     self._state = _apply_message(self._state, message)
                     yield message

@@ -1,0 +1,396 @@
+"""The I/O-free half of the HTTP shells: argument checks, request building, reply parsing.
+
+``_async/http.py`` (and the ``_sync/http.py`` generated from it) only send what these build and
+hand replies to these parsers; which failures are retried is ``retry_policy``'s business.
+Logs name the method, URL, status and elapsed time, never a header.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Any, Final, Literal, cast
+
+import httpx
+from httpx_sse import SSEError
+
+from nosana_nb.core.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    StreamError,
+    ValidationError,
+    status_error_from_response,
+)
+from nosana_nb.core.retry_policy import (
+    DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    IDEMPOTENT_METHODS,
+    Backoff,
+    Retrier,
+    RetryCounter,
+    Sleeper,
+    check_backoff_factor,
+    check_max_retries,
+    is_idempotent,
+    is_retryable,
+    request_was_sent,
+)
+
+logger = logging.getLogger("nosana_nb.http")
+
+_METHODS: Final = frozenset((*IDEMPOTENT_METHODS, "POST"))
+_USER_AGENT: Final = "nosana_nb"
+
+Expect = Literal["json", "empty", "text"]
+TimeoutArg = float | httpx.Timeout | None
+
+__all__ = [
+    "DEFAULT_BACKOFF_FACTOR",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
+    "Expect",
+    "HTTPBase",
+    "NotGiven",
+    "TimeoutArg",
+]
+
+
+class NotGiven:
+    """Marks an argument that was not passed, where ``None`` would mean JSON null."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven()
+
+
+def check_read_timeout(read_timeout: float | None) -> float | None:
+    if read_timeout is None:
+        return None
+    if isinstance(read_timeout, bool) or not isinstance(read_timeout, int | float):
+        raise ValidationError("read_timeout must be seconds or None", argument="read_timeout")
+    if not math.isfinite(read_timeout) or read_timeout <= 0:
+        raise ValidationError("read_timeout must be > 0 seconds, or None", argument="read_timeout")
+    return float(read_timeout)
+
+
+def check_timeout(timeout: TimeoutArg) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise ValidationError(
+            "timeout must be seconds > 0, an httpx.Timeout, or None (wait for ever)",
+            argument="timeout",
+        )
+    return httpx.Timeout(timeout)
+
+
+def check_injected(
+    http_client: object, client_type: type, transport: object, transport_type: type
+) -> None:
+    # A wrong object here would only fail at the first request, far from the mistake.
+    if http_client is not None and not isinstance(http_client, client_type):
+        raise ValidationError(
+            f"http_client must be an {client_type.__module__}.{client_type.__name__}; "
+            f"got {type(http_client).__name__}",
+            argument="http_client",
+        )
+    if transport is not None and not isinstance(transport, transport_type):
+        raise ValidationError(
+            f"transport must be an {transport_type.__module__}.{transport_type.__name__}; "
+            f"got {type(transport).__name__}",
+            argument="transport",
+        )
+
+
+def _check_method(method: str) -> str:
+    upper = method.upper() if isinstance(method, str) else ""
+    if upper not in _METHODS:
+        raise ValidationError(
+            f"unsupported HTTP method {method!r}; use one of {', '.join(sorted(_METHODS))}",
+            argument="method",
+        )
+    return upper
+
+
+def _join_url(base_url: str, path: str) -> str:
+    if not isinstance(path, str):
+        raise ValidationError(f"path must be a string; got {type(path).__name__}", argument="path")
+    if path.startswith(("https://", "http://")):
+        return path
+    if not path:
+        return base_url
+    return f"{base_url}/{path.lstrip('/')}"
+
+
+def query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Drop parameters that were not given; the service treats absent and empty differently."""
+    if params is None:
+        return None
+    return {
+        key: value for key, value in params.items() if value is not None and value is not NOT_GIVEN
+    }
+
+
+def _request_kwargs(params: Mapping[str, Any] | None, json: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    checked = query(params)
+    if checked:
+        kwargs["params"] = checked
+    if json is not NOT_GIVEN:
+        kwargs["json"] = json
+    return kwargs
+
+
+def _headers(extra: Mapping[str, str] | None) -> dict[str, str]:
+    return {"User-Agent": _USER_AGENT, "Accept": "application/json", **(extra or {})}
+
+
+def transport_error(err: Exception, method: str, url: str) -> APIError:
+    """The typed error for an httpx failure; says whether the request had left."""
+    sent = request_was_sent(err)
+    if isinstance(err, httpx.TimeoutException):
+        return APITimeoutError(
+            f"{method} {url} timed out ({type(err).__name__})",
+            method=method,
+            url=url,
+            request_sent=sent,
+        )
+    if isinstance(err, httpx.DecodingError):
+        return APIResponseValidationError(
+            f"{method} {url} returned a body that could not be decoded ({err})",
+            method=method,
+            url=url,
+        )
+    return APIConnectionError(
+        f"{method} {url} failed: could not reach the service ({type(err).__name__}: {err})",
+        method=method,
+        url=url,
+        request_sent=sent,
+    )
+
+
+def status_error(response: httpx.Response, method: str, url: str) -> APIError:
+    return status_error_from_response(
+        response.status_code,
+        response.content,
+        response.headers.get("content-type"),
+        method=method,
+        url=url,
+        retry_after=response.headers.get("retry-after"),
+    )
+
+
+def parse_response(response: httpx.Response, expect: Expect, method: str, url: str) -> Any:
+    if not response.is_success:
+        raise status_error(response, method, url)
+    if expect == "empty":
+        return None
+    if expect == "text":
+        return response.text
+    if not response.content.strip():
+        raise APIResponseValidationError(
+            f"{method} {url} returned HTTP {response.status_code} with an empty body; "
+            "expected JSON",
+            method=method,
+            url=url,
+            body="",
+        )
+    try:
+        return response.json()
+    except ValueError as err:
+        raise APIResponseValidationError(
+            f"{method} {url} returned HTTP {response.status_code} with a body that is not "
+            f"valid JSON ({err})",
+            method=method,
+            url=url,
+            body=response.text[:1000],
+        ) from err
+
+
+def _check_expect(expect: str) -> Expect:
+    if expect not in ("json", "empty", "text"):
+        raise ValidationError("expect must be 'json', 'empty' or 'text'", argument="expect")
+    return cast(Expect, expect)
+
+
+def check_event_stream(response: httpx.Response, url: str) -> None:
+    """Raise StreamError for a 2xx reply that is not an event stream."""
+    content_type = response.headers.get("content-type", "")
+    if "text/event-stream" not in content_type:
+        raise StreamError(f"GET {url} did not answer with an event stream ({content_type!r})")
+
+
+def _stream_timeout(base: httpx.Timeout, read_timeout: float | None) -> httpx.Timeout:
+    # The read timeout bounds the gap between two chunks: heartbeats reset it, a stall trips it.
+    return httpx.Timeout(connect=base.connect, read=read_timeout, write=base.write, pool=base.pool)
+
+
+def stall(url: str, read_timeout: float | None, err: Exception) -> StreamError:
+    if isinstance(err, httpx.ReadTimeout):
+        return StreamError(f"the event stream from {url} stalled: no data for {read_timeout} s")
+    if isinstance(err, SSEError):
+        return StreamError(f"the event stream from {url} sent malformed data: {err}")
+    return StreamError(f"the event stream from {url} broke ({type(err).__name__}: {err})")
+
+
+def log_response(method: str, url: str, response: httpx.Response, started: float) -> None:
+    logger.debug(
+        "%s %s -> %d in %.3f s", method, url, response.status_code, time.perf_counter() - started
+    )
+
+
+def connection_failed(method: str, url: str, err: Exception, started: float) -> APIError:
+    logger.debug(
+        "%s %s failed (%s) after %.3f s",
+        method,
+        url,
+        type(err).__name__,
+        time.perf_counter() - started,
+    )
+    return transport_error(err, method, url)
+
+
+def invalid_url(url: str, err: Exception) -> ValidationError:
+    return ValidationError(f"invalid URL {url!r}: {err}", argument="path")
+
+
+class HTTPBase:
+    """State and checks shared by the sync and async shells."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None,
+        timeout: TimeoutArg,
+        max_retries: int,
+        backoff_factor: float,
+        has_client: bool,
+        transport: object | None,
+        headers: Mapping[str, str] | None,
+        retry_counter: RetryCounter | None,
+        sleeper: Sleeper | None,
+    ) -> None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValidationError("base_url must be an http(s) URL", argument="base_url")
+        if has_client and transport is not None:
+            raise ValidationError(
+                "pass either http_client or transport, not both (the client has its transport)",
+                argument="transport",
+            )
+        if auth is not None and not isinstance(auth, httpx.Auth):
+            raise ValidationError("auth must be an httpx.Auth", argument="auth")
+        self.base_url = base_url.rstrip("/")
+        self._auth = auth
+        self._timeout = check_timeout(timeout)
+        self._backoff = Backoff(
+            max_retries=check_max_retries(max_retries),
+            factor=check_backoff_factor(backoff_factor),
+        )
+        self._counter = retry_counter if retry_counter is not None else RetryCounter()
+        self._sleeper = sleeper
+        # Our own httpx client gets the default headers at construction; an injected one gets
+        # them on every request. Either way every request goes through the same retry loop.
+        self._owns_client = not has_client
+        self._default_headers = _headers(headers)
+        self._extra_headers = self._default_headers if has_client else {}
+
+    @property
+    def retries_total(self) -> int:
+        """Retries counted so far (with a client's shared counter: the client's total)."""
+        return self._counter.total
+
+    def url(self, path: str) -> str:
+        """The absolute URL for ``path`` (absolute URLs pass through unchanged)."""
+        return _join_url(self.base_url, path)
+
+    def _retrier(self, method: str, url: str) -> Retrier:
+        idempotent = is_idempotent(method)
+        return Retrier(
+            self._backoff,
+            retry_on=lambda failure: is_retryable(failure, idempotent=idempotent),
+            counter=self._counter,
+            sleeper=self._sleeper,
+            what=f"{method} {url}",
+        )
+
+    def _check_open(self, client: httpx.Client | httpx.AsyncClient, method: str, url: str) -> None:
+        if client.is_closed:
+            raise APIConnectionError(
+                f"{method} {url}: this {type(self).__name__} is closed; create a new client",
+                method=method,
+                url=url,
+                request_sent=False,
+            )
+
+    def _auth_arg(self) -> httpx.Auth | httpx._client.UseClientDefault:
+        return self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT
+
+    def _client_options(self) -> dict[str, Any]:
+        """Keyword arguments for the httpx client this shell creates itself."""
+        return {"timeout": self._timeout, "headers": self._default_headers}
+
+    def _prepare(
+        self, client: httpx.Client | httpx.AsyncClient, method: str, path: str, expect: str
+    ) -> tuple[str, str, Expect]:
+        """Check a request's arguments before anything is sent: (method, url, expect)."""
+        method = _check_method(method)
+        checked_expect = _check_expect(expect)
+        url = self.url(path)
+        self._check_open(client, method, url)
+        return method, url, checked_expect
+
+    def _prepare_stream(
+        self, client: httpx.Client | httpx.AsyncClient, path: str, read_timeout: float | None
+    ) -> tuple[str, float | None]:
+        """Check a stream's arguments before connecting: (url, read_timeout)."""
+        checked_timeout = check_read_timeout(read_timeout)
+        url = self.url(path)
+        self._check_open(client, "GET", url)
+        return url, checked_timeout
+
+    def _send_kwargs(self, params: Mapping[str, Any] | None, json: Any) -> dict[str, Any]:
+        return {
+            "auth": self._auth_arg(),
+            "headers": self._extra_headers,
+            **_request_kwargs(params, json),
+        }
+
+    def _sse_kwargs(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        params: Mapping[str, Any] | None,
+        read_timeout: float | None,
+    ) -> dict[str, Any]:
+        return {
+            "params": query(params),
+            "auth": self._auth_arg(),
+            "headers": dict(self._extra_headers),
+            "timeout": _stream_timeout(client.timeout, read_timeout),
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"

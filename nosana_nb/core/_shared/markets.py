@@ -1,0 +1,210 @@
+"""Markets (GPU pools and their prices), cost estimates and the vault funds pre-check.
+
+Prices: the markets API gives ``nos_job_price_per_second`` in whole NOS per second; when a job
+is listed, the chain escrows the market's ``job_price`` in NOS base units (1e-6 NOS) per second
+for the job's whole timeout, plus the network fee. ``network_fee_percentage`` is a percentage
+(10 means 10 %). The I/O-free half of ``Markets``/``AsyncMarkets`` (``_async/markets.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from decimal import ROUND_CEILING, Decimal
+from typing import Any, Protocol
+
+from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.errors import InsufficientFundsError, ValidationError
+from nosana_nb.core.models import NOS_BASE_UNITS_PER_NOS, CostEstimate, Market
+from nosana_nb.core.routes import Route
+from nosana_nb.core.validation import (
+    Strategy,
+    check_create_timeout,
+    check_replicas,
+    check_strategy,
+    timeout_minutes,
+)
+
+logger = logging.getLogger("nosana_nb.core.markets")
+
+LAMPORTS_PER_SOL = 10**9
+# SOL a vault needs per listed job: rent for the job and run accounts (~0.0044 SOL, refunded
+# when the job closes) plus transaction fees. An estimate for the pre-check, not a price.
+SOL_LAMPORTS_PER_JOB = 5_000_000
+_SECONDS_PER_HOUR = 3600
+_HUNDRED = Decimal(100)
+
+
+class Balance(Protocol):
+    """What the funds check reads from a vault balance (core.vaults.VaultBalance fits)."""
+
+    @property
+    def sol(self) -> Decimal: ...
+    @property
+    def nos(self) -> Decimal: ...
+    @property
+    def lamports(self) -> int: ...
+    @property
+    def nos_base_units(self) -> int: ...
+
+
+def _amount(value: Decimal) -> str:
+    """A Decimal for people: 0E-9 -> 0, 0.510000 -> 0.51."""
+    return f"{value.normalize():f}"
+
+
+def _ceil(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
+def _parse_markets(data: Any) -> list[Market]:
+    items = data.get("markets") if isinstance(data, Mapping) else data
+    if not isinstance(items, list):
+        raise ValueError('expected a JSON array of markets or {"markets": [...]}')
+    return [Market.model_validate(item) for item in items]
+
+
+def markets_route(network: NetworkConfig) -> Route[list[Market]]:
+    return Route("GET", network.markets_url, _parse_markets, requires_auth=False)
+
+
+def check_market_ref(address_or_slug: Any) -> str:
+    """A non-blank market address or slug, stripped."""
+    if not isinstance(address_or_slug, str) or not address_or_slug.strip():
+        raise ValidationError("market must be a market address or slug", argument="market")
+    return address_or_slug.strip()
+
+
+def find_market(markets: Sequence[Market], address_or_slug: str) -> Market:
+    """The market whose address, or slug (case-insensitive), is ``address_or_slug``."""
+    wanted = check_market_ref(address_or_slug)
+    for market in markets:
+        if market.address == wanted or (market.slug and market.slug.lower() == wanted.lower()):
+            return market
+    known = ", ".join(m.slug or m.address for m in markets[:20]) or "none"
+    raise ValidationError(f"unknown market {wanted!r}; known markets: {known}", argument="market")
+
+
+def estimate_cost(
+    market: Market,
+    *,
+    replicas: int,
+    timeout: int | float | Decimal | timedelta,
+    strategy: Strategy | str | None = None,
+) -> CostEstimate:
+    """Escrow for ``replicas`` jobs of ``timeout`` (seconds or timedelta) on ``market``."""
+    count = check_replicas(replicas, minimum=1)
+    minutes = timeout_minutes(timeout)
+    checked_strategy = None if strategy is None else check_strategy(strategy)
+    if checked_strategy is not None:
+        check_create_timeout(minutes, checked_strategy)
+    price = market.nos_job_price_per_second
+    if price is None:
+        raise ValidationError(
+            f"market {market.label} publishes no nos_job_price_per_second; cannot estimate cost",
+            argument="market",
+        )
+    seconds = minutes * 60
+    fee_pct = market.network_fee_percentage or Decimal(0)
+    price_units = price * NOS_BASE_UNITS_PER_NOS
+    base_units = _ceil(price_units * count * seconds)
+    fee_units = _ceil(Decimal(base_units) * fee_pct / _HUNDRED)
+    with_fee = base_units + fee_units
+    per_hour = price * count * _SECONDS_PER_HOUR
+    fee_factor = 1 + fee_pct / _HUNDRED
+    usd_per_hour = None
+    usd_per_hour_with_fee = None
+    usd = None
+    usd_with_fee = None
+    if market.usd_reward_per_hour is not None:
+        usd_per_hour = market.usd_reward_per_hour * count
+        usd_per_hour_with_fee = usd_per_hour * fee_factor
+        hours = Decimal(seconds) / _SECONDS_PER_HOUR
+        usd = usd_per_hour * hours
+        usd_with_fee = usd_per_hour_with_fee * hours
+    sol_lamports = SOL_LAMPORTS_PER_JOB * count
+    return CostEstimate(
+        market=market.address,
+        replicas=count,
+        timeout_seconds=seconds,
+        strategy=checked_strategy,
+        price_nos_per_second=price,
+        network_fee_percentage=fee_pct,
+        nos_base_units=base_units,
+        fee_base_units=fee_units,
+        nos_base_units_with_fee=with_fee,
+        nos=Decimal(base_units) / NOS_BASE_UNITS_PER_NOS,
+        nos_with_fee=Decimal(with_fee) / NOS_BASE_UNITS_PER_NOS,
+        nos_per_hour=per_hour,
+        nos_per_hour_with_fee=per_hour * fee_factor,
+        usd_per_hour=usd_per_hour,
+        usd_per_hour_with_fee=usd_per_hour_with_fee,
+        usd=usd,
+        usd_with_fee=usd_with_fee,
+        sol_lamports=sol_lamports,
+        sol=Decimal(sol_lamports) / LAMPORTS_PER_SOL,
+    )
+
+
+def check_vault_funds(estimate: CostEstimate, balance: Balance, vault_address: str) -> None:
+    """Raise InsufficientFundsError when the vault cannot cover the estimated escrow and SOL."""
+    need_nos = Decimal(estimate.nos_base_units_with_fee) / NOS_BASE_UNITS_PER_NOS
+    need_sol = estimate.sol
+    short_nos = balance.nos_base_units < estimate.nos_base_units_with_fee
+    short_sol = balance.lamports < estimate.sol_lamports
+    if not (short_nos or short_sol):
+        return
+    problems = []
+    if short_nos:
+        problems.append(
+            f"need {_amount(need_nos)} NOS ({estimate.replicas} replicas × "
+            f"{_amount(estimate.price_nos_per_second)} NOS/s × {estimate.timeout_seconds} s "
+            f"+ {_amount(estimate.network_fee_percentage)}% fee), "
+            f"vault {vault_address} has {_amount(balance.nos)} NOS"
+        )
+    if short_sol:
+        problems.append(
+            f"need about {_amount(need_sol)} SOL for rent and fees ({estimate.replicas} jobs × "
+            f"{_amount(Decimal(SOL_LAMPORTS_PER_JOB) / LAMPORTS_PER_SOL)} SOL), "
+            f"vault {vault_address} has {_amount(balance.sol)} SOL"
+        )
+    raise InsufficientFundsError(
+        "Insufficient funds: "
+        + "; ".join(problems)
+        + "; top up with deployment.vault.topup(sol=..., nos=...) or pass check_funds=False",
+        required_nos=need_nos,
+        available_nos=balance.nos,
+        required_sol=need_sol,
+        available_sol=balance.sol,
+    )
+
+
+def market_for_funds_check(markets: Sequence[Market], address: str) -> Market | None:
+    """The market to price a funds check with, or None (logged) when it cannot be priced."""
+    for market in markets:
+        if market.address == address:
+            if market.nos_job_price_per_second is None:
+                break
+            return market
+    logger.warning(
+        "skipping the funds pre-check: no price known for market %s "
+        "(pass check_funds=False to silence this)",
+        address,
+    )
+    return None
+
+
+def precheck(
+    market: Market | str,
+    replicas: int,
+    timeout: int | float | Decimal | timedelta,
+    strategy: Strategy | str | None,
+) -> None:
+    # validate every argument before the markets lookup goes out
+    if not isinstance(market, Market):
+        check_market_ref(market)
+    check_replicas(replicas, minimum=1)
+    minutes = timeout_minutes(timeout)
+    if strategy is not None:
+        check_create_timeout(minutes, check_strategy(strategy))

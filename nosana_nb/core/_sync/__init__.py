@@ -1,0 +1,1 @@
+"""The sync resources and shells, generated from ``_async`` by ``scripts/unasync.py``."""

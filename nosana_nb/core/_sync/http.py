@@ -1,0 +1,159 @@
+# generated from _async/http.py by scripts/unasync.py — do not edit
+"""The blocking HTTP shell under every sync client (fine inside Jupyter's loop).
+
+Generated from ``_async/http.py`` (the single source of both twins): edit that module, then
+run ``.venv/bin/python scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Generator, Iterator, Mapping
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, SSEError, connect_sse
+
+from nosana_nb.core._shared.http import (
+    NOT_GIVEN,
+    Expect,
+    HTTPBase,
+    TimeoutArg,
+    check_event_stream,
+    check_injected,
+    connection_failed,
+    invalid_url,
+    log_response,
+    parse_response,
+    stall,
+    status_error,
+)
+from nosana_nb.core.retry_policy import (
+    DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    RetryCounter,
+    Sleeper,
+)
+
+
+class SyncHTTP(HTTPBase):
+    """One client's HTTP: JSON requests and SSE streams, every one retried as the policy says."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        timeout: TimeoutArg = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+        retry_counter: RetryCounter | None = None,
+        sleeper: Sleeper | None = None,
+    ) -> None:
+        check_injected(http_client, httpx.Client, transport, httpx.BaseTransport)
+        super().__init__(
+            base_url,
+            auth=auth,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff_factor=backoff_factor,
+            has_client=http_client is not None,
+            transport=transport,
+            headers=headers,
+            retry_counter=retry_counter,
+            sleeper=sleeper,
+        )
+        if http_client is None:
+            http_client = httpx.Client(transport=transport, **self._client_options())
+        self._client = http_client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = NOT_GIVEN,
+        expect: Expect = "json",
+    ) -> Any:
+        """Send one request (retried as the policy says) and parse its reply."""
+        method, url, expect = self._prepare(self._client, method, path, expect)
+        kwargs = self._send_kwargs(params, json)
+
+        def attempt() -> Any:
+            started = time.perf_counter()
+            try:
+                response = self._client.request(method, url, **kwargs)
+            except httpx.InvalidURL as err:
+                raise invalid_url(url, err) from err
+            except httpx.HTTPError as err:
+                raise connection_failed(method, url, err, started) from err
+            log_response(method, url, response, started)
+            return parse_response(response, expect, method, url)
+
+        return self._retrier(method, url).call(attempt)
+
+    @contextlib.contextmanager
+    def stream_sse(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        read_timeout: float | None = 60.0,
+    ) -> Iterator[Iterator[str]]:
+        """Open an SSE stream; the iterator yields each message's ``data``, skipping comments.
+
+        Opening is retried like a GET; once the stream is open, a break or a stall raises
+        StreamError (reconnecting is the caller's choice: the watcher does).
+        """
+        url, read_timeout = self._prepare_stream(self._client, path, read_timeout)
+        kwargs = self._sse_kwargs(self._client, params, read_timeout)
+        with contextlib.ExitStack() as stack:
+
+            def attempt() -> EventSource:
+                started = time.perf_counter()
+                with contextlib.ExitStack() as opening:
+                    try:
+                        source = opening.enter_context(
+                            connect_sse(self._client, "GET", url, **kwargs)
+                        )
+                    except httpx.HTTPError as err:
+                        raise connection_failed("GET", url, err, started) from err
+                    response = source.response
+                    log_response("GET", url, response, started)
+                    if not response.is_success:
+                        response.read()  # the error body, for the mapped error
+                        raise status_error(response, "GET", url)
+                    stack.push(opening.pop_all())
+                    return source
+
+            source = self._retrier("GET", url).call(attempt)
+            check_event_stream(source.response, url)
+            messages = _data_of(source, url, read_timeout)
+            stack.callback(messages.close)
+            yield messages
+
+    def close(self) -> None:
+        """Close the shell's own httpx client (an injected one is left to its owner)."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> SyncHTTP:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _data_of(source: EventSource, url: str, read_timeout: float | None) -> Generator[str, None]:
+    try:
+        for event in source.iter_sse():
+            if event.data:
+                yield event.data
+    except (httpx.HTTPError, SSEError) as err:
+        raise stall(url, read_timeout, err) from err

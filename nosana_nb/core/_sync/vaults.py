@@ -1,0 +1,72 @@
+# generated from _async/vaults.py by scripts/unasync.py — do not edit
+"""A vault seen from its owner's wallet (blocking calls).
+
+Generated from ``_async/vaults.py`` (the single source of both twins): edit that module, then
+run ``.venv/bin/python scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nosana_nb.core._shared.vaults import VaultBalance, VaultBase
+from nosana_nb.core._sync.http import SyncHTTP
+from nosana_nb.core._sync.solana_rpc import SolanaRPC
+from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.wallet import Wallet
+
+
+class Vault(VaultBase):
+    """A vault seen from its owner's wallet: balance, top-up, withdraw."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        wallet: Wallet,
+        rpc: SolanaRPC,
+        dm: SyncHTTP,
+        network: NetworkConfig,
+    ) -> None:
+        super().__init__(address, wallet=wallet, network=network)
+        self._rpc = rpc
+        self._dm = dm
+
+    def get_balance(self) -> VaultBalance:
+        mint = self._mint()
+        lamports = self._rpc.get_balance(self._address)
+        nos = self._rpc.get_token_balance(self._address, mint)
+        return VaultBalance.from_units(lamports, nos)
+
+    def topup(self, lamports: int | None = None, *, sol: Any = None, nos: Any = None) -> str:
+        """Send SOL and/or NOS from the wallet to the vault; returns the confirmed signature.
+
+        ``lamports`` (positional, like the TypeScript SDK's ``topup(1000000)``) or ``sol`` in
+        whole SOL; ``nos`` in whole NOS. Amounts are Decimal, int or str, converted exactly.
+        """
+        plan, mint = self._start_topup(lamports, sol, nos)
+        wallet_lamports = self._rpc.get_balance(self._wallet.pubkey)
+        wallet_nos, vault_account = 0, None
+        if plan.nos_base_units:
+            wallet_nos = self._rpc.get_token_balance(self._wallet.pubkey, mint)
+            vault_account = self._rpc.get_account(self._vault_token_account(mint))
+        raw = self._topup_transaction(
+            plan,
+            mint,
+            self._rpc.get_latest_blockhash(),
+            wallet_lamports=wallet_lamports,
+            wallet_nos=wallet_nos,
+            vault_account=vault_account,
+        )
+        return self._send_confirmed(raw)
+
+    def withdraw(self, amount: Any = None) -> str:
+        """Move everything in the vault back to the wallet; returns the confirmed signature."""
+        mint, path = self._start_withdraw(amount)
+        body = self._dm.request("POST", path, json={})
+        return self._send_confirmed(self._cosigned_withdraw(body, self._dm.url(path), mint))
+
+    def _send_confirmed(self, raw: bytes) -> str:
+        signature = self._rpc.send_transaction(raw)
+        self._rpc.confirm_transaction(signature)
+        return signature
