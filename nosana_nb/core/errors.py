@@ -36,6 +36,7 @@ __all__ = [
     "JobNotFoundError",
     "NosanaError",
     "NotFoundError",
+    "OperationCancelled",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -79,6 +80,10 @@ class WalletError(NosanaError):
 
 class StreamError(NosanaError):
     """A server-sent-event stream broke, stalled or sent something unreadable."""
+
+
+class OperationCancelled(NosanaError):
+    """The user cancelled a long operation (from a widget's Cancel button, say)."""
 
 
 class InsufficientFundsError(NosanaError):

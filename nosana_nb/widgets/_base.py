@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import ipywidgets as widgets
 import traitlets
 
-from nosana_nb.core.errors import NosanaError
+from nosana_nb.core.errors import OperationCancelled
 
 __all__ = [
     "CancelToken",
@@ -68,10 +68,6 @@ def badge_html(status: str) -> str:
         "padding:1px 8px;border-radius:9px;font-size:var(--jp-ui-font-size1,12px);"
         f'font-weight:600;white-space:nowrap" title="{label}">{label}</span>'
     )
-
-
-class OperationCancelled(NosanaError):
-    """The user cancelled an operation from its widget."""
 
 
 class CancelToken:
