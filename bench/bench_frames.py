@@ -31,7 +31,7 @@ def _iso(moment: datetime) -> str:
 
 
 def job_records(count: int, *, deployments: int = 200) -> list[dict[str, Any]]:
-    """Wire-shaped job dicts (spec §3.3) with realistic variety: states, nulls, distinct times."""
+    """Wire-shaped job dicts (wire-contract §3.3) with variety: states, nulls, distinct times."""
     records = []
     for index in range(count):
         state = STATES[index % 4]

@@ -1,6 +1,6 @@
 """An in-memory deployment manager (+ markets, IPFS, stats) for httpx.MockTransport.
 
-It speaks the wire contract of deployment-manager-api.md closely enough for client tests:
+It speaks the wire contract of docs/wire-contract.md closely enough for client tests:
 exact paths, JSON field names, the auth check (signature verified with solders), keyset-like
 pagination with opaque cursors, the status machine with its HTTP 500 refusals, and the SSE
 stream as a finished text/event-stream body. Every request is recorded for assertions.
@@ -230,7 +230,7 @@ class FakeNosana:
             denied = self._check_auth(request)
             if denied is not None:
                 return denied
-            # the real service answers 500 to an empty body sent as JSON (spec §2)
+            # the real service answers 500 to an empty body sent as JSON (wire-contract §2)
             empty_json = not body and "json" in request.headers.get("content-type", "")
             if request.method in ("POST", "DELETE") and empty_json:
                 return _error(500, "Internal Server Error")

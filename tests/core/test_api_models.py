@@ -205,7 +205,7 @@ def test_estimate_cost_breakdown() -> None:
 
 
 def test_estimate_matches_the_reference_worked_example() -> None:
-    # sdks.md §8: market 97G9… at 0.000115 NOS/s, 1 replica, 2 h -> 0.828 NOS (fee 0 here)
+    # wire-contract §14.2: market 97G9… at 0.000115 NOS/s, 1 replica, 2 h -> 0.828 NOS (fee 0 here)
     estimate = estimate_cost(market("nvidia-4090"), replicas=1, timeout=7200)
     assert estimate.nos == Decimal("0.828")
     assert estimate.nos_with_fee == Decimal("0.828")

@@ -1,4 +1,4 @@
-"""Wallet and API-key authentication headers (deployment-manager-api.md §1.1)."""
+"""Wallet and API-key authentication headers (wire-contract §1.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Error tree and the mapping from HTTP error responses (deployment-manager-api.md §2, §11)."""
+"""Error tree and the mapping from HTTP error responses (wire-contract §2, §11)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Requests the sandbox must refuse, over real HTTP: exact status codes and bodies (spec §1.1).
+"""Requests the sandbox must refuse, over HTTP: exact status codes and bodies (wire-contract §1.1).
 
 Raw httpx sends each header variant (unsigned, forged, expired, malformed) to several routes;
 the client with another wallet must see the owner's deployment as missing. Every refusal is
@@ -94,7 +94,7 @@ def _cases(owner: Wallet, stranger: Wallet) -> list[Case]:
 
 
 def _expected_500(route: str, case: Case) -> object:
-    """The three 500 bodies of spec §1.1: schema routes, the stream, the job detail."""
+    """The three 500 bodies of wire-contract §1.1: schema routes, the stream, the job detail."""
     if route == "stream":
         message = "Authorization has expired." if "expired" in case.name else None
         return ("stream", message)

@@ -1,12 +1,12 @@
 """Every strategy's lifecycle and every status transition and refusal, through the client.
 
-The state machine (spec §7.1) is written out here from the spec, independently of the client's
+The state machine (wire-contract §7.1) is written out here independently of the client's
 own ``ALLOWED_ACTIONS``: for each status the sandbox can reach, every action is tried on a
 deployment in that status and must either succeed (checked in the store) or be refused with an
 ``InvalidStateError`` naming the current status and the actions the spec allows.
 
 STARTING and STOPPING are observed deterministically by pausing the sandbox worker (the
-"stuck without a worker" case of spec §7.4); ERROR is reached by letting a LIST fail until the
+"stuck without a worker" case, wire-contract §7.4); ERROR comes from letting a LIST fail until the
 worker's retry cap (60) with simulated time; INSUFFICIENT_FUNDS by starting on an empty vault.
 """
 
@@ -48,7 +48,7 @@ BOGUS_MARKET = str(Keypair.from_seed(bytes(32)).pubkey())
 RETRY_CAP = 60
 
 UPDATES = frozenset({"update-replica-count", "update-timeout", "update-name", "create-revision"})
-# spec §7.1: status -> actions the deployment manager accepts
+# wire-contract §7.1: status -> actions the deployment manager accepts
 SPEC_ALLOWED: dict[str, frozenset[str]] = {
     "DRAFT": frozenset({"start"}) | UPDATES,
     "STARTING": UPDATES,

@@ -225,7 +225,7 @@ def test_jobs_events_tasks_and_job_detail(own_sandbox: SandboxHandle, own_accoun
     one = jobs[0].job
     assert [j.job for j in deployment.get_jobs(job=one)] == [one]
     with pytest.raises(BadRequestError, match="revision must be number"):
-        deployment.get_jobs(revision=1).to_list()  # the service's quirk (spec §5.4), copied
+        deployment.get_jobs(revision=1).to_list()  # the service's quirk (wire-contract §5.4)
 
     detail = deployment.get_job(one)
     assert detail.state is JobState.RUNNING

@@ -1,6 +1,6 @@
 """Stateful property test: random client action sequences against a reference model.
 
-The model is the API state machine of deployment-manager-api.md §7.1 (which action is allowed
+The model is the API state machine of wire-contract §7.1 (which action is allowed
 from which status, and which typed error a refusal raises), the worker's own moves of §7.2 (as a
 reachability relation: after the worker ran, the observed status must be reachable from the last
 one), the client's funds pre-check, and the vault's NOS: what was topped up, minus what the

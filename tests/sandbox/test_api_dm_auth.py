@@ -1,4 +1,4 @@
-"""Wallet authentication of the sandbox API (spec §1.1), refusal by refusal."""
+"""Wallet authentication of the sandbox API (wire-contract §1.1), refusal by refusal."""
 
 from __future__ import annotations
 

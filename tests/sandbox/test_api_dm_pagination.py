@@ -1,4 +1,4 @@
-"""Keyset pagination and list filters (spec §5.1, §6) over 250 deployments."""
+"""Keyset pagination and list filters (wire-contract §5.1, §6) over 250 deployments."""
 
 from __future__ import annotations
 

@@ -236,7 +236,7 @@ def test_create_rotation_time_message(user: httpx.Client) -> None:
 
 
 def test_invalid_cron_is_refused_at_the_api(user: httpx.Client) -> None:
-    """Sandbox choice (spec §7.4): the service accepts a 5-token schedule that is not cron and
+    """Sandbox choice (wire-contract §7.4): the service accepts a 5-token schedule, not cron, and
     the deployment then sticks in STARTING for ever; the sandbox refuses it up front, with the
     route's bare 400, at create and at update-schedule."""
     body = deployment_body(strategy="SCHEDULED")

@@ -1,4 +1,4 @@
-"""Every API action against every deployment status (spec §7.1), with the worker stopped.
+"""Every API action against every deployment status (wire-contract §7.1), with the worker stopped.
 
 Without a worker nothing moves on its own (like the service in ``APP_MODE=api``), so each
 status can be set in the store and the API's verdict checked exactly.

@@ -1,4 +1,4 @@
-"""``GET /deployments/:id/stream`` (spec §10.3): headers, snapshot, live frames, keep-alive."""
+"""``GET /deployments/:id/stream`` (wire-contract §10.3): headers, snapshot, frames, keep-alive."""
 
 from __future__ import annotations
 
