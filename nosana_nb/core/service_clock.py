@@ -157,6 +157,19 @@ class ServiceClock:
         if self._forward_to is not None and reading is not current:
             self._forward_to.replace(reading)
 
+    def at_least(self, unix_seconds: float) -> None:
+        """The service stamped something at ``unix_seconds`` (a job's start or end in a stream
+        message): its clock has reached that time, whatever the last reply said. A frozen
+        sandbox moved by hand sends no reply to this client, but its stream tells."""
+        with self._lock:
+            current = self._reading
+            if current is None or current.at(self._monotonic()) >= unix_seconds:
+                return
+            reading = ClockReading(unix_seconds, self._monotonic(), current.rate, current.precise)
+            self._reading = reading
+        if self._forward_to is not None:
+            self._forward_to.replace(reading)
+
     def replace(self, reading: ClockReading) -> None:
         """Take ``reading`` as it is: the process-wide clock follows the service heard last,
         which may be another service than before (its time may even be earlier)."""

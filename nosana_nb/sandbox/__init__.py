@@ -39,11 +39,22 @@ from .http.sse import StreamHub
 from .store import Store
 from .worker.worker import Worker
 
-__all__ = ["SandboxError", "SandboxHandle", "default_db_path", "serve_forever", "start"]
+__all__ = [
+    "SandboxError",
+    "SandboxHandle",
+    "default_db_path",
+    "resume_time",
+    "serve_forever",
+    "start",
+]
 
 _CLOCK_KEY = "sandbox.clock"
 CLOCK_SAVE_INTERVAL_S = 0.25
 """How often a running clock (speed mode) is written to the store, in wall seconds."""
+CLOCK_SAVE_AHEAD_S = 1.0
+"""A running clock is saved this many wall seconds ahead: whatever a reply shows before the next
+save (or a starved save) is never in the future of a sandbox restarted after a SIGKILL; the
+restart jumps forward by at most this much, like a sandbox that was down a moment."""
 
 
 class SandboxError(RuntimeError):
@@ -166,7 +177,8 @@ class SandboxHandle:
 
 class _ClockKeeper:
     """Writes the simulated time to the store: at once after every move by hand, and every
-    ``CLOCK_SAVE_INTERVAL_S`` while it runs by itself, so a SIGKILL loses at most that much."""
+    ``CLOCK_SAVE_INTERVAL_S`` (``CLOCK_SAVE_AHEAD_S`` ahead) while it runs by itself, so after a
+    SIGKILL no time a client was shown lies in the restarted sandbox's future."""
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
@@ -176,7 +188,8 @@ class _ClockKeeper:
 
     def start(self) -> None:
         self._clock.persist_with(self.save)
-        self.save(self._clock.now())
+        speed = self._clock.speed
+        self.save(self._clock.now() + (speed or 0.0) * CLOCK_SAVE_AHEAD_S)
         self._thread.start()
 
     def save(self, now: float) -> None:
@@ -184,8 +197,9 @@ class _ClockKeeper:
 
     def _run(self) -> None:
         while not self._stopping.wait(CLOCK_SAVE_INTERVAL_S):
-            if not self._clock.manual_mode:
-                self.save(self._clock.now())
+            speed = self._clock.speed
+            if speed is not None:
+                self.save(self._clock.now() + speed * CLOCK_SAVE_AHEAD_S)
 
     def stop(self) -> None:
         self._stopping.set()

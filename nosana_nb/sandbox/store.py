@@ -299,13 +299,15 @@ class Store:
             callback(change)
 
 
+# times of what has happened; a task's due_at lies ahead and must not move the clock there
 _UNIX_SECONDS_FIELDS = frozenset({"time_start", "time_end"})
+_ISO_FIELDS = frozenset({"created_at", "updated_at"})
 _ISO_LENGTH = len("2025-01-02T03:04:05.678Z")
 
 
 def _timestamp_of(key: str, value: Any) -> float | None:
     """Unix seconds from a stored field: an ISO-8601 ``...Z`` string or a job's unix time."""
-    if isinstance(value, str) and len(value) == _ISO_LENGTH and value.endswith("Z"):
+    if key in _ISO_FIELDS and isinstance(value, str) and len(value) == _ISO_LENGTH:
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
         except ValueError:

@@ -268,7 +268,13 @@ class Watcher:
         client = _watch_client(self._client)
         clock = _service_time(client)
         sessions = [
-            DeploymentSession(d, self._recorder, self._settings, clock=clock)
+            DeploymentSession(
+                d,
+                self._recorder,
+                self._settings,
+                clock=clock,
+                clock_floor=lambda when: client.service_clock.at_least(when.timestamp()),
+            )
             for d in self._deployments
         ]
         try:

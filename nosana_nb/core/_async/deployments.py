@@ -641,11 +641,15 @@ class AsyncDeployments:
         new_vault: bool = False,
         check_funds: bool = True,
         reconcile: bool = True,
+        check_market: bool = True,
     ) -> AsyncDeployment:
         """Create a deployment. ``timeout``/``rotation_time`` are seconds or timedelta.
 
         Give exactly one of ``job_definition`` or ``ipfs_definition_hash`` (fetched from IPFS).
         Unless ``check_funds=False``, the vault must hold the estimated escrow first.
+        ``market`` is an address or a slug (``"nvidia-3060"``); a market the markets API does not
+        list is refused before anything is sent, naming the closest ones (``check_market=False``
+        sends an address unchecked, as the service itself takes any address).
 
         A create whose reply is lost (connection dropped, timeout, generic 5xx) may still have
         created the deployment. With ``reconcile=True`` (default) the client then lists your
@@ -661,6 +665,7 @@ class AsyncDeployments:
         _check_definition_source(job_definition, ipfs_definition_hash)
         _check_bool(check_funds, argument="check_funds")
         _check_bool(reconcile, argument="reconcile")
+        _check_bool(check_market, argument="check_market")
         market_ref = check_market_ref(market)
         request = routes.prepare_create(
             name=name,
@@ -679,9 +684,10 @@ class AsyncDeployments:
         )
         _require_signing_wallet(self._services.wallet)
         definition = validate_job_definition(job_definition) if job_definition is not None else None
-        request = dataclasses.replace(
-            request, market=await self._services.resolve_market(market_ref)
-        )
+        if check_market or not is_market_address(market_ref):
+            request = dataclasses.replace(
+                request, market=await self._services.resolve_market(market_ref)
+            )
         if definition is None:
             definition = validate_job_definition(
                 await self._services.jobs.get_job_definition(str(ipfs_definition_hash))

@@ -73,6 +73,7 @@ def markets_route(network: NetworkConfig) -> Route[list[Market]]:
     return Route("GET", network.markets_url, _parse_markets, requires_auth=False)
 
 
+_ADDRESS_MIN_LENGTH = 30  # addresses are 32-44 characters; 30 also catches a truncated one
 _MARKET_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
@@ -84,6 +85,12 @@ def check_market_ref(address_or_slug: Any) -> str:
     if not _MARKET_REF.fullmatch(ref):
         raise ValidationError(
             f"market must be a base58 address or a slug such as 'nvidia-3060'; got {ref!r}",
+            argument="market",
+        )
+    if len(ref) >= _ADDRESS_MIN_LENGTH and not is_market_address(ref):
+        # as long as an address, so meant as one: a slug is short
+        raise ValidationError(
+            f"market {ref!r} is not a valid address (a base58 public key of 32 bytes)",
             argument="market",
         )
     return ref
