@@ -5,7 +5,13 @@ The API core is imported eagerly and is light (httpx, solders, pydantic). The no
 first use of their module.
 """
 
-from nosana_nb._connect import connect, current_sandbox, stop_sandbox
+from nosana_nb._connect import (
+    connect,
+    current_sandbox,
+    let_time_pass,
+    notebook_client,
+    stop_sandbox,
+)
 from nosana_nb.core import (
     APIConnectionError,
     APIError,
@@ -109,6 +115,8 @@ __all__ = [
     "connect",
     "container_job",
     "current_sandbox",
+    "let_time_pass",
+    "notebook_client",
     "stop_sandbox",
     "validate_job_definition",
 ]

@@ -11,19 +11,35 @@ import atexit
 import math
 import os
 import threading
+import time
+from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+import httpx
+
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
-from nosana_nb.core.config import local_network
-from nosana_nb.core.errors import ValidationError
+from nosana_nb.core.config import NetworkConfig, local_network
+from nosana_nb.core.errors import ConfigError, ValidationError
 from nosana_nb.core.wallet import Wallet
 
 if TYPE_CHECKING:
     from nosana_nb.sandbox import SandboxHandle
 
-__all__ = ["connect", "current_sandbox", "data_dir", "stop_sandbox"]
+__all__ = [
+    "SANDBOX_URL_ENV",
+    "connect",
+    "current_sandbox",
+    "data_dir",
+    "let_time_pass",
+    "notebook_client",
+    "stop_sandbox",
+]
+
+SANDBOX_URL_ENV = "NOSANA_SANDBOX_URL"
+"""A sandbox server's URL (``nosana-nb sandbox``, Binder's ``binder/start``): connect() attaches."""
 
 DEMO_SOL = Decimal("5")
 DEMO_NOS = Decimal("1000")
@@ -55,14 +71,32 @@ def stop_sandbox() -> None:
             _sandbox = None
 
 
-def _start_sandbox(db: str | None, speed: float | None, seed: int) -> SandboxHandle:
+def _start_sandbox(db: Any, speed: Any, seed: Any, *, restart: bool) -> SandboxHandle:
     global _sandbox
     with _lock:
-        if _sandbox is None:
-            from nosana_nb.sandbox import start
+        if _sandbox is not None and restart:
+            _sandbox.stop()
+            _sandbox = None
+        if _sandbox is not None:
+            conflicts = _conflicts(_sandbox, db, speed, seed)
+            if conflicts:
+                raise ValidationError(
+                    "connect() was asked for "
+                    + ", ".join(conflicts)
+                    + " but a sandbox with other settings runs in this process; pass "
+                    "restart=True to stop it and start one with these settings "
+                    "(or call nosana_nb.stop_sandbox() first)",
+                    argument="restart",
+                )
+            return _sandbox
+        from nosana_nb.sandbox import start
 
-            _sandbox = start(db=db, speed=speed, seed=seed)
-            atexit.register(stop_sandbox)
+        _sandbox = start(
+            db=None if db is UNSET or db is None else os.fspath(db),
+            speed=DEFAULT_SPEED if speed is UNSET else speed,
+            seed=0 if seed is UNSET else seed,
+        )
+        atexit.register(stop_sandbox)
         return _sandbox
 
 
@@ -123,6 +157,17 @@ def _check_start_options(db: Any, speed: Any, seed: Any, asynchronous: Any) -> N
         )
 
 
+class _Unset:
+    """An argument left at its default: only settings given explicitly can conflict."""
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+UNSET: Any = _Unset()
+DEFAULT_SPEED = 60.0
+
+
 @overload
 def connect(
     *,
@@ -133,6 +178,8 @@ def connect(
     fund_sol: Decimal | int | str = ...,
     fund_nos: Decimal | int | str = ...,
     asynchronous: Literal[False] = ...,
+    restart: bool = ...,
+    url: str | None = ...,
 ) -> NosanaClient: ...
 
 
@@ -146,18 +193,22 @@ def connect(
     fund_sol: Decimal | int | str = ...,
     fund_nos: Decimal | int | str = ...,
     asynchronous: Literal[True],
+    restart: bool = ...,
+    url: str | None = ...,
 ) -> AsyncNosanaClient: ...
 
 
 def connect(
     *,
     wallet: Any = None,
-    db: str | os.PathLike[str] | None = None,
-    speed: float | None = 60.0,
-    seed: int = 0,
+    db: str | os.PathLike[str] | None = UNSET,
+    speed: float | None = UNSET,
+    seed: int = UNSET,
     fund_sol: Decimal | int | str = DEMO_SOL,
     fund_nos: Decimal | int | str = DEMO_NOS,
     asynchronous: bool = False,
+    restart: bool = False,
+    url: str | None = None,
 ) -> NosanaClient | AsyncNosanaClient:
     """A client on the embedded local Nosana, started on first use and reused afterwards.
 
@@ -165,36 +216,176 @@ def connect(
         wallet: anything ``Wallet.load`` accepts; default: a demo wallet kept beside the
             sandbox database (or a fresh one when ``db=":memory:"``).
         db: sandbox SQLite file; default a file in the user data dir; ``":memory:"`` for none.
-        speed: simulated seconds per wall second (60: an hour a minute); None freezes the clock.
-        seed: seed of the simulated GPU network.
+        speed: simulated seconds per wall second (default 60: an hour a minute); None freezes
+            the clock (move it with :func:`let_time_pass`).
+        seed: seed of the simulated GPU network (default 0).
         fund_sol, fund_nos: the wallet is topped up from the faucet to at least these amounts.
         asynchronous: return an ``AsyncNosanaClient`` instead.
+        restart: stop a running in-process sandbox and start one with these settings.
+        url: attach to a sandbox server already running there (``nosana-nb sandbox``) instead
+            of starting one in this process; default ``$NOSANA_SANDBOX_URL`` unless ``db`` is
+            given (a database means a sandbox of this process's own).
 
-    The first call's ``db``, ``speed`` and ``seed`` start the sandbox; later calls reuse it
-    (call :func:`stop_sandbox` to start over).
+    Later calls reuse the running sandbox; a ``db``, ``speed`` or ``seed`` given explicitly that
+    differs from the running sandbox's raises ValidationError (pass ``restart=True`` to start
+    over with the new settings) instead of being silently ignored.
     """
     sol = _check_amount(fund_sol, "fund_sol")
     nos = _check_amount(fund_nos, "fund_nos")
-    _check_start_options(db, speed, seed, asynchronous)
+    _check_start_options(
+        None if db is UNSET else db,
+        DEFAULT_SPEED if speed is UNSET else speed,
+        0 if seed is UNSET else seed,
+        asynchronous,
+    )
+    if not isinstance(restart, bool):
+        raise ValidationError("restart must be True or False", argument="restart")
     given = Wallet.load(wallet) if wallet is not None else None
-    handle = _start_sandbox(None if db is None else os.fspath(db), speed, seed)
-    chosen = given if given is not None else _demo_wallet(db == ":memory:")
-    network = local_network(handle.api_url, nos_mint=str(handle.nos_mint))
+    attach_url = (
+        url if url is not None else (os.environ.get(SANDBOX_URL_ENV) if db is UNSET else None)
+    )
+    if attach_url:
+        network, in_memory = _attach(attach_url, speed), False
+        faucet: Any = _HTTPFaucet(network.api_url)
+    else:
+        handle = _start_sandbox(db, speed, seed, restart=restart)
+        network = local_network(handle.api_url, nos_mint=str(handle.nos_mint))
+        in_memory = handle.store.path == ":memory:"
+        faucet = handle
+    chosen = given if given is not None else _demo_wallet(in_memory)
     client: NosanaClient | AsyncNosanaClient
     if asynchronous:
         client = AsyncNosanaClient(network, chosen, env={})
     else:
         client = NosanaClient(network, chosen, env={})
-    _top_up_from_faucet(handle, chosen, sol, nos)
+    _top_up_from_faucet(faucet, chosen, sol, nos)
     return client
 
 
-def _top_up_from_faucet(handle: SandboxHandle, wallet: Wallet, sol: Decimal, nos: Decimal) -> None:
-    lamports = handle.chain.sol_balance(wallet.address)
-    nos_units = handle.chain.nos_balance(wallet.address)
+def _resolved_db(db: str | os.PathLike[str] | None) -> str:
+    from nosana_nb.sandbox import default_db_path
+
+    path = os.fspath(default_db_path() if db is None else db)
+    return path if path == ":memory:" else os.path.abspath(path)
+
+
+def _conflicts(handle: SandboxHandle, db: Any, speed: Any, seed: Any) -> list[str]:
+    """The explicitly given settings that differ from the running sandbox's."""
+    found = []
+    if db is not UNSET and _resolved_db(db) != _resolved_db(handle.store.path):
+        asked = os.fspath(db) if db is not None else None
+        found.append(f"db={asked!r} (running: {handle.store.path!r})")
+    if speed is not UNSET and speed != handle.clock.speed:
+        found.append(f"speed={speed!r} (running: {handle.clock.speed!r})")
+    if seed is not UNSET and seed != handle.worker.seed:
+        found.append(f"seed={seed!r} (running: {handle.worker.seed!r})")
+    return found
+
+
+def _attach(url: str, speed: Any) -> NetworkConfig:
+    """The network of a sandbox server already running at ``url`` (its ``/_sandbox/info``)."""
+    base = url.rstrip("/")
+    try:
+        info = httpx.get(f"{base}/_sandbox/info", timeout=5.0).raise_for_status().json()
+    except httpx.HTTPError as err:
+        raise ConfigError(
+            f"no sandbox answers at {base} ({SANDBOX_URL_ENV}): {err}. Start one with "
+            "`nosana-nb sandbox`, or unset the variable to run one in this process"
+        ) from err
+    running = info.get("clock", {}).get("speed")
+    if speed is not UNSET and speed != running:
+        raise ValidationError(
+            f"the sandbox at {base} runs at speed={running!r}, not speed={speed!r}; an attached "
+            "sandbox keeps its own settings (restart `nosana-nb sandbox --speed ...`)",
+            argument="speed",
+        )
+    return local_network(base, nos_mint=str(info["nos_mint"]))
+
+
+class _HTTPFaucet:
+    """The faucet of a sandbox in another process, over its local-only admin routes."""
+
+    def __init__(self, api_url: str) -> None:
+        self._api_url = api_url
+
+    def _post(self, wallet: Wallet, sol: str, nos: str) -> dict[str, Any]:
+        body = {"wallet": wallet.address, "sol": sol, "nos": nos}
+        reply = httpx.post(f"{self._api_url}/_sandbox/faucet", json=body, timeout=30.0)
+        payload: dict[str, Any] = reply.raise_for_status().json()
+        return payload
+
+    def balances(self, wallet: Wallet) -> tuple[int, int]:
+        found = self._post(wallet, "0", "0")["balances"]
+        return int(found["lamports"]), int(found["nos_base_units"])
+
+    def faucet(self, wallet: Wallet, *, sol: str, nos: str) -> None:
+        self._post(wallet, sol, nos)
+
+
+def _top_up_from_faucet(faucet: Any, wallet: Wallet, sol: Decimal, nos: Decimal) -> None:
+    if isinstance(faucet, _HTTPFaucet):
+        lamports, nos_units = faucet.balances(wallet)
+    else:
+        lamports = faucet.chain.sol_balance(wallet.address)
+        nos_units = faucet.chain.nos_balance(wallet.address)
     want_lamports = int(sol * 10**9)
     want_nos = int(nos * 10**6)
     missing_sol = Decimal(max(0, want_lamports - lamports)) / 10**9
     missing_nos = Decimal(max(0, want_nos - nos_units)) / 10**6
     if missing_sol or missing_nos:
-        handle.faucet(wallet.address, sol=str(missing_sol), nos=str(missing_nos))
+        faucet.faucet(wallet, sol=str(missing_sol), nos=str(missing_nos))
+
+
+NETWORK_ENV = "NOSANA_NETWORK"
+WALLET_ENV = "NOSANA_WALLET"
+NOTEBOOK_DB_ENV = "NOSANA_NB_NOTEBOOK_DB"
+
+
+def notebook_client(*, seed: int = 0, env: Mapping[str, str] | None = None) -> NosanaClient:
+    """The one-call setup of a notebook: the real network or a sandbox of the notebook's own.
+
+    ``NOSANA_NETWORK`` = ``devnet`` / ``mainnet``: a client on that network with the wallet of
+    ``NOSANA_WALLET`` (required: a notebook that spends must not run unauthenticated), endpoints
+    from ``NOSANA_API_URL`` / ``NOSANA_RPC_URL`` when set. Unset (or ``sandbox``): an in-process
+    sandbox with a frozen clock (move it with :func:`let_time_pass`) on the database
+    ``NOSANA_NB_NOTEBOOK_DB`` names, by default ``:memory:`` - so nothing a user did in another
+    notebook or session (running jobs holding the market's nodes) can block this one.
+    """
+    source = os.environ if env is None else env
+    network = source.get(NETWORK_ENV, "").strip().lower()
+    if network and network != "sandbox":
+        if not source.get(WALLET_ENV):
+            raise ConfigError(
+                f"{NETWORK_ENV}={network} needs {WALLET_ENV}: a Solana CLI id.json path, a JSON "
+                "byte array or a base58 secret (never paste key material into a cell)"
+            )
+        return NosanaClient(network, env=source)
+    db = source.get(NOTEBOOK_DB_ENV) or ":memory:"
+    return connect(db=db, speed=None, seed=seed)
+
+
+def let_time_pass(client: NosanaClient | AsyncNosanaClient, duration: timedelta | float) -> None:
+    """Let ``duration`` (a timedelta or seconds) of service time pass.
+
+    On the sandbox the simulated clock jumps at once, running everything that falls due on the
+    way (``POST /_sandbox/advance``, so it works for a sandbox in this process or attached);
+    on a real network this blocks for real, as nothing else can make time pass there.
+    """
+    seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValidationError("duration must be a timedelta or seconds", argument="duration")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValidationError("duration must be finite and >= 0", argument="duration")
+    if not isinstance(client, NosanaClient | AsyncNosanaClient):
+        raise ValidationError(
+            f"client must be a NosanaClient or AsyncNosanaClient; got {type(client).__name__}",
+            argument="client",
+        )
+    if client.network.name != "local":
+        time.sleep(seconds)
+        return
+    reply = httpx.post(
+        f"{client.network.api_url}/_sandbox/advance", json={"seconds": seconds}, timeout=None
+    )
+    reply.raise_for_status()
+    client.service_clock.observe_headers(reply.headers)

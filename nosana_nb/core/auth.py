@@ -74,6 +74,8 @@ class WalletAuth(_NoExport, httpx.Auth):
         *,
         message: str = AUTH_MESSAGE,
         include_time: bool = True,
+        # the wall clock on purpose: the service checks a signature's age against its own wall
+        # clock (the sandbox too, not its simulated one: docs/wire-contract.md §1.1)
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._message = _check_message(message)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
@@ -30,7 +31,7 @@ from nosana_nb.core.deployments import (
     SyncServices,
     Vaults,
 )
-from nosana_nb.core.errors import ValidationError, WalletError
+from nosana_nb.core.errors import APIResponseValidationError, ValidationError, WalletError
 from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.jobs import AsyncJobs, Jobs
 from nosana_nb.core.markets import AsyncMarkets, Markets
@@ -43,6 +44,7 @@ from nosana_nb.core.retry_policy import (
     RetryCounter,
     Sleeper,
 )
+from nosana_nb.core.service_clock import ServiceClock, last_seen_clock
 from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC
 from nosana_nb.core.wallet import Wallet
 
@@ -50,6 +52,24 @@ __all__ = ["API_KEY_HEADER", "AsyncNosanaClient", "Client", "ClientOptions", "No
 
 API_KEY_HEADER = "x-nosana-api"
 CREATE_PATH = "/deployments/create"
+HEALTH_PATH = "/health"
+
+
+def _needs_reading(clock: ServiceClock) -> bool:
+    # a frozen sandbox clock only moves by hand (sandbox.advance), which sends no reply here
+    return not clock.seen or clock.frozen
+
+
+def _read(clock: ServiceClock) -> datetime:
+    now = clock.now()
+    if now is None:  # the health reply carried neither Date nor the sandbox's header
+        raise APIResponseValidationError(
+            f"the service at {HEALTH_PATH} sent no Date header: its time is unknown",
+            method="GET",
+            url=HEALTH_PATH,
+        )
+    return now
+
 
 HTTPClientT = TypeVar("HTTPClientT", bound=httpx.Client | httpx.AsyncClient)
 TransportT = TypeVar("TransportT", bound=httpx.BaseTransport | httpx.AsyncBaseTransport)
@@ -146,20 +166,27 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
             env=env,
             sleeper=sleeper,
         )
-        self._wire(options, RetryCounter())
+        self._wire(options, RetryCounter(), None)
 
     @classmethod
     def from_options(
-        cls, options: ClientOptions, *, retry_counter: RetryCounter | None = None
+        cls,
+        options: ClientOptions,
+        *,
+        retry_counter: RetryCounter | None = None,
+        service_clock: ServiceClock | None = None,
     ) -> Self:
-        """A client built from ready options; ``retry_counter`` shares another's retry count."""
+        """A client built from ready options; ``retry_counter`` shares another's retry count,
+        ``service_clock`` another's reading of the service's time."""
         if not isinstance(options, ClientOptions):
             raise ValidationError(
                 f"options must be a ClientOptions; got {type(options).__name__}",
                 argument="options",
             )
         client = cls.__new__(cls)
-        client._wire(options, retry_counter if retry_counter is not None else RetryCounter())
+        client._wire(
+            options, retry_counter if retry_counter is not None else RetryCounter(), service_clock
+        )
         return client
 
     @classmethod
@@ -167,11 +194,15 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         """Raise ValidationError unless this kind of client can be built from ``options``."""
         options.check_flavor(cls._flavor.http_client, cls._flavor.transport, cls.__name__)
 
-    def _wire(self, options: ClientOptions, counter: RetryCounter) -> None:
+    def _wire(
+        self, options: ClientOptions, counter: RetryCounter, clock: ServiceClock | None
+    ) -> None:
         flavor = self._flavor
         self.check_options(options)
         self._options = options
         self._retry_counter = counter
+        # one clock per service: derived clients share it, and it feeds the process-wide one
+        self._service_clock = clock or ServiceClock(forward_to=last_seen_clock())
         network = options.network
         common: dict[str, Any] = {
             "timeout": options.timeout,
@@ -187,9 +218,10 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
             network.api_url,
             auth=_dm_auth(options.wallet, options.api_key),
             http_client=options.http_client,
+            service_clock=self._service_clock,
             **common,
         )
-        self._public = flavor.http(network.api_url, **common)
+        self._public = flavor.http(network.api_url, service_clock=self._service_clock, **common)
         self._pin = flavor.http(network.api_url, auth=_pin_auth(network), **common)
         self.rpc = flavor.rpc(network.rpc_url, **common)
         self.markets = flavor.markets(self._public, network)
@@ -204,6 +236,7 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
             uses_api_key=options.api_key is not None,
             retry_counter=counter,
             sleeper=options.sleeper,
+            clock=self._service_clock,
         )
         self.deployments = flavor.deployments(self._services)
         self.vaults = flavor.vaults(self._services)
@@ -227,6 +260,11 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         return self._retry_counter
 
     @property
+    def service_clock(self) -> ServiceClock:
+        """The service's clock as this client's replies told it (shared with derived clients)."""
+        return self._service_clock
+
+    @property
     def retries_total(self) -> int:
         """Every retry so far: HTTP requests, Solana RPC calls, stream reconnects and POST
         reconciliations, by this client and the clients derived from it."""
@@ -240,7 +278,9 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         injected ``http_client``) and adds its retries to this client's ``retries_total``.
         """
         options = self._options.replace(**changes)
-        return type(self).from_options(options, retry_counter=self._retry_counter)
+        return type(self).from_options(
+            options, retry_counter=self._retry_counter, service_clock=self._service_clock
+        )
 
     def with_options(self, **changes: Any) -> Self:
         """Same as :meth:`copy`: ``client.with_options(timeout=5).markets.list()``."""
@@ -289,11 +329,24 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
         ``httpx.AsyncClient`` (or None); a transport must implement the async interface too.
         """
         options = self._options.replace(**changes)
-        return AsyncNosanaClient.from_options(options, retry_counter=self._retry_counter)
+        return AsyncNosanaClient.from_options(
+            options, retry_counter=self._retry_counter, service_clock=self._service_clock
+        )
 
     def stats(self) -> Stats:
         """The deployment manager's counters (``GET /stats``, unauthenticated)."""
         return routes.send(self._public, routes.get_stats())
+
+    def now(self) -> datetime:
+        """The service's time (UTC): the sandbox's simulated clock, or the real server's.
+
+        Extrapolated from the newest reply at the service's rate; asks the service
+        (``GET /health``) when no reply has told it yet, or when a frozen sandbox clock may
+        have been moved by hand since.
+        """
+        if _needs_reading(self._service_clock):
+            self._public.request("GET", HEALTH_PATH, expect="text")
+        return _read(self._service_clock)
 
     def close(self) -> None:
         for http in (self._dm, self._public, self._pin):
@@ -346,11 +399,19 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
         ``httpx.Client`` (or None); a transport must implement the sync interface too.
         """
         options = self._options.replace(**changes)
-        return NosanaClient.from_options(options, retry_counter=self._retry_counter)
+        return NosanaClient.from_options(
+            options, retry_counter=self._retry_counter, service_clock=self._service_clock
+        )
 
     async def stats(self) -> Stats:
         """The deployment manager's counters (``GET /stats``, unauthenticated)."""
         return await routes.asend(self._public, routes.get_stats())
+
+    async def now(self) -> datetime:
+        """The service's time (UTC); see :meth:`NosanaClient.now`."""
+        if _needs_reading(self._service_clock):
+            await self._public.request("GET", HEALTH_PATH, expect="text")
+        return _read(self._service_clock)
 
     async def aclose(self) -> None:
         for http in (self._dm, self._public, self._pin):

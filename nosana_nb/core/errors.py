@@ -126,6 +126,8 @@ class APIConnectionError(APIError):
     ``request_sent`` is False when the failure came before any byte of the request left (a
     refused connection, a DNS failure, a connect timeout): the service cannot have acted on it,
     so even a POST may be sent again. True means it may have arrived and been applied.
+    ``unreachable`` is True when nothing listens at the address or its name does not resolve:
+    a failure that does not heal within a retry's wait, so it is reported at once.
     """
 
     def __init__(
@@ -136,9 +138,11 @@ class APIConnectionError(APIError):
         url: str,
         body: str | None = None,
         request_sent: bool = True,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message, method=method, url=url, body=body)
         self.request_sent = request_sent
+        self.unreachable = unreachable
 
 
 class APITimeoutError(APIConnectionError):

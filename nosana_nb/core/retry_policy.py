@@ -22,7 +22,9 @@ the Solana JSON-RPC client, the watcher's stream session and the reconciliation 
   ("Failed to get deployment jobs": a bad cursor fails the same way every time), a reply that
   does not parse, a JSON-RPC error object, a refused argument.
 
-- **how long to wait, and how often** (:class:`Backoff`): exponential backoff with jitter from
+- **how long to wait, and how often** (:class:`Backoff`): a refused connection or a name that
+  does not resolve gets one quick retry (:data:`UNREACHABLE_RETRIES`), then fails at once;
+  everything else exponential backoff with jitter from
   httpx-retries' ``Retry.backoff_strategy``, a server's ``Retry-After`` honoured (parsed by
   ``Retry.parse_retry_after``) up to a cap, and a cap on the total wait of one operation.
 
@@ -81,6 +83,8 @@ __all__ = [
     "STREAM_RECONNECT_BACKOFF",
     "STREAM_TRANSPORT_RETRIES",
     "TRANSIENT_STATUSES",
+    "UNREACHABLE_RETRIES",
+    "UNREACHABLE_WAIT_S",
     "Backoff",
     "Retrier",
     "RetryCounter",
@@ -116,6 +120,12 @@ MAX_TOTAL_BACKOFF_SECONDS: Final = 90.0
 DEFAULT_RPC_TIMEOUT: Final = DEFAULT_TIMEOUT
 DEFAULT_RPC_RETRIES: Final = DEFAULT_MAX_RETRIES
 DEFAULT_RPC_BACKOFF: Final = DEFAULT_BACKOFF_FACTOR
+
+UNREACHABLE_RETRIES: Final = 1
+"""Retries of one request after a refused connection or a name that does not resolve: one
+quick try (a service restarting this instant), then the error - nothing listens there, and a
+backoff ladder would only make the user wait seconds to learn it."""
+UNREACHABLE_WAIT_S: Final = 0.1
 
 POST_RESENDS: Final = 2
 """A POST whose outcome is unknown is looked for, then resent at most this many times."""
@@ -260,6 +270,8 @@ class Backoff:
     cap: float = MAX_BACKOFF_SECONDS
     total_cap: float | None = MAX_TOTAL_BACKOFF_SECONDS
     jitter: float = BACKOFF_JITTER
+    unreachable_retries: int | None = UNREACHABLE_RETRIES
+    """Retries after an unreachable service (None: as many as ``max_retries``)."""
 
     def __post_init__(self) -> None:
         if self.max_retries is not None:
@@ -307,6 +319,7 @@ def reconnect_backoff(first: float, longest: float) -> Backoff:
         cap=longest,
         total_cap=None,
         jitter=STREAM_RECONNECT_JITTER,
+        unreachable_retries=None,  # the watcher outlasts a restarting service
     )
 
 
@@ -379,21 +392,32 @@ class Retrier:
         self.what = what
         self.on_retry = on_retry
         self.retries = 0
+        self.unreachable = 0
         self.waited = 0.0
 
     def reset(self) -> None:
         """Start the schedule over (the watcher does after a connection that delivered)."""
         self.retries = 0
+        self.unreachable = 0
         self.waited = 0.0
 
     def next_wait(self, failure: BaseException) -> float | None:
         """Seconds to wait before trying again, or None to give up; counts the retry."""
         if not self.retry_on(failure) or self.backoff.exhausted(self.retries, self.waited):
             return None
+        cap = self.backoff.unreachable_retries
+        unreachable = isinstance(failure, APIConnectionError) and failure.unreachable
+        if unreachable and cap is not None:
+            if self.unreachable >= cap:
+                return None
+            self.unreachable += 1
         self.retries += 1
-        wait = self.backoff.wait(
-            self.retries, retry_after=_retry_after(failure), waited=self.waited
-        )
+        if unreachable and cap is not None:
+            wait = min(UNREACHABLE_WAIT_S, self.backoff.cap)
+        else:
+            wait = self.backoff.wait(
+                self.retries, retry_after=_retry_after(failure), waited=self.waited
+            )
         self.waited += wait
         total = self.counter.add() if self.counter is not None else self.retries
         logger.debug(

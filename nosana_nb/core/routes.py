@@ -459,6 +459,10 @@ def create_shared_vault() -> Route[VaultInfo]:
 # --- create ---------------------------------------------------------------------------------
 
 
+SLUG_STAND_IN = "11111111111111111111111111111111"
+"""A valid address that checks a create's other arguments while its market slug is resolved."""
+
+
 @dataclass(frozen=True)
 class CreateRequest:
     """Validated arguments of a create, minus the job definition (which may come from IPFS)."""

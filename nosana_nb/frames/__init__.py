@@ -10,7 +10,13 @@ Datetimes are tz-aware UTC, durations ``timedelta64``, ids ``string``, counts an
 
 from __future__ import annotations
 
-from nosana_nb.frames._cost import as_frame, cost_dataframe, deployment_cost_totals, utc_now
+from nosana_nb.frames._cost import (
+    ServiceNow,
+    as_frame,
+    cost_dataframe,
+    deployment_cost_totals,
+    utc_now,
+)
 from nosana_nb.frames._fleet import (
     afleet_dataframe,
     afleet_events_dataframe,
@@ -49,6 +55,7 @@ __all__ = [
     "STRATEGIES",
     "TASK_TYPES",
     "VAULT_TX_KINDS",
+    "ServiceNow",
     "afleet_dataframe",
     "afleet_events_dataframe",
     "afleet_jobs_dataframe",

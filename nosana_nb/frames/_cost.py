@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.errors import ValidationError
+from nosana_nb.core.service_clock import last_seen_now
 from nosana_nb.frames import _convert as cv
 from nosana_nb.frames._wire import deployments_dataframe, jobs_dataframe, markets_dataframe
 from nosana_nb.frames.schema import empty_frame, schema_of, validate_schema
@@ -36,12 +38,30 @@ def as_frame(source: Any, name: str) -> pd.DataFrame:
     return builders[name](source)
 
 
-def utc_now(now: datetime | pd.Timestamp | None) -> pd.Timestamp:
-    """``now`` as a UTC Timestamp (naive values are read as UTC); the current time if None."""
+ServiceNow = datetime | pd.Timestamp | NosanaClient | AsyncNosanaClient | None
+"""A "now": a datetime, a client (its service's clock), or None (the service heard from last)."""
+
+
+def utc_now(now: ServiceNow = None) -> pd.Timestamp:
+    """``now`` as a UTC Timestamp (naive values are read as UTC), on the service's clock.
+
+    The rule (DESIGN rule 10, ``core.service_clock``): a datetime is taken as it is; a client
+    gives its service's time (``client.now()``); None gives the time of the service this process
+    heard from last - the sandbox's simulated clock or the real server's - and only when no
+    service has answered yet the wall clock, as there is nothing to ask.
+    """
+    if isinstance(now, NosanaClient):
+        return pd.Timestamp(now.now())
+    if isinstance(now, AsyncNosanaClient):  # cannot await here: its last reading
+        now = now.service_clock.now() or last_seen_now()
+    elif now is None:
+        now = last_seen_now()
     if now is None:
-        return pd.Timestamp.now(tz="UTC")
+        return pd.Timestamp.now(tz="UTC")  # no service heard from: the only clock there is
     if not isinstance(now, datetime):
-        raise ValidationError(f"now must be a datetime, got {type(now).__name__}", argument="now")
+        raise ValidationError(
+            f"now must be a datetime or a client, got {type(now).__name__}", argument="now"
+        )
     stamp = pd.Timestamp(now)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
@@ -88,14 +108,15 @@ def cost_dataframe(
     *,
     deployments: Any = None,
     timeout: float | timedelta | None = None,
-    now: datetime | None = None,
+    now: ServiceNow = None,
 ) -> pd.DataFrame:
     """Per-job runtime and cost in NOS base units (exact), NOS and USD, with and without fee.
 
     ``jobs``/``markets``/``deployments`` are frames from this module or anything their builders
     accept. The timeout cap comes from ``timeout`` (seconds or timedelta) or else from each job's
     deployment (``deployments``); without either, runtime is not capped. Open jobs are billed
-    until ``now`` (default: the current time). Jobs never started cost 0.
+    until ``now`` (a datetime or a client; default: the service's clock, see
+    :func:`utc_now`). Jobs never started cost 0.
     """
     jobs_df = as_frame(jobs, "jobs")
     markets_df = as_frame(markets, "markets")

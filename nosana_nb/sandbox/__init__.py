@@ -39,9 +39,22 @@ from .http.sse import StreamHub
 from .store import Store
 from .worker.worker import Worker
 
-__all__ = ["SandboxError", "SandboxHandle", "default_db_path", "serve_forever", "start"]
+__all__ = [
+    "SandboxError",
+    "SandboxHandle",
+    "default_db_path",
+    "resume_time",
+    "serve_forever",
+    "start",
+]
 
 _CLOCK_KEY = "sandbox.clock"
+CLOCK_SAVE_INTERVAL_S = 0.25
+"""How often a running clock (speed mode) is written to the store, in wall seconds."""
+CLOCK_SAVE_AHEAD_S = 1.0
+"""A running clock is saved this many wall seconds ahead: whatever a reply shows before the next
+save (or a starved save) is never in the future of a sandbox restarted after a SIGKILL; the
+restart jumps forward by at most this much, like a sandbox that was down a moment."""
 
 
 class SandboxError(RuntimeError):
@@ -95,6 +108,8 @@ class SandboxHandle:
         self.nos_mint = str(chain.nos_mint)
         self._stopped = False
         self._stop_lock = threading.Lock()
+        self._clock_keeper = _ClockKeeper(self.store, self.clock)
+        self._clock_keeper.start()
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "running"
@@ -137,7 +152,7 @@ class SandboxHandle:
             self._stopped = True
         self.worker.stop()
         self._server.stop(before_exit=self._hub.close_all)
-        self.store.meta_set(_CLOCK_KEY, self.clock.now())
+        self._clock_keeper.stop()
         self.store.close()
 
     def __enter__(self) -> SandboxHandle:
@@ -158,6 +173,46 @@ class SandboxHandle:
         except ApiError as error:
             raise SandboxError(error.message) from None
         return dict(reply.body)
+
+
+class _ClockKeeper:
+    """Writes the simulated time to the store: at once after every move by hand, and every
+    ``CLOCK_SAVE_INTERVAL_S`` (``CLOCK_SAVE_AHEAD_S`` ahead) while it runs by itself, so after a
+    SIGKILL no time a client was shown lies in the restarted sandbox's future."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="nosana-sandbox-clock", daemon=True)
+
+    def start(self) -> None:
+        self._clock.persist_with(self.save)
+        speed = self._clock.speed
+        self.save(self._clock.now() + (speed or 0.0) * CLOCK_SAVE_AHEAD_S)
+        self._thread.start()
+
+    def save(self, now: float) -> None:
+        self._store.save_clock(_CLOCK_KEY, now)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(CLOCK_SAVE_INTERVAL_S):
+            speed = self._clock.speed
+            if speed is not None:
+                self.save(self._clock.now() + speed * CLOCK_SAVE_AHEAD_S)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self._clock.persist_with(None)
+        self.save(self._clock.now())
+
+
+def resume_time(store: Store, start_time: float | None) -> float:
+    """Where a sandbox on ``store`` begins: never before its saved clock or any stored time."""
+    origin = time.time() if start_time is None else float(start_time)
+    saved = float(store.meta_get(_CLOCK_KEY, 0.0))
+    return max(origin, saved, store.latest_timestamp() or 0.0)
 
 
 def _check_start_arguments(*, port: Any, host: Any, seed: Any, keepalive_s: Any) -> None:
@@ -202,9 +257,7 @@ def start(
         raise ValueError("start_time must be a unix time in seconds (a finite number >= 0)")
     store = Store(default_db_path() if db is None else db)
     try:
-        resumed = float(store.meta_get(_CLOCK_KEY, 0.0))
-        origin = time.time() if start_time is None else float(start_time)
-        clock = Clock(speed=speed, start=max(origin, resumed))
+        clock = Clock(speed=speed, start=resume_time(store, start_time))
         chain = Chain(store, clock=clock)
         worker = Worker(store, chain, clock, seed=seed)
         settings = FaultSettings()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 DEMO_SPEED = 60.0  # an hour passes in a minute
@@ -42,6 +43,7 @@ class Clock:
         self._sim_origin = time.time() if start is None else float(start)
         self._wall_origin = time.monotonic()
         self._listeners: list[threading.Event] = []
+        self._on_move: Callable[[float], None] | None = None
 
     @classmethod
     def manual(cls, start: float | None = None) -> Clock:
@@ -110,6 +112,11 @@ class Clock:
         with self._lock:
             self._listeners.append(event)
 
+    def persist_with(self, save: Callable[[float], None] | None) -> None:
+        """Call ``save(now)`` after every move by hand (advance, set, a change of speed), so a
+        killed sandbox resumes no earlier than the time a client was last shown."""
+        self._on_move = save
+
     def _current_unlocked(self) -> float:
         if self._speed is None:
             return self._sim_origin
@@ -118,5 +125,8 @@ class Clock:
     def _notify(self) -> None:
         with self._lock:
             listeners = list(self._listeners)
+            now = self._current_unlocked()
+        if self._on_move is not None:
+            self._on_move(now)
         for event in listeners:
             event.set()

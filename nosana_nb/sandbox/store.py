@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 Doc = dict[str, Any]
@@ -70,6 +71,7 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
         self._depth = 0
+        self._closed = False
         self._pending: list[Change] = []
         self._subscribers: list[Subscriber] = []
         self._docs: dict[str, dict[str, Doc]] = {name: {} for name in COLLECTIONS}
@@ -222,8 +224,44 @@ class Store:
             else:
                 self.insert("meta", {"_id": key, "value": value})
 
+    def save_clock(self, key: str, value: float) -> None:
+        """Write the simulated time, committed at once and kept off the change feed (it is
+        written on every clock move; no listener reacts to it)."""
+        with self.lock:
+            if self._closed:
+                return
+            doc = {"_id": key, "value": value}
+            self.conn.execute(
+                "INSERT OR REPLACE INTO doc_meta (oid, body) VALUES (?, ?)",
+                (key, json.dumps(doc, separators=(",", ":"))),
+            )
+            self._docs["meta"][key] = doc
+
+    def latest_timestamp(self) -> float | None:
+        """The latest time any stored document or chain transaction carries (unix seconds).
+
+        A restart resumes at least here, so no stored time is ever in the sandbox's future.
+        """
+        latest: float | None = None
+        with self.lock:
+            for name in COLLECTIONS:
+                if name == "meta":
+                    continue
+                for doc in self._docs[name].values():
+                    for key, value in doc.items():
+                        stamp = _timestamp_of(key, value)
+                        if stamp is not None and (latest is None or stamp > latest):
+                            latest = stamp
+            with suppress(sqlite3.OperationalError):  # no chain tables yet
+                row = self.conn.execute("SELECT MAX(block_time) FROM chain_transactions")
+                block_time = row.fetchone()[0]
+                if block_time is not None and (latest is None or block_time > latest):
+                    latest = float(block_time)
+        return latest
+
     def close(self) -> None:
         with self.lock:
+            self._closed = True
             self.conn.close()
 
     # -- internals ------------------------------------------------------------------------
@@ -259,6 +297,24 @@ class Store:
             subscribers = list(self._subscribers)
         for callback in subscribers:
             callback(change)
+
+
+# times of what has happened; a task's due_at lies ahead and must not move the clock there
+_UNIX_SECONDS_FIELDS = frozenset({"time_start", "time_end"})
+_ISO_FIELDS = frozenset({"created_at", "updated_at"})
+_ISO_LENGTH = len("2025-01-02T03:04:05.678Z")
+
+
+def _timestamp_of(key: str, value: Any) -> float | None:
+    """Unix seconds from a stored field: an ISO-8601 ``...Z`` string or a job's unix time."""
+    if key in _ISO_FIELDS and isinstance(value, str) and len(value) == _ISO_LENGTH:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    if key in _UNIX_SECONDS_FIELDS and isinstance(value, int | float) and value > 0:
+        return float(value)
+    return None
 
 
 class _Sentinel:

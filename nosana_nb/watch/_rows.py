@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from nosana_nb.core.errors import RowFormatError as RowFormatError
+from nosana_nb.core.service_clock import last_seen_now
 
 Row = dict[str, Any]
 Source = Literal["stream", "snapshot", "reconcile"]
@@ -30,7 +31,9 @@ JOB_STATE_RANK = {"QUEUED": 0, "RUNNING": 1, "COMPLETED": 2, "STOPPED": 2}
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The service's time as last heard (the watcher passes its client's own clock); the wall
+    clock only before any service answered this process."""
+    return last_seen_now() or datetime.now(UTC)
 
 
 def from_unix(seconds: float | None) -> datetime | None:

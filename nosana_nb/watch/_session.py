@@ -113,11 +113,13 @@ class DeploymentSession:
         settings: SessionSettings,
         *,
         clock: Callable[[], datetime] = utc_now,
+        clock_floor: Callable[[datetime], None] | None = None,
     ) -> None:
         self.deployment = deployment
         self._recorder = recorder
         self._settings = settings
         self._clock = clock
+        self._clock_floor = clock_floor
         # newest jobs at the first connect: a reconnect's back-fill stops there
         self._baseline: set[str] = set()
         self._baseline_taken = False
@@ -223,6 +225,8 @@ class DeploymentSession:
         when = job_time(
             state, time_start=message.time_start, time_end=message.time_end, fallback=received
         )
+        if self._clock_floor is not None:
+            self._clock_floor(when)  # the service's clock has reached its own stamp
         self._record_job(message.job, state, message.node, when, source)
 
     def _record_job(

@@ -10,6 +10,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.deployments import AsyncDeployment, Deployment
 from nosana_nb.core.errors import ValidationError, WalletError
 from nosana_nb.core.retry_policy import STREAM_TRANSPORT_RETRIES
+from nosana_nb.core.service_clock import last_seen_now
 from nosana_nb.core.validation import check_pubkey
 from nosana_nb.watch._journal import Journal
 from nosana_nb.watch._recorder import ConnectionState, Recorder, RowCallback, WatchStatus
@@ -67,6 +69,15 @@ def _checked_client(client: Any) -> NosanaClient | AsyncNosanaClient:
         )
     AsyncNosanaClient.check_options(client.options)  # e.g. a transport asyncio cannot drive
     return client
+
+
+def _service_time(client: AsyncNosanaClient) -> Callable[[], datetime]:
+    """Rows are stamped on the service's clock, like the jobs and events they sit beside."""
+
+    def now() -> datetime:
+        return client.service_clock.now() or last_seen_now() or datetime.now(UTC)
+
+    return now
 
 
 def _watch_client(client: NosanaClient | AsyncNosanaClient) -> AsyncNosanaClient:
@@ -255,7 +266,17 @@ class Watcher:
 
     async def _watch_all(self) -> None:
         client = _watch_client(self._client)
-        sessions = [DeploymentSession(d, self._recorder, self._settings) for d in self._deployments]
+        clock = _service_time(client)
+        sessions = [
+            DeploymentSession(
+                d,
+                self._recorder,
+                self._settings,
+                clock=clock,
+                clock_floor=lambda when: client.service_clock.at_least(when.timestamp()),
+            )
+            for d in self._deployments
+        ]
         try:
             async with asyncio.TaskGroup() as group:
                 for session in sessions:

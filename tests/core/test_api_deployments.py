@@ -199,7 +199,7 @@ async def test_async_create_funds_check(fake: FakeNosana, wallet: Wallet) -> Non
 @pytest.mark.parametrize(
     ("overrides", "argument"),
     [
-        ({"market": "not-a-pubkey"}, "market"),
+        ({"market": "not a market!"}, "market"),
         ({"replicas": 0}, "replicas"),
         ({"replicas": True}, "replicas"),
         ({"replicas": 2.5}, "replicas"),
@@ -400,8 +400,19 @@ def test_funds_message_formats_amounts_for_people(
     with pytest.raises(InsufficientFundsError) as caught:
         client.deployments.create(**create_args(replicas=1, timeout=timedelta(hours=1)))
     assert str(caught.value) == (
-        "Insufficient funds: need 0.17028 NOS (1 replicas × 0.000043 NOS/s × 3600 s + 10% fee), "
-        f"vault {shared} has 0 NOS; need about 0.005 SOL for rent and fees (1 jobs × 0.005 SOL), "
-        f"vault {shared} has 0 SOL; top up with deployment.vault.topup(sol=..., nos=...) "
-        "or pass check_funds=False"
+        "Insufficient funds: need 0.17028 NOS (1 replica × 0.000043 NOS/s × 3600 s + 10% fee), "
+        f"vault {shared} has 0 NOS; need about 0.005 SOL for rent and fees (1 job × 0.005 SOL), "
+        f"vault {shared} has 0 SOL; top up the vault first with "
+        f"client.vaults.get({shared!r}).topup(sol=..., nos=...), or pass check_funds=False"
     )
+    # no deployment exists yet: the message must not send the user to deployment.vault
+    assert "deployment.vault" not in str(caught.value)
+
+
+def test_funds_message_says_replicas_for_more_than_one(
+    client: NosanaClient, fake: FakeNosana, book: BalanceBook
+) -> None:
+    with pytest.raises(InsufficientFundsError) as caught:
+        client.deployments.create(**create_args(replicas=2, timeout=timedelta(hours=1)))
+    assert "(2 replicas × " in str(caught.value)
+    assert "(2 jobs × " in str(caught.value)

@@ -117,18 +117,25 @@ def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _kernel_env(workdir: Path) -> dict[str, str]:
+def _kernel_env(workdir: Path, *, notebook_db: str | None = ":memory:") -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("NOSANA_")}
     env.update(
-        NOSANA_NB_NOTEBOOK_DB=":memory:",
         XDG_DATA_HOME=str(workdir / "xdg-data"),  # nothing lands in the user's data dir
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # keeps the debugger's frozen-modules note quiet
     )
+    if notebook_db is not None:
+        env["NOSANA_NB_NOTEBOOK_DB"] = notebook_db
     return env
 
 
-def _execute(path: Path, kernel_dir: Path, workdir: Path) -> Executed:
-    notebook = _read(path)
+def _execute(
+    path: Path | NotebookNode,
+    kernel_dir: Path,
+    workdir: Path,
+    *,
+    notebook_db: str | None = ":memory:",
+) -> Executed:
+    notebook = _read(path) if isinstance(path, Path) else path
     manager = AsyncKernelManager(
         kernel_name=KERNEL_NAME,
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]),
@@ -142,7 +149,7 @@ def _execute(path: Path, kernel_dir: Path, workdir: Path) -> Executed:
     probe = _code_cell(SECRET_PROBE)
     notebook.cells.append(probe)
     # cleanup_kc: nbclient shuts down only kernels it created itself unless told to
-    with runner.setup_kernel(env=_kernel_env(workdir), cleanup_kc=True):
+    with runner.setup_kernel(env=_kernel_env(workdir, notebook_db=notebook_db), cleanup_kc=True):
         for index, cell in enumerate(notebook.cells):
             runner.execute_cell(cell, index)
     notebook.cells.pop()
@@ -265,3 +272,46 @@ def test_first_cell_explains_environment_and_links_binder(name: str) -> None:
     assert re.search(BINDER_URL.format(name=re.escape(name)), first.source)
     for variable in ("NOSANA_NETWORK", "NOSANA_WALLET", "NOSANA_NB_NOTEBOOK_DB"):
         assert variable in first.source
+
+
+README = NOTEBOOKS_DIR.parent / "README.md"
+README_TIMEOUT_S = 120
+SETUP_LINES_MAX = 5
+
+
+def _readme_quickstart() -> NotebookNode:
+    """The README's quickstart code as a one-cell notebook, with the shipped cell timeout."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Quickstart") :]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match is not None, "the README's quickstart has no python block"
+    notebook: NotebookNode = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    notebook.cells.append(_code_cell(match.group(1)))
+    notebook.metadata["execution"] = {"timeout": README_TIMEOUT_S}
+    return notebook
+
+
+def test_readme_quickstart_then_every_notebook_in_one_data_dir(
+    kernel_dir: Path, tmp_path: Path
+) -> None:
+    """What a new user does: the README quickstart (its jobs keep running in the default
+    database), then each shipped notebook in the same data dir, nothing configured. None may
+    wait on what the quickstart left behind; each cell has the notebook's timeout."""
+    readme = _execute(_readme_quickstart(), kernel_dir, tmp_path, notebook_db=None)
+    printed = readme.text()
+    assert printed.count(" JobState.RUNNING ") + printed.count(" RUNNING ") >= 3, printed
+    assert "at 20" in printed  # the service's time, printed by client.now()
+    assert (tmp_path / "xdg-data" / "nosana_nb" / "sandbox.db").exists()
+    for name in NOTEBOOKS:
+        run = _execute(NOTEBOOKS_DIR / name, kernel_dir, tmp_path, notebook_db=None)
+        assert not [o for o in run.outputs() if o["output_type"] == "error"], name
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_setup_is_at_most_five_lines_of_library_calls(name: str) -> None:
+    setup = next(c for c in _committed(name).cells if c.cell_type == "code")
+    lines = setup.source.strip().splitlines()
+    assert len(lines) <= SETUP_LINES_MAX, setup.source
+    assert "nosana_nb.notebook_client(" in setup.source
+    for helper in ("def now", "def let_time_pass", "NOSANA_NETWORK", "datetime.now"):
+        assert helper not in setup.source

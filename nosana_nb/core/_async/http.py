@@ -37,6 +37,7 @@ from nosana_nb.core.retry_policy import (
     RetryCounter,
     Sleeper,
 )
+from nosana_nb.core.service_clock import ServiceClock
 
 
 class AsyncHTTP(HTTPBase):
@@ -55,6 +56,7 @@ class AsyncHTTP(HTTPBase):
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         retry_counter: RetryCounter | None = None,
         sleeper: Sleeper | None = None,
+        service_clock: ServiceClock | None = None,
     ) -> None:
         check_injected(http_client, httpx.AsyncClient, transport, httpx.AsyncBaseTransport)
         super().__init__(
@@ -68,6 +70,7 @@ class AsyncHTTP(HTTPBase):
             headers=headers,
             retry_counter=retry_counter,
             sleeper=sleeper,
+            service_clock=service_clock,
         )
         if http_client is None:
             http_client = httpx.AsyncClient(transport=transport, **self._client_options())
@@ -95,6 +98,7 @@ class AsyncHTTP(HTTPBase):
             except httpx.HTTPError as err:
                 raise connection_failed(method, url, err, started) from err
             log_response(method, url, response, started)
+            self._observe_clock(url, response)
             return parse_response(response, expect, method, url)
 
         return await self._retrier(method, url).acall(attempt)
@@ -127,6 +131,7 @@ class AsyncHTTP(HTTPBase):
                         raise connection_failed("GET", url, err, started) from err
                     response = source.response
                     log_response("GET", url, response, started)
+                    self._observe_clock(url, response)
                     if not response.is_success:
                         await response.aread()  # the error body, for the mapped error
                         raise status_error(response, "GET", url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from nosana_nb.core.models import (
     RevisionCreated,
     StreamMessage,
 )
+from nosana_nb.core.service_clock import ServiceClock
 from nosana_nb.core.validation import DeploymentStatus, check_status
 from nosana_nb.core.wallet import Wallet
 
@@ -169,6 +170,51 @@ def _failure_detail(events: list[Event]) -> str:
         if event.type.endswith("_ERROR"):
             return f" Latest error event {event.type}: {event.message}"
     return ""
+
+
+FROZEN_GRACE_S = 2.0
+"""Wall seconds a wait lasts on a frozen sandbox clock with nothing changing before it fails."""
+FROZEN_POLL_S = 0.25
+"""Poll interval of a wait while the sandbox clock is frozen (the worker reacts in ms)."""
+
+
+class _FrozenClockGuard:
+    """Tells a wait that can never end: the sandbox's clock is frozen (its header says
+    ``speed=manual``) and neither the clock nor what is awaited moved for ``FROZEN_GRACE_S``.
+
+    A frozen sandbox still reacts to writes at once (a start lists jobs), but what needs time
+    (a node claiming a job, a timeout) waits for a hand on the clock, which a blocked cell
+    cannot give.
+    """
+
+    def __init__(self, clock: ServiceClock, monotonic: Callable[[], float]) -> None:
+        self._clock = clock
+        self._monotonic = monotonic
+        self._seen: tuple[object, float | None] | None = None
+        self._since = 0.0
+
+    def stuck(self, observed: object) -> bool:
+        if not self._clock.frozen:
+            self._seen = None
+            return False
+        seen = (observed, self._clock.now_ts())
+        if seen != self._seen:
+            self._seen, self._since = seen, self._monotonic()
+            return False
+        return self._monotonic() - self._since >= FROZEN_GRACE_S
+
+    def interval(self, interval: float) -> float:
+        return min(interval, FROZEN_POLL_S) if self._clock.frozen else interval
+
+    def message(self, what: str) -> str:
+        now = self._clock.now()
+        at = f" at {now:%Y-%m-%d %H:%M:%S} UTC" if now is not None else ""
+        return (
+            f"{what}, and nothing can change: the sandbox's clock is frozen{at} "
+            "(started with speed=None) and moves only by hand. Move it before waiting, e.g. "
+            "nosana_nb.let_time_pass(client, timedelta(minutes=5)), or run the sandbox with a "
+            "running clock: nosana_nb.connect(speed=60, restart=True)"
+        )
 
 
 def _wait_message(

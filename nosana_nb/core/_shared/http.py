@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any, Final, Literal, cast
@@ -40,6 +41,7 @@ from nosana_nb.core.retry_policy import (
     is_retryable,
     request_was_sent,
 )
+from nosana_nb.core.service_clock import ServiceClock
 
 logger = logging.getLogger("nosana_nb.http")
 
@@ -168,9 +170,39 @@ def _headers(extra: Mapping[str, str] | None) -> dict[str, str]:
     return {"User-Agent": _USER_AGENT, "Accept": "application/json", **(extra or {})}
 
 
+_LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+_SANDBOX_HINT: Final = (
+    "; nothing listens there: if this is the local sandbox, call nosana_nb.connect() "
+    "(starts one in this process) or run `nosana-nb sandbox` in a terminal"
+)
+
+
+def _unreachable(err: BaseException) -> bool:
+    """Connection refused or a name that does not resolve: nothing a short wait would fix."""
+    if not isinstance(err, httpx.ConnectError):
+        return False
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError | socket.gaierror):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    text = str(err).lower()
+    return (
+        "connection refused" in text
+        or "name or service not known" in text
+        or ("name resolution" in text)
+    )
+
+
 def transport_error(err: Exception, method: str, url: str) -> APIError:
     """The typed error for an httpx failure; says whether the request had left."""
     sent = request_was_sent(err)
+    unreachable = _unreachable(err)
+    hint = ""
+    if unreachable and httpx.URL(url).host in _LOOPBACK_HOSTS:
+        hint = _SANDBOX_HINT
     if isinstance(err, httpx.TimeoutException):
         return APITimeoutError(
             f"{method} {url} timed out ({type(err).__name__})",
@@ -185,10 +217,11 @@ def transport_error(err: Exception, method: str, url: str) -> APIError:
             url=url,
         )
     return APIConnectionError(
-        f"{method} {url} failed: could not reach the service ({type(err).__name__}: {err})",
+        f"{method} {url} failed: could not reach the service ({type(err).__name__}: {err})" + hint,
         method=method,
         url=url,
         request_sent=sent,
+        unreachable=unreachable,
     )
 
 
@@ -293,6 +326,7 @@ class HTTPBase:
         headers: Mapping[str, str] | None,
         retry_counter: RetryCounter | None,
         sleeper: Sleeper | None,
+        service_clock: ServiceClock | None = None,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url must be an http(s) URL", argument="base_url")
@@ -312,6 +346,7 @@ class HTTPBase:
         )
         self._counter = retry_counter if retry_counter is not None else RetryCounter()
         self._sleeper = sleeper
+        self._service_clock = service_clock
         # Our own httpx client gets the default headers at construction; an injected one gets
         # them on every request. Either way every request goes through the same retry loop.
         self._owns_client = not has_client
@@ -326,6 +361,11 @@ class HTTPBase:
     def url(self, path: str) -> str:
         """The absolute URL for ``path`` (absolute URLs pass through unchanged)."""
         return _join_url(self.base_url, path)
+
+    def _observe_clock(self, url: str, response: httpx.Response) -> None:
+        """Read the service's time from a reply of this shell's service (not a gateway's)."""
+        if self._service_clock is not None and url.startswith(self.base_url):
+            self._service_clock.observe_headers(response.headers)
 
     def _retrier(self, method: str, url: str) -> Retrier:
         idempotent = is_idempotent(method)

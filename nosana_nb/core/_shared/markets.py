@@ -8,11 +8,15 @@ for the job's whole timeout, plus the network fee. ``network_fee_percentage`` is
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Protocol
+
+from solders.pubkey import Pubkey
 
 from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.errors import InsufficientFundsError, ValidationError
@@ -69,21 +73,61 @@ def markets_route(network: NetworkConfig) -> Route[list[Market]]:
     return Route("GET", network.markets_url, _parse_markets, requires_auth=False)
 
 
+_ADDRESS_MIN_LENGTH = 30  # addresses are 32-44 characters; 30 also catches a truncated one
+_MARKET_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
 def check_market_ref(address_or_slug: Any) -> str:
     """A non-blank market address or slug, stripped."""
     if not isinstance(address_or_slug, str) or not address_or_slug.strip():
         raise ValidationError("market must be a market address or slug", argument="market")
-    return address_or_slug.strip()
+    ref = address_or_slug.strip()
+    if not _MARKET_REF.fullmatch(ref):
+        raise ValidationError(
+            f"market must be a base58 address or a slug such as 'nvidia-3060'; got {ref!r}",
+            argument="market",
+        )
+    if len(ref) >= _ADDRESS_MIN_LENGTH and not is_market_address(ref):
+        # as long as an address, so meant as one: a slug is short
+        raise ValidationError(
+            f"market {ref!r} is not a valid address (a base58 public key of 32 bytes)",
+            argument="market",
+        )
+    return ref
+
+
+def is_market_address(address_or_slug: str) -> bool:
+    """Whether a market reference is a base58 public key (else it is taken as a slug)."""
+    try:
+        Pubkey.from_string(address_or_slug)
+    except ValueError:
+        return False
+    return True
 
 
 def find_market(markets: Sequence[Market], address_or_slug: str) -> Market:
-    """The market whose address, or slug (case-insensitive), is ``address_or_slug``."""
+    """The market whose address, or slug (case-insensitive), is ``address_or_slug``.
+
+    An unknown one is refused naming the closest known slugs and addresses (a typo in a
+    44-character address is otherwise hard to spot).
+    """
     wanted = check_market_ref(address_or_slug)
     for market in markets:
         if market.address == wanted or (market.slug and market.slug.lower() == wanted.lower()):
             return market
+    by_address = {m.address: m for m in markets}
+    by_slug = {m.slug.lower(): m for m in markets if m.slug}
+    close = difflib.get_close_matches(wanted.lower(), by_slug, n=3, cutoff=0.7)
+    close_addresses = difflib.get_close_matches(wanted, by_address, n=3, cutoff=0.7)
+    matches = [by_slug[c] for c in close] + [by_address[c] for c in close_addresses]
+    closest = list(
+        dict.fromkeys(f"{m.slug} ({m.address})" if m.slug else m.address for m in matches)
+    )
+    hint = f"; did you mean {' or '.join(closest[:3])}?" if closest else "."
     known = ", ".join(m.slug or m.address for m in markets[:20]) or "none"
-    raise ValidationError(f"unknown market {wanted!r}; known markets: {known}", argument="market")
+    raise ValidationError(
+        f"unknown market {wanted!r}{hint} Known markets: {known}", argument="market"
+    )
 
 
 def estimate_cost(
@@ -147,8 +191,18 @@ def estimate_cost(
     )
 
 
-def check_vault_funds(estimate: CostEstimate, balance: Balance, vault_address: str) -> None:
-    """Raise InsufficientFundsError when the vault cannot cover the estimated escrow and SOL."""
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def check_vault_funds(
+    estimate: CostEstimate, balance: Balance, vault_address: str, *, creating: bool = False
+) -> None:
+    """Raise InsufficientFundsError when the vault cannot cover the estimated escrow and SOL.
+
+    ``creating``: the check runs before a create, when there is no deployment handle yet to
+    top up through, so the message names the vault itself.
+    """
     need_nos = Decimal(estimate.nos_base_units_with_fee) / NOS_BASE_UNITS_PER_NOS
     need_sol = estimate.sol
     short_nos = balance.nos_base_units < estimate.nos_base_units_with_fee
@@ -158,21 +212,27 @@ def check_vault_funds(estimate: CostEstimate, balance: Balance, vault_address: s
     problems = []
     if short_nos:
         problems.append(
-            f"need {_amount(need_nos)} NOS ({estimate.replicas} replicas × "
+            f"need {_amount(need_nos)} NOS ({_plural(estimate.replicas, 'replica')} × "
             f"{_amount(estimate.price_nos_per_second)} NOS/s × {estimate.timeout_seconds} s "
             f"+ {_amount(estimate.network_fee_percentage)}% fee), "
             f"vault {vault_address} has {_amount(balance.nos)} NOS"
         )
     if short_sol:
         problems.append(
-            f"need about {_amount(need_sol)} SOL for rent and fees ({estimate.replicas} jobs × "
+            f"need about {_amount(need_sol)} SOL for rent and fees "
+            f"({_plural(estimate.replicas, 'job')} × "
             f"{_amount(Decimal(SOL_LAMPORTS_PER_JOB) / LAMPORTS_PER_SOL)} SOL), "
             f"vault {vault_address} has {_amount(balance.sol)} SOL"
         )
     raise InsufficientFundsError(
         "Insufficient funds: "
         + "; ".join(problems)
-        + "; top up with deployment.vault.topup(sol=..., nos=...) or pass check_funds=False",
+        + (
+            f"; top up the vault first with client.vaults.get({vault_address!r})"
+            ".topup(sol=..., nos=...), or pass check_funds=False"
+            if creating
+            else "; top up with deployment.vault.topup(sol=..., nos=...) or pass check_funds=False"
+        ),
         required_nos=need_nos,
         available_nos=balance.nos,
         required_sol=need_sol,

@@ -7,10 +7,11 @@ run ``.venv/bin/python scripts/unasync.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nosana_nb.core import models, routes
@@ -30,6 +31,7 @@ from nosana_nb.core._shared.deployments import (
     _check_wait,
     _ClaimedIds,
     _failure_detail,
+    _FrozenClockGuard,
     _funds_plan,
     _history_skipped,
     _merge,
@@ -40,7 +42,12 @@ from nosana_nb.core._shared.deployments import (
     _wanted_statuses,
     logger,
 )
-from nosana_nb.core._shared.markets import check_vault_funds
+from nosana_nb.core._shared.markets import (
+    check_market_ref,
+    check_vault_funds,
+    find_market,
+    is_market_address,
+)
 from nosana_nb.core._sync.http import SyncHTTP
 from nosana_nb.core._sync.jobs import Jobs
 from nosana_nb.core._sync.markets import Markets
@@ -51,6 +58,7 @@ from nosana_nb.core.errors import (
     DeploymentFailedError,
     InvalidStateError,
     NosanaError,
+    ValidationError,
     WaitTimeoutError,
 )
 from nosana_nb.core.jobdef import validate_job_definition
@@ -74,6 +82,7 @@ from nosana_nb.core.retry_policy import (
     outcome_unknown,
 )
 from nosana_nb.core.routes import Route, SortOrder, send
+from nosana_nb.core.service_clock import ServiceClock
 from nosana_nb.core.stream import iter_messages
 from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType, check_pubkey
 from nosana_nb.core.wallet import Wallet
@@ -111,6 +120,11 @@ class SyncServices:
     vault_factory: Callable[..., Vault] = _make_vault
     retry_counter: RetryCounter | None = None
     sleeper: Sleeper = field(default_factory=Sleeper)
+    clock: ServiceClock = field(default_factory=ServiceClock)
+
+    def service_now(self) -> datetime:
+        """The service's time; the wall clock only before any reply told it (nothing to ask)."""
+        return self.clock.now() or datetime.now(UTC)
 
     def send(self, route: Route[T]) -> T:
         if route.requires_auth:
@@ -162,8 +176,26 @@ class SyncServices:
             address, wallet=wallet, rpc=self.rpc, dm=self.dm, network=self.network
         )
 
+    def resolve_market(self, market: str) -> str:
+        """The address of a market given by address or slug; an unknown one is refused here,
+        naming the closest known markets, before the service is asked to list jobs on it."""
+        try:
+            markets = self.markets.list()
+        except APIError as exc:
+            if not is_market_address(market):
+                raise
+            logger.warning("cannot check market %s: markets unavailable (%s)", market, exc.message)
+            return market
+        return find_market(markets, market).address
+
     def check_funds(
-        self, *, market: str, replicas: int, timeout_minutes: float, vault: str | None
+        self,
+        *,
+        market: str,
+        replicas: int,
+        timeout_minutes: float,
+        vault: str | None,
+        creating: bool = False,
     ) -> None:
         if self.uses_api_key:
             return  # API-key deployments pay with credits, not from a vault
@@ -176,7 +208,8 @@ class SyncServices:
         if estimate is None:
             return
         address = vault if vault is not None else self.shared_vault()
-        check_vault_funds(estimate, self.vault(address).get_balance(), address)
+        balance = self.vault(address).get_balance()
+        check_vault_funds(estimate, balance, address, creating=creating)
 
 
 class Deployment:
@@ -193,6 +226,52 @@ class Deployment:
     @property
     def state(self) -> DeploymentState:
         return self._state
+
+    # shortcuts to the last known state (``refresh()`` reloads it)
+    @property
+    def name(self) -> str:
+        return self._state.name
+
+    @property
+    def status(self) -> DeploymentStatus | str:
+        return self._state.status
+
+    @property
+    def replicas(self) -> int:
+        return int(self._state.replicas)
+
+    @property
+    def strategy(self) -> Strategy | str:
+        return self._state.strategy
+
+    @property
+    def market(self) -> str:
+        return self._state.market
+
+    @property
+    def timeout(self) -> timedelta:
+        """The job timeout (the wire counts minutes)."""
+        return self._state.timeout_timedelta
+
+    @property
+    def owner(self) -> str:
+        return self._state.owner
+
+    @property
+    def vault_address(self) -> str:
+        return self._state.vault
+
+    @property
+    def active_revision(self) -> int:
+        return self._state.active_revision
+
+    @property
+    def created_at(self) -> datetime | None:
+        return self._state.created_at
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return self._state.updated_at
 
     @property
     def vault(self) -> Vault:
@@ -441,6 +520,7 @@ class Deployment:
         clock, sleep = self._services.monotonic, self._services.sleep
         deadline = clock() + timeout
         interval = poll_interval
+        frozen = _FrozenClockGuard(self._services.clock, clock)
         while True:
             current = self._fetch_status()
             if current in wanted:
@@ -458,7 +538,53 @@ class Deployment:
                 raise WaitTimeoutError(
                     _wait_message(self.id, wanted, current, timeout), status=current, wanted=wanted
                 )
-            sleep(min(interval, remaining))
+            if frozen.stuck(current):
+                what = f"deployment {self.id} is {current}, not {' or '.join(wanted)}"
+                raise WaitTimeoutError(frozen.message(what), status=current, wanted=wanted)
+            sleep(min(frozen.interval(interval), remaining))
+            interval = min(interval * 1.5, max_poll_interval)
+
+    def wait_for_jobs(
+        self,
+        count: int | None = None,
+        *,
+        state: JobState | str | Iterable[JobState | str] = JobState.RUNNING,
+        timeout: float = 600.0,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 15.0,
+    ) -> list[Job]:
+        """Poll until at least ``count`` jobs (default: ``replicas``) are in ``state``.
+
+        A deployment is RUNNING as soon as its jobs are listed, before any node runs them:
+        wait for the jobs themselves before reading them. Returns the newest page of jobs in
+        ``state``; raises WaitTimeoutError after ``timeout`` seconds (or at once when a frozen
+        sandbox clock means they can never come).
+        """
+        _check_wait(timeout, poll_interval, max_poll_interval)
+        wanted = self.replicas if count is None else count
+        if isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1:
+            raise ValidationError(f"count must be an int >= 1; got {count!r}", argument="count")
+        states = tuple(
+            str(JobState(s)) for s in ([state] if isinstance(state, str | JobState) else state)
+        )
+        clock, sleep = self._services.monotonic, self._services.sleep
+        deadline = clock() + timeout
+        interval = poll_interval
+        frozen = _FrozenClockGuard(self._services.clock, clock)
+        while True:
+            page = self._services.send(routes.list_jobs(self.id, state=states, limit=100))
+            if len(page.items) >= wanted:
+                return page.items
+            what = (
+                f"deployment {self.id} has {len(page.items)} of {wanted} jobs {' or '.join(states)}"
+            )
+            status = str(self._state.status)
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise WaitTimeoutError(f"{what} after {timeout:g} s", status=status, wanted=states)
+            if frozen.stuck(len(page.items)):
+                raise WaitTimeoutError(frozen.message(what), status=status, wanted=states)
+            sleep(min(frozen.interval(interval), remaining))
             interval = min(interval * 1.5, max_poll_interval)
 
     def stream(self, *, read_timeout: float | None = 60.0) -> Iterator[StreamMessage]:
@@ -504,11 +630,15 @@ class Deployments:
         new_vault: bool = False,
         check_funds: bool = True,
         reconcile: bool = True,
+        check_market: bool = True,
     ) -> Deployment:
         """Create a deployment. ``timeout``/``rotation_time`` are seconds or timedelta.
 
         Give exactly one of ``job_definition`` or ``ipfs_definition_hash`` (fetched from IPFS).
         Unless ``check_funds=False``, the vault must hold the estimated escrow first.
+        ``market`` is an address or a slug (``"nvidia-3060"``); a market the markets API does not
+        list is refused before anything is sent, naming the closest ones (``check_market=False``
+        sends an address unchecked, as the service itself takes any address).
 
         A create whose reply is lost (connection dropped, timeout, generic 5xx) may still have
         created the deployment. With ``reconcile=True`` (default) the client then lists your
@@ -524,9 +654,13 @@ class Deployments:
         _check_definition_source(job_definition, ipfs_definition_hash)
         _check_bool(check_funds, argument="check_funds")
         _check_bool(reconcile, argument="reconcile")
+        _check_bool(check_market, argument="check_market")
+        market_ref = check_market_ref(market)
         request = routes.prepare_create(
             name=name,
-            market=market,
+            # a slug is resolved below; checking every other argument first keeps bad input
+            # off the network
+            market=market_ref if is_market_address(market_ref) else routes.SLUG_STAND_IN,
             replicas=replicas,
             timeout=timeout,
             strategy=strategy,
@@ -538,19 +672,20 @@ class Deployments:
             new_vault=new_vault,
         )
         _require_signing_wallet(self._services.wallet)
-        definition = (
-            validate_job_definition(job_definition)
-            if job_definition is not None
-            else validate_job_definition(
+        definition = validate_job_definition(job_definition) if job_definition is not None else None
+        if check_market or not is_market_address(market_ref):
+            request = dataclasses.replace(request, market=self._services.resolve_market(market_ref))
+        if definition is None:
+            definition = validate_job_definition(
                 self._services.jobs.get_job_definition(str(ipfs_definition_hash))
             )
-        )
         if check_funds and not request.new_vault:
             self._services.check_funds(
                 market=request.market,
                 replicas=request.replicas,
                 timeout_minutes=request.timeout_minutes,
                 vault=request.vault,
+                creating=True,
             )
         route = routes.create_deployment(request, definition)
         if reconcile:
@@ -571,7 +706,8 @@ class Deployments:
         request: routes.CreateRequest,
         definition: Mapping[str, Any],
     ) -> models.Deployment:
-        since = datetime.now(UTC) - routes.CREATE_CLOCK_SKEW
+        # created_at is stamped by the service's clock (the sandbox's may be far from ours)
+        since = self._services.service_now() - routes.CREATE_CLOCK_SKEW
 
         def recover() -> models.Deployment | None:
             page = self._services.send(routes.find_created_candidates(request, since))

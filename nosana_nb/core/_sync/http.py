@@ -36,6 +36,7 @@ from nosana_nb.core.retry_policy import (
     RetryCounter,
     Sleeper,
 )
+from nosana_nb.core.service_clock import ServiceClock
 
 
 class SyncHTTP(HTTPBase):
@@ -54,6 +55,7 @@ class SyncHTTP(HTTPBase):
         backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
         retry_counter: RetryCounter | None = None,
         sleeper: Sleeper | None = None,
+        service_clock: ServiceClock | None = None,
     ) -> None:
         check_injected(http_client, httpx.Client, transport, httpx.BaseTransport)
         super().__init__(
@@ -67,6 +69,7 @@ class SyncHTTP(HTTPBase):
             headers=headers,
             retry_counter=retry_counter,
             sleeper=sleeper,
+            service_clock=service_clock,
         )
         if http_client is None:
             http_client = httpx.Client(transport=transport, **self._client_options())
@@ -94,6 +97,7 @@ class SyncHTTP(HTTPBase):
             except httpx.HTTPError as err:
                 raise connection_failed(method, url, err, started) from err
             log_response(method, url, response, started)
+            self._observe_clock(url, response)
             return parse_response(response, expect, method, url)
 
         return self._retrier(method, url).call(attempt)
@@ -126,6 +130,7 @@ class SyncHTTP(HTTPBase):
                         raise connection_failed("GET", url, err, started) from err
                     response = source.response
                     log_response("GET", url, response, started)
+                    self._observe_clock(url, response)
                     if not response.is_success:
                         response.read()  # the error body, for the mapped error
                         raise status_error(response, "GET", url)

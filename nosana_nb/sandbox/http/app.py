@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from email.utils import formatdate
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route as StarletteRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nosana_nb.sandbox.context import SandboxContext
 
@@ -21,6 +22,7 @@ from .routing import Route, endpoint, not_found_route, prepare_or_response, raw_
 from .sse import StreamHub, open_stream
 
 _COLLECTION_ROOTS = ("/deployments", "/api/markets")
+SANDBOX_TIME_HEADER = b"x-nosana-sandbox-time"
 
 
 def _stream_endpoint(
@@ -72,6 +74,43 @@ class _CountUncaught:
             raise
 
 
+def clock_headers(ctx: SandboxContext) -> list[tuple[bytes, bytes]]:
+    """``Date`` (whole seconds, like any server) and ``X-Nosana-Sandbox-Time: <unix ms>;
+    speed=<float or manual>``, so a client can follow the simulated clock at its rate."""
+    now = ctx.clock.now()
+    speed = ctx.clock.speed
+    rate = "manual" if speed is None else repr(float(speed))
+    return [
+        (b"date", formatdate(now, usegmt=True).encode()),
+        (SANDBOX_TIME_HEADER, f"{int(now * 1000)}; speed={rate}".encode()),
+    ]
+
+
+class _StampClock:
+    """Every reply carries the simulated time: the service's clock is the only clock."""
+
+    def __init__(self, app: ASGIApp, ctx: SandboxContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in (b"date", SANDBOX_TIME_HEADER)
+                ]
+                message = {**message, "headers": [*kept, *clock_headers(self.ctx)]}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
 def create_app(
     ctx: SandboxContext, *, hub: StreamHub, rpc_routes: Sequence[BaseRoute] = ()
 ) -> FaultMiddleware:
@@ -82,4 +121,4 @@ def create_app(
         exception_handlers={404: _fastify_not_found, 405: _fastify_not_found},
     )
     app.router.redirect_slashes = False
-    return FaultMiddleware(_CountUncaught(app, ctx), ctx.faults)
+    return FaultMiddleware(_StampClock(_CountUncaught(app, ctx), ctx), ctx.faults)

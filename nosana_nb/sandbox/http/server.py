@@ -38,6 +38,7 @@ class BackgroundServer:
             loop="asyncio",
             timeout_graceful_shutdown=3,
             access_log=False,
+            date_header=False,  # the app stamps the simulated time there (http/app.py)
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
