@@ -20,7 +20,6 @@ from nosana_nb.core.errors import ValidationError
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
-BASE58_ALPHABET = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 MIN_ID_LENGTH = 32
 """Solana addresses are 32–44 base58 characters and signatures 87–88; shorter text is a name."""
 SHORT_ID_KEEP = 4
@@ -50,8 +49,10 @@ def is_missing(value: Any) -> bool:
 
 
 def looks_like_id(text: str) -> bool:
-    """True for base58 text as long as an address: the values worth shortening."""
-    return len(text) >= MIN_ID_LENGTH and BASE58_ALPHABET.issuperset(text)
+    """True for one unbroken run of letters and digits as long as an address (base58
+    addresses and signatures, hex digests): the values worth shortening. Names, slugs, image
+    references and sentences have spaces or punctuation and stay whole."""
+    return len(text) >= MIN_ID_LENGTH and text.isascii() and text.isalnum()
 
 
 def short_id(value: Any, keep: int = SHORT_ID_KEEP) -> str:

@@ -45,14 +45,14 @@ WEBGL_THRESHOLD = 1000
 _TITLE_PX = 48  # the title line and the space above it
 _SUBTITLE_PX = 20
 _LEGEND_ROW_PX = 20
-_LEGEND_PAD_PX = 22
-_BOTTOM_PX = 72  # two-line date ticks and the axis title
+_LEGEND_PAD_PX = 26  # 22 measured, plus slack for fonts that render a little taller
+_BOTTOM_PX = 80  # two-line date ticks set 6 px off the axis, and the axis title
 _LEGEND_WIDTH_PX = 700  # legend lines are counted for a page this narrow (an 800 px window)
 _BAR_FILL = 0.72  # share of a row a bar fills
 _BAR_MAX_PX = 44  # a lone row's bar stays a bar, not a block
 _SHORT_SEGMENT = 0.006  # segments shorter than this share of the x-range get a visible tick
-_VAULT_NOS_PX = 280
-_VAULT_SOL_PX = 240
+_VAULT_NOS_PX = 288
+_VAULT_SOL_PX = 248
 _VAULT_GAP_PX = 36
 _COST_PX = 320
 _FLEET_PX = 300
@@ -164,14 +164,15 @@ def _bar_width(rows: int, plot_px: int) -> float:
     return min(_BAR_FILL, _BAR_MAX_PX / band_px)
 
 
+_HOVER = "%{hovertext}<extra></extra>"  # the tidy frames write each segment's hover text
+
+
 def _interval_traces(
     frame: pd.DataFrame,
     *,
     color_column: str,
     colors: Mapping[str, str],
     order: Sequence[str],
-    hover: str,
-    customdata: list[str],
     label_column: str | None,
     bar_width: float,
     bar_px: float,
@@ -179,10 +180,11 @@ def _interval_traces(
     background: str,
     patterns: Mapping[str, str] | None = None,
 ) -> list[Any]:
-    """One trace per category: horizontal bars (few rows) or WebGL segments (many).
+    """One trace per category: horizontal bars (few rows) or WebGL segments (many); the
+    frame's ``hover`` (``hover_brief`` for WebGL) column is each segment's hover text.
 
     Bars too short to see at this scale get a tick mark in the same legend group, so a status
-    that lasted an instant is still on the chart.
+    that lasted an instant is still on the chart (where the frame's ``tick`` allows).
     """
     traces: list[Any] = []
     use_webgl = len(frame) > WEBGL_THRESHOLD
@@ -190,10 +192,10 @@ def _interval_traces(
         part = frame[(frame[color_column] == name).fillna(False).to_numpy(dtype=bool)]
         if part.empty:
             continue
-        cols = [c for c in customdata if c in part.columns]
-        custom = part[cols].astype("string").fillna("").to_numpy(dtype=object)
+        hover = part["hover"].astype(object).to_numpy()
         if use_webgl:
-            traces.append(_segments(part, name, colors[name], custom, hover))
+            brief = part["hover_brief"].astype(object).to_numpy()
+            traces.append(_segments(part, name, colors[name], brief))
             continue
         duration = part["end"] - part["start"]
         duration_ms = (duration.dt.total_seconds() * 1000).to_numpy()
@@ -213,8 +215,8 @@ def _interval_traces(
                 textposition="inside",
                 insidetextanchor="middle",
                 textangle=0,
-                customdata=custom,
-                hovertemplate=hover,
+                hovertext=hover.tolist(),
+                hovertemplate=_HOVER,
                 showlegend=True,
                 legendgroup=name,
             )
@@ -236,8 +238,8 @@ def _interval_traces(
                         "size": bar_px,
                         "line": {"color": colors[name], "width": 4},
                     },
-                    customdata=custom[short],
-                    hovertemplate=hover.replace("%{fullData.name}", name),
+                    hovertext=hover[short].tolist(),
+                    hovertemplate=_HOVER,
                     showlegend=False,
                     legendgroup=name,
                 )
@@ -259,23 +261,23 @@ def _bar_marker(color: str, pattern: str | None, background: str) -> dict[str, A
     return marker
 
 
-def _segments(part: pd.DataFrame, name: str, color: str, custom: Any, hover: str) -> Any:
+def _segments(part: pd.DataFrame, name: str, color: str, hover: np.ndarray) -> Any:
     count = len(part)
     xs = np.empty(count * 3, dtype=object)
     ys = np.empty(count * 3, dtype=object)
+    texts = np.empty(count * 3, dtype=object)
     xs[0::3], xs[1::3], xs[2::3] = _iso(part["start"]), _iso(part["end"]), None
     rows = part["row"].to_numpy(dtype=object)
     ys[0::3], ys[1::3], ys[2::3] = rows, rows, None
-    data = np.empty((count * 3, custom.shape[1]), dtype=object)
-    data[0::3], data[1::3], data[2::3] = custom, custom, None
+    texts[0::3], texts[1::3], texts[2::3] = hover, hover, None
     return go.Scattergl(
         name=name,
         mode="lines",
         x=xs.tolist(),
         y=ys.tolist(),
         line={"color": color, "width": 6},
-        customdata=data,
-        hovertemplate=hover,
+        hovertext=texts.tolist(),
+        hovertemplate=_HOVER,
         showlegend=True,
         legendgroup=name,
     )
@@ -327,28 +329,14 @@ def plot_job_timeline(
     x_range = tidy.history_range(
         pd.concat([timeline["listed_at"], event_times], ignore_index=True), timeline["end"]
     )
-    phases = tidy.job_phases_frame(timeline)
-    hover = (
-        "<b>%{fullData.name}</b> · job %{customdata[0]}: %{customdata[6]}"
-        "<br>%{customdata[3]} → %{customdata[4]} (%{customdata[5]})"
-        "<br>revision %{customdata[1]} · node %{customdata[2]}<extra></extra>"
-    )
+    # a wait under a pixel at this scale (1/1000 of the axis) is not drawn
+    phases = tidy.job_phases_frame(timeline, min_wait=(x_range[1] - x_range[0]) / 1000)
     bar_width = _bar_width(len(rows), plot_px)
     traces = _interval_traces(
         phases,
         color_column="phase",
         colors=for_theme(JOB_STATE_COLORS, dark=dark),
         order=list(JOB_STATE_COLORS),
-        hover=hover,
-        customdata=[
-            "job_label",
-            "revision",
-            "node_label",
-            "start_text",
-            "end_text",
-            "duration_text",
-            "what",
-        ],
         label_column="label",
         bar_width=bar_width,
         bar_px=bar_width * plot_px / len(rows),
@@ -416,9 +404,6 @@ def plot_status_history(
         color_column="status",
         colors=for_theme(DEPLOYMENT_STATUS_COLORS, dark=dark),
         order=list(DEPLOYMENT_STATUS_COLORS),
-        hover="<b>%{fullData.name}</b> · deployment %{customdata[0]}"
-        "<br>%{customdata[1]} → %{customdata[2]}<br>%{customdata[3]}<extra></extra>",
-        customdata=["row", "start_text", "end_text", "duration_text"],
         label_column="status",
         bar_width=bar_width,
         bar_px=bar_width * plot_px / len(rows),

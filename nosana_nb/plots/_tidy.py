@@ -16,7 +16,7 @@ from nosana_nb.frames import as_frame, events_dataframe, short_id, short_id_labe
 from nosana_nb.frames.schema import DEPLOYMENT_STATUSES, validate_schema
 
 NOS_BASE_UNITS_PER_NOS = 10**6
-_ADDRESS = re.compile(r"[1-9A-HJ-NP-Za-km-z]{32,44}")
+_ADDRESS = re.compile(r"[0-9A-Za-z]{32,88}")  # an id in an event message (see short_id)
 ACTIVE_STATUSES = frozenset({"STARTING", "RUNNING"})
 """Deployment statuses in which the deployment manager keeps listing and extending jobs."""
 
@@ -157,13 +157,29 @@ def job_timeline_frame(jobs: Any, *, now: datetime | None = None) -> pd.DataFram
     return tidy.drop(columns="_first").reset_index(drop=True)
 
 
-def job_phases_frame(timeline: pd.DataFrame) -> pd.DataFrame:
+def _times_text(values: pd.Series) -> pd.Series:
+    """``format_time`` for a whole column at once (the timelines format thousands of rows)."""
+    text: pd.Series = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return text.astype(object).where(values.notna(), "—")
+
+
+def _durations_text(durations: pd.Series, is_open: np.ndarray) -> list[str]:
+    return [
+        format_duration(d) + (" so far" if o else "")
+        for d, o in zip(durations, is_open, strict=True)
+    ]
+
+
+def job_phases_frame(timeline: pd.DataFrame, *, min_wait: timedelta = timedelta(0)) -> pd.DataFrame:
     """The segments a job timeline draws: each job's wait in the queue, then its run.
 
     ``phase`` is ``QUEUED`` for the wait (listing to start) and the job's state for the run;
-    ``label`` (the short job id) is set on the run only; hover texts are included.
+    ``label`` (the short job id) is set on the run only; ``hover`` says what, when and how
+    long. Waits shorter than ``min_wait`` are left out (the chart passes what is below a
+    pixel at its scale: a wait nobody can see or point at only weighs the figure down).
     """
-    waited = (timeline["listed_at"] < timeline["start"]).to_numpy(dtype=bool)
+    wait = timeline["start"] - timeline["listed_at"]
+    waited = (wait > max(min_wait, timedelta(0))).to_numpy(dtype=bool)
     waits = timeline[waited].assign(
         phase="QUEUED",
         start=timeline["listed_at"][waited],
@@ -171,7 +187,7 @@ def job_phases_frame(timeline: pd.DataFrame) -> pd.DataFrame:
         open=False,
         label="",
         what="waited in the queue",
-        tick=False,  # a wait too short to see is not worth a mark on every row
+        tick=False,  # a brief wait is not worth a mark on every row
     )
     runs = timeline.assign(
         phase=timeline["state"].astype(object),
@@ -184,17 +200,19 @@ def job_phases_frame(timeline: pd.DataFrame) -> pd.DataFrame:
     )
     phases = pd.concat([waits, runs], ignore_index=True)
     phases["phase"] = phases["phase"].astype(object)
-    open_ = phases["open"].fillna(False).astype(bool).to_numpy()
-    phases["job_label"] = [short_id(j) for j in phases["job"]]
-    phases["node_label"] = [short_id(n) for n in phases["node"]]
-    phases["start_text"] = [format_time(t) for t in phases["start"]]
-    phases["end_text"] = [
-        "now" if o else format_time(t) for t, o in zip(phases["end"], open_, strict=True)
-    ]
-    phases["duration_text"] = [
-        format_duration(d) + (" so far" if o else "")
-        for d, o in zip(phases["end"] - phases["start"], open_, strict=True)
-    ]
+    is_open = phases["open"].fillna(False).astype(bool).to_numpy()
+    labels = pd.Series([short_id(j) for j in phases["job"]], dtype=object)
+    nodes = pd.Series([short_id(n) for n in phases["node"]], dtype=object)
+    ends = _times_text(phases["end"]).where(~is_open, "now")
+    durations = pd.Series(_durations_text(phases["end"] - phases["start"], is_open), dtype=object)
+    revisions = phases["revision"].astype("string").fillna("—").astype(object)
+    when = _times_text(phases["start"]) + " → " + ends + " (" + durations + ")"
+    phases["hover"] = (
+        "<b>" + phases["phase"] + "</b> · job " + labels + ": " + phases["what"]
+        + "<br>" + when + "<br>revision " + revisions + " · node " + nodes
+    )  # fmt: skip
+    # thousands of segments (WebGL) carry hover text on both ends: keep it to what and when
+    phases["hover_brief"] = "<b>" + phases["phase"] + "</b> " + labels + "<br>" + when
     return phases
 
 
@@ -233,31 +251,31 @@ def status_segments_frame(history: pd.DataFrame, *, now: datetime | None = None)
     """
     validate_schema(history, "status_history")
     now_ts = utc_now(now)
-    start = history["start"]
-    end = history["end"].fillna(now_ts)
+    start = history["start"].reset_index(drop=True)
+    end = history["end"].fillna(now_ts).reset_index(drop=True)
     end = end.where(end >= start, start)
     is_open = history["end"].isna().to_numpy(dtype=bool)
     labels = short_id_labels(history["deployment"])
-    return pd.DataFrame(
+    rows = pd.Series([labels.get(d, "—") for d in history["deployment"]], dtype=object)
+    status = history["status"].astype(object).reset_index(drop=True)
+    durations = pd.Series(_durations_text(end - start, is_open), dtype=object)
+    ends = _times_text(end).where(~is_open, "now (current status)")
+    segments = pd.DataFrame(
         {
-            "row": [labels.get(d, "—") for d in history["deployment"]],
-            "deployment": history["deployment"],
-            "status": history["status"],
+            "row": rows,
+            "deployment": history["deployment"].reset_index(drop=True),
+            "status": history["status"].reset_index(drop=True),
             "start": start,
             "end": end,
             "open": is_open,
             "duration": end - start,
-            "duration_text": [
-                format_duration(d) + (" so far" if o else "")
-                for d, o in zip(end - start, is_open, strict=True)
-            ],
-            "start_text": [format_time(t) for t in start],
-            "end_text": [
-                "now (current status)" if o else format_time(t)
-                for t, o in zip(end, is_open, strict=True)
-            ],
+            "duration_text": durations,
+            "hover": "<b>" + status + "</b> · deployment " + rows
+            + "<br>" + _times_text(start) + " → " + ends + "<br>" + durations,
         }
-    ).reset_index(drop=True)
+    )  # fmt: skip
+    segments["hover_brief"] = segments["hover"]
+    return segments
 
 
 def cumulative_cost_frame(cost: pd.DataFrame) -> pd.DataFrame:

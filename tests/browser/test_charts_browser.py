@@ -19,6 +19,7 @@ Screenshots land in ``build/screenshots/chart_<name>_<viewport>_<theme>.png``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -197,7 +198,6 @@ def chart_cases(fleet: Fleet) -> dict[str, ChartCase]:
     recorded = recorded_history()
     recorded_now = recorded["start"].max() + pd.Timedelta(hours=1)
     job_starts = jobs["started_at"].fillna(jobs["created_at"])
-    waited = (jobs["started_at"] > jobs["created_at"]).fillna(False).any()
     kinds = {
         name: frozenset(VAULT_KIND_LABELS[str(k)] for k in frame["kind"].unique())
         for name, frame in (("shared", fleet.shared_vault), ("own", fleet.own_vault))
@@ -219,10 +219,7 @@ def chart_cases(fleet: Fleet) -> dict[str, ChartCase]:
         "job_timeline": ChartCase(
             build=lambda t: plot_job_timeline(jobs, events, now=fleet.now, template=t),
             history=(_span(job_starts, jobs["created_at"], events["created_at"])[0], now),
-            # a job's wait for a node is drawn as QUEUED before its run
-            legend=frozenset(jobs["state"].astype(str))
-            | {"event"}
-            | ({"QUEUED"} if waited else set()),
+            legend=frozenset(jobs["state"].astype(str)) | {"event"},
             rows=None,  # replica slots: counted from the DOM's categories
         ),
         "vault_balance_shared": ChartCase(
@@ -340,6 +337,23 @@ def _utc(plotly_date: Any) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+def measured(found: dict[str, Any]) -> dict[str, Any]:
+    """What the DOM measured, rounded, kept next to the screenshot for a reviewer."""
+    rows = next((a["categories"] for a in found["yaxes"] if a["type"] == "category"), 0)
+    legend = found["legend"]
+    return {
+        "figure_px": [round(found["svg"]["width"]), round(found["svg"]["height"])],
+        "plot_area_heights_px": [round(a["height"]) for a in found["areas"]],
+        "rows": rows,
+        "px_per_row": round(found["areas"][0]["height"] / rows, 1) if rows else None,
+        "legend_box_px": None
+        if legend is None
+        else [round(legend[k]) for k in ("left", "top", "right", "bottom")],
+        "legend_entries": [e["text"] for e in found["legendEntries"]],
+        "x_ranges": [a["range"] for a in found["xaxes"] if a["type"] == "date"],
+    }
+
+
 def check_chart(case: ChartCase, found: dict[str, Any]) -> list[str]:
     """Every defect a demanding reader would see, measured from the DOM."""
     problems: list[str] = []
@@ -410,7 +424,9 @@ def test_chart_renders_readably(
     page.wait_for_selector(".js-plotly-plot .main-svg")
     page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout")
     found = page.evaluate(MEASURE)
-    page.screenshot(path=str(screenshot_path(f"chart_{name}_{viewport}_{theme}")), full_page=True)
+    shot = screenshot_path(f"chart_{name}_{viewport}_{theme}")
+    page.screenshot(path=str(shot), full_page=True)
+    shot.with_suffix(".json").write_text(json.dumps(measured(found), indent=1), encoding="utf-8")
     viewport_width = 1280 if viewport == "wide" else 800
     assert found["svg"]["width"] >= viewport_width - 40  # the figure fills the page's width
     assert check_chart(cases[name], found) == []

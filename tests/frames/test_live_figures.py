@@ -89,8 +89,9 @@ def test_figures_follow_the_watcher(
         assert eventually(lambda: len(bar_rows(jobs, "COMPLETED")) == 2)
     # each job's wait in the queue, then its run: no job is still drawn queued or running
     assert trace_names(jobs) == {"QUEUED", "COMPLETED"}
-    waits = [row[-1] for trace in jobs.data if trace.name == "QUEUED" for row in trace.customdata]
-    assert waits == ["waited in the queue"] * 2
+    waits = [text for trace in jobs.data if trace.name == "QUEUED" for text in trace.hovertext]
+    assert len(waits) == 2
+    assert all("waited in the queue" in text for text in waits)
     assert status.layout.title.text == "Deployment status over time"
     detach(status)
     detach(jobs)

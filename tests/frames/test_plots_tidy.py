@@ -55,7 +55,9 @@ DEVNET_JOBS_PROGRAM = "nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR"
         (SIGNATURE, "5KKK…KKKz"),
         ("nvidia-3060", "nvidia-3060"),  # a slug is a name, not an id
         ("other (3 deployments)", "other (3 deployments)"),
-        ("0OIl" * 11, "0OIl" * 11),  # 44 characters, but not base58
+        ("ab12" * 11, "ab12…ab12"),  # any unbroken run of letters and digits that long
+        ("docker.io/nosana/pytorch-jupyter:latest", "docker.io/nosana/pytorch-jupyter:latest"),
+        ("a job that ran for a long long time", "a job that ran for a long long time"),
         ("abc", "abc"),
         (None, "—"),
         (pd.NA, "—"),
@@ -178,15 +180,18 @@ def test_status_segments_keep_instant_statuses_and_say_how_long_each_lasted() ->
         "2 h 10 min",
         "49 min 55 s so far",
     ]
-    assert segments["end_text"].iloc[-1] == "now (current status)"
-    assert segments["start_text"].iloc[0] == "2025-01-01 00:00:00 UTC"
+    assert segments["hover"].iloc[0] == (
+        "<b>DRAFT</b> · deployment CT3a…3EKB"
+        "<br>2025-01-01 00:00:00 UTC → 2025-01-01 00:00:05 UTC<br>5 s"
+    )
+    assert segments["hover"].iloc[-1].endswith("→ now (current status)<br>49 min 55 s so far")
     figure = plot_status_history(history, now=datetime(2025, 1, 1, 3, tzinfo=UTC))
     legend = [t.name for t in figure.data if t.showlegend]
     assert legend == ["DRAFT", "STARTING", "RUNNING", "STOPPED"]
     # the 0.4 s STARTING segment is too short to see as a bar: it gets a tick on top
     ticks = [t for t in figure.data if t.legendgroup == "STARTING" and t.type == "scatter"]
     assert len(ticks) == 1
-    assert ticks[0].hovertemplate.startswith("<b>STARTING</b>")
+    assert ticks[0].hovertext[0].startswith("<b>STARTING</b>")
 
 
 @pytest.mark.parametrize(
@@ -255,14 +260,20 @@ def test_a_job_holds_its_slot_from_listing_and_its_wait_is_drawn_as_queued() -> 
     phases = job_phases_frame(job_timeline_frame(jobs, now=now))
     waits = phases[phases["what"] == "waited in the queue"]
     assert waits["phase"].tolist() == ["QUEUED", "QUEUED"]
-    assert waits["duration_text"].tolist() == ["10 min", "3 min 20 s"]
+    assert [text.split("(")[-1] for text in waits["hover_brief"]] == ["10 min)", "3 min 20 s)"]
     assert waits["label"].tolist() == ["", ""]
     assert not waits["tick"].any()
     runs = phases[phases["what"] != "waited in the queue"].set_index("job")
-    assert runs.loc["Late" + "3" * 40, "what"] == "listed, waiting for a node"
-    assert runs.loc["Late" + "3" * 40, "duration_text"] == "26 min 40 s so far"
-    assert runs.loc["Wait" + "1" * 40, "label"] == "Wait…1111"
-    assert runs.loc["Next" + "2" * 40, "end_text"] == "now"
+    late, first, second = ("Late" + "3" * 40, "Wait" + "1" * 40, "Next" + "2" * 40)
+    assert runs.loc[late, "hover"] == (
+        "<b>QUEUED</b> · job Late…3333: listed, waiting for a node"
+        "<br>2025-01-01 00:33:20 UTC → now (26 min 40 s so far)<br>revision 1 · node —"
+    )
+    assert runs.loc[first, "label"] == "Wait…1111"
+    assert "→ now (" in runs.loc[second, "hover"]
+    # a wait under the cut-off is not drawn at all
+    brief = job_phases_frame(job_timeline_frame(jobs, now=now), min_wait=timedelta(minutes=5))
+    assert (brief["what"] == "waited in the queue").sum() == 1
 
 
 def test_history_range_covers_the_history_and_pads_it() -> None:
