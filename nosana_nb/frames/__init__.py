@@ -6,6 +6,9 @@ pydantic models, or a client (then it fetches). Schemas are fixed: the same colu
 order and dtypes for zero, one or many rows (see :func:`schema_of`, :func:`validate_schema`).
 Datetimes are tz-aware UTC, durations ``timedelta64``, ids ``string``, counts and base units
 ``Int64``, statuses ordered categoricals.
+
+Ids stay whole in the data; ``styled(df)`` shows a frame with ids shortened to ``abcd…wxyz``
+(the rule every chart uses, :func:`short_id`) and the full id on hover.
 """
 
 from __future__ import annotations
@@ -16,6 +19,13 @@ from nosana_nb.frames._cost import (
     cost_dataframe,
     deployment_cost_totals,
     utc_now,
+)
+from nosana_nb.frames._display import (
+    ID_COLUMNS,
+    looks_like_id,
+    short_id,
+    short_id_labels,
+    styled,
 )
 from nosana_nb.frames._fleet import (
     afleet_dataframe,
@@ -50,6 +60,7 @@ from nosana_nb.frames.schema import (
 
 __all__ = [
     "DEPLOYMENT_STATUSES",
+    "ID_COLUMNS",
     "JOB_STATES",
     "SCHEMAS",
     "STRATEGIES",
@@ -70,10 +81,14 @@ __all__ = [
     "fleet_jobs_dataframe",
     "fleet_tasks_dataframe",
     "jobs_dataframe",
+    "looks_like_id",
     "markets_dataframe",
     "revisions_dataframe",
     "schema_of",
+    "short_id",
+    "short_id_labels",
     "status_history_dataframe",
+    "styled",
     "tasks_dataframe",
     "utc_now",
     "validate_schema",

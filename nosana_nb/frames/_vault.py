@@ -23,6 +23,13 @@ from nosana_nb.frames.schema import empty_frame, schema_of
 LAMPORTS_PER_SOL = 10**9
 NOS_BASE_UNITS_PER_NOS = 10**6
 MAX_SIGNATURES_PER_CALL = 1000
+JOBS_PROGRAMS = {
+    # NOS mint -> Nosana jobs program of that network (reference/sdks.md, network constants)
+    "nosXBVoaCTtYdLvKY6Csb4AC8JCdQKKAaWYtx2ZMoo7": "nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM",
+    "devr1BGQndEW5k5zfvG5FsLyZv1Ap73vNgAHcQ9sUVP": "nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR",
+}
+"""On mainnet and devnet the jobs program moves job deposits in both directions, so NOS that
+reaches the vault in a transaction invoking it is a refund, never a top-up."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,10 @@ class _KindHint:
     vault_in_keys: bool
     fee_payer_sent_sol: bool
     nos_sources: frozenset[str]
+    nos_receivers: frozenset[str]
+    """Owners of NOS accounts this transaction credited, the vault excluded."""
     other_nos_receivers: bool
+    invokes_jobs_program: bool
 
 
 def _get(mapping: Any, key: str, where: str) -> Any:
@@ -133,12 +143,16 @@ def _movement(tx: Mapping[str, Any], position: int, vault: str, mint: str) -> _M
         payer_spent = _lamports(meta, "preBalances", 0, where) - _lamports(
             meta, "postBalances", 0, where
         )
+    receivers = frozenset(owners[i] for i, d in changes.items() if d > 0 and owners[i] != vault)
+    jobs_program = JOBS_PROGRAMS.get(mint)
     hint = _KindHint(
         fee_payer_is_vault=fee_payer == vault,
         vault_in_keys=vault_index is not None,
         fee_payer_sent_sol=payer_spent > fee,
         nos_sources=frozenset(owners[i] for i, d in changes.items() if d < 0),
-        other_nos_receivers=any(d > 0 and owners[i] != vault for i, d in changes.items()),
+        nos_receivers=receivers,
+        other_nos_receivers=bool(receivers),
+        invokes_jobs_program=jobs_program is not None and jobs_program in keys,
     )
     return _Movement(
         position=position,
@@ -156,12 +170,18 @@ def _movement(tx: Mapping[str, Any], position: int, vault: str, mint: str) -> _M
     )
 
 
-def classify(sol_delta: int, nos_delta: int, hint: _KindHint, escrow_authority: str | None) -> str:
-    """topup / escrow / refund / withdrawal / fee / other, from direction and who moved what."""
+def classify(
+    sol_delta: int, nos_delta: int, hint: _KindHint, escrow_holders: frozenset[str]
+) -> str:
+    """topup / escrow / refund / withdrawal / fee / other, from direction and who moved what.
+
+    ``escrow_holders`` are the owners of accounts known to hold job deposits: NOS coming back
+    from one of them is a refund, whoever pays the fee and whatever accounts are created.
+    """
     if nos_delta < 0:
         return "escrow" if hint.fee_payer_is_vault else "withdrawal"
     if nos_delta > 0:
-        if escrow_authority is not None and escrow_authority in hint.nos_sources:
+        if hint.invokes_jobs_program or not hint.nos_sources.isdisjoint(escrow_holders):
             return "refund"
         if sol_delta > 0 or (hint.vault_in_keys and not hint.other_nos_receivers):
             # a top-up sends SOL and/or creates the vault's token account (which names the vault)
@@ -172,6 +192,22 @@ def classify(sol_delta: int, nos_delta: int, hint: _KindHint, escrow_authority: 
     if sol_delta < 0:
         return "fee" if hint.fee_payer_is_vault else "withdrawal"
     return "other"
+
+
+def escrow_holders(
+    moves: list[_Movement], nos_delta: pd.Series, escrow_authority: str | None
+) -> frozenset[str]:
+    """Who holds this vault's job deposits: the receivers of its own escrow transactions.
+
+    The vault pays the fee of every deposit it makes (it is the payer of every job), so NOS
+    leaving the vault in a transaction the vault paid for went into escrow, and its receivers
+    are the escrow: the sandbox's escrow authority, or a market's vault on the real network.
+    """
+    holders = {escrow_authority} if escrow_authority else set()
+    for move, delta in zip(moves, nos_delta.fillna(0).tolist(), strict=True):
+        if delta < 0 and move.kind_hint.fee_payer_is_vault:
+            holders |= move.kind_hint.nos_receivers
+    return frozenset(holders)
 
 
 def _fill(before: list[int | None], after: list[int | None]) -> tuple[pd.Series, pd.Series]:
@@ -210,8 +246,9 @@ def vault_balance_rows(
     sol_delta = sol_after - sol_before
     nos_delta = nos_after - nos_before
     changed = np.asarray((sol_delta.fillna(0) != 0) | (nos_delta.fillna(0) != 0), dtype=bool)
+    holders = escrow_holders(moves, nos_delta, escrow_authority)
     kinds = [
-        classify(int(s or 0), int(n or 0), m.kind_hint, escrow_authority)
+        classify(int(s or 0), int(n or 0), m.kind_hint, holders)
         for m, s, n in zip(
             moves,
             sol_delta.fillna(0).tolist(),
@@ -272,8 +309,13 @@ def vault_balance_dataframe(
     ``source`` is an iterable of ``getTransaction`` results or a client (then its ``rpc`` is
     asked for the newest ``limit`` transactions and ``nos_mint`` defaults to the network's).
     Base-unit columns (lamports, NOS base units) are exact ``Int64``; ``sol``/``nos`` and the
-    ``*_change`` columns are float conveniences in whole units. ``escrow_authority``, when
-    known, lets escrow refunds be told apart from top-ups with certainty.
+    ``*_change`` columns are float conveniences in whole units.
+
+    ``kind`` needs no help: the escrow is whoever received the vault's own deposits (the
+    vault pays for those), so NOS coming back from it is a ``refund`` even when nothing was
+    paid to a node; on mainnet and devnet a transaction of the jobs program is one too.
+    ``escrow_authority`` adds a known escrow owner, for a history that starts after the
+    deposit it refunds.
     """
     if cv.is_client(source) or hasattr(source, "rpc"):
         mint = nos_mint or getattr(getattr(source, "network", None), "nos_mint", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,19 +12,75 @@ import numpy as np
 import pandas as pd
 
 from nosana_nb.core.errors import ValidationError
-from nosana_nb.frames import as_frame, events_dataframe, utc_now
+from nosana_nb.frames import as_frame, events_dataframe, short_id, short_id_labels, utc_now
 from nosana_nb.frames.schema import DEPLOYMENT_STATUSES, validate_schema
 
 NOS_BASE_UNITS_PER_NOS = 10**6
+_ADDRESS = re.compile(r"[0-9A-Za-z]{32,88}")  # an id in an event message (see short_id)
+ACTIVE_STATUSES = frozenset({"STARTING", "RUNNING"})
+"""Deployment statuses in which the deployment manager keeps listing and extending jobs."""
+
+ROW_HEIGHT_PX = 32
+"""Height of each of the first ``ROOMY_ROWS`` timeline rows."""
+DENSE_ROW_HEIGHT_PX = 28
+"""Height of every further row: never less, or bars and their labels collide."""
+ROOMY_ROWS = 20
+MIN_PLOT_HEIGHT_PX = 240
+MAX_PLOT_HEIGHT_PX = 16_000
+"""Browsers refuse WebGL canvases much taller than this; a taller timeline should be split."""
 
 
-def short_id(value: Any) -> str:
-    """``AbCd…WxYz`` for long addresses, the value itself otherwise; "—" for missing."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+def plot_area_height(rows: int) -> int:
+    """Pixels for the plot area of a chart with ``rows`` category rows (timelines, Gantts)."""
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+        raise ValidationError("rows must be a non-negative integer", argument="rows")
+    rows_px = ROW_HEIGHT_PX * min(rows, ROOMY_ROWS) + DENSE_ROW_HEIGHT_PX * max(
+        0, rows - ROOMY_ROWS
+    )
+    return min(MAX_PLOT_HEIGHT_PX, max(MIN_PLOT_HEIGHT_PX, rows_px))
+
+
+def format_duration(value: Any) -> str:
+    """``2 d 4 h``, ``3 h 20 min``, ``12 min 5 s``, ``45 s``, ``0.3 s``; "—" when missing."""
+    if value is None or value is pd.NaT or (not isinstance(value, timedelta) and pd.isna(value)):
         return "—"
-    text = str(value)
-    # addresses are long and space-free; labels such as "other (3 deployments)" stay whole
-    return f"{text[:4]}…{text[-4:]}" if len(text) > 12 and " " not in text else text
+    seconds = pd.Timedelta(value).total_seconds()
+    if seconds < 0:
+        return "-" + format_duration(timedelta(seconds=-seconds))
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    first = next((i for i, (amount, _) in enumerate(units) if amount), len(units) - 1)
+    shown = [f"{amount} {unit}" for amount, unit in units[first : first + 2] if amount]
+    return " ".join(shown) or "0 s"
+
+
+def format_time(value: Any) -> str:
+    """A UTC timestamp as ``2026-12-05 07:05:30 UTC`` (hover text); "—" when missing."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{pd.Timestamp(value).tz_convert('UTC'):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def history_range(
+    starts: pd.Series, ends: pd.Series, *, now: pd.Timestamp | None = None
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The x-range of recorded history: first start to last end (or ``now``), padded 2 %.
+
+    Projections never widen it: a chart draws them inside this range or as an annotation.
+    """
+    values = pd.concat([starts, ends], ignore_index=True).dropna()
+    if values.empty:
+        raise ValidationError("no timestamps to draw", argument="frame")
+    first, last = values.min(), values.max()
+    if now is not None:
+        last = max(last, now)
+    pad = max((last - first) * 0.02, pd.Timedelta(seconds=30))
+    return first - pad, last + pad
 
 
 def assign_slots(deployment: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
@@ -52,16 +109,19 @@ def assign_slots(deployment: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarra
 
 
 def job_timeline_frame(jobs: Any, *, now: datetime | None = None) -> pd.DataFrame:
-    """One bar per job: ``row`` (deployment · slot), ``start``, ``end``, ``state``, ``open``.
+    """One row per job: ``row`` (deployment · slot), ``listed_at``, ``start``, ``end``,
+    ``state``, ``open``.
 
-    A job's bar starts when it started running, or when it was listed if it never ran, and
-    ends at its end or, while open, at ``now``.
+    A job holds its replica slot from its listing: ``start`` is when it started running (its
+    listing if it never ran), ``end`` its end or, while open, ``now``. Slots are assigned in
+    listing order, the lowest free slot first.
     """
     df = as_frame(jobs, "jobs")
     now_ts = utc_now(now)
     start = df["started_at"].fillna(df["created_at"])
     keep = start.notna().to_numpy(dtype=bool)
     df, start = df[keep], start[keep]
+    listed = df["created_at"].where(df["created_at"] <= start, start).fillna(start)
     is_open = df["ended_at"].isna()
     end = df["ended_at"].fillna(now_ts)
     end = end.where(end >= start, start)
@@ -70,6 +130,7 @@ def job_timeline_frame(jobs: Any, *, now: datetime | None = None) -> pd.DataFram
             "deployment": df["deployment"].fillna("—"),
             "job": df["job"],
             "state": df["state"],
+            "listed_at": listed,
             "start": start,
             "end": end,
             "open": is_open.astype("boolean"),
@@ -77,33 +138,103 @@ def job_timeline_frame(jobs: Any, *, now: datetime | None = None) -> pd.DataFram
             "node": df["node"],
         }
     )
-    tidy = tidy.sort_values(["deployment", "start", "job"], kind="stable").reset_index(drop=True)
+    tidy = tidy.sort_values(["deployment", "listed_at", "job"], kind="stable")
+    tidy = tidy.reset_index(drop=True)
     tidy["slot"] = assign_slots(
         tidy["deployment"].to_numpy(dtype=object),
-        tidy["start"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
+        tidy["listed_at"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
         tidy["end"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
     )
-    first_start = tidy.groupby("deployment", sort=False)["start"].transform("min")
-    tidy = tidy.assign(_first=first_start).sort_values(
-        ["_first", "deployment", "slot", "start"], kind="stable"
+    first_listing = tidy.groupby("deployment", sort=False)["listed_at"].transform("min")
+    tidy = tidy.assign(_first=first_listing).sort_values(
+        ["_first", "deployment", "slot", "listed_at"], kind="stable"
     )
-    labels = {d: short_id(d) for d in tidy["deployment"].unique()}
+    labels = short_id_labels(tidy["deployment"])
+    labels.setdefault("—", "—")
     tidy["row"] = [
         f"{labels[d]} · slot {s + 1}" for d, s in zip(tidy["deployment"], tidy["slot"], strict=True)
     ]
     return tidy.drop(columns="_first").reset_index(drop=True)
 
 
+def _times_text(values: pd.Series) -> pd.Series:
+    """``format_time`` for a whole column at once (the timelines format thousands of rows)."""
+    text: pd.Series = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return text.astype(object).where(values.notna(), "—")
+
+
+def _durations_text(durations: pd.Series, is_open: np.ndarray) -> list[str]:
+    return [
+        format_duration(d) + (" so far" if o else "")
+        for d, o in zip(durations, is_open, strict=True)
+    ]
+
+
+def job_phases_frame(timeline: pd.DataFrame, *, min_wait: timedelta = timedelta(0)) -> pd.DataFrame:
+    """The segments a job timeline draws: each job's wait in the queue, then its run.
+
+    ``phase`` is ``QUEUED`` for the wait (listing to start) and the job's state for the run;
+    ``label`` (the short job id) is set on the run only; ``hover`` says what, when and how
+    long. Waits shorter than ``min_wait`` are left out (the chart passes what is below a
+    pixel at its scale: a wait nobody can see or point at only weighs the figure down).
+    """
+    wait = timeline["start"] - timeline["listed_at"]
+    waited = (wait > max(min_wait, timedelta(0))).to_numpy(dtype=bool)
+    waits = timeline[waited].assign(
+        phase="QUEUED",
+        start=timeline["listed_at"][waited],
+        end=timeline["start"][waited],
+        open=False,
+        label="",
+        what="waited in the queue",
+        tick=False,  # a brief wait is not worth a mark on every row
+    )
+    runs = timeline.assign(
+        phase=timeline["state"].astype(object),
+        label=[short_id(j) for j in timeline["job"]],
+        what=[
+            "listed, waiting for a node" if str(state) == "QUEUED" else f"{state} job"
+            for state in timeline["state"]
+        ],
+        tick=True,
+    )
+    phases = pd.concat([waits, runs], ignore_index=True)
+    phases["phase"] = phases["phase"].astype(object)
+    is_open = phases["open"].fillna(False).astype(bool).to_numpy()
+    labels = pd.Series([short_id(j) for j in phases["job"]], dtype=object)
+    nodes = pd.Series([short_id(n) for n in phases["node"]], dtype=object)
+    ends = _times_text(phases["end"]).where(~is_open, "now")
+    durations = pd.Series(_durations_text(phases["end"] - phases["start"], is_open), dtype=object)
+    revisions = phases["revision"].astype("string").fillna("—").astype(object)
+    when = _times_text(phases["start"]) + " → " + ends + " (" + durations + ")"
+    phases["hover"] = (
+        "<b>" + phases["phase"] + "</b> · job " + labels + ": " + phases["what"]
+        + "<br>" + when + "<br>revision " + revisions + " · node " + nodes
+    )  # fmt: skip
+    # thousands of segments (WebGL) carry hover text on both ends: keep it to what and when
+    phases["hover_brief"] = "<b>" + phases["phase"] + "</b> " + labels + "<br>" + when
+    return phases
+
+
 def event_markers_frame(events: Any, timeline: pd.DataFrame) -> pd.DataFrame:
-    """Events placed on the first row of their deployment in ``timeline``."""
+    """Events placed on the row of the job they name, else on their deployment's first row.
+
+    The service names the job in the message ("Successfully listed job - <address>"), so a
+    listing or a stop lands on that job's bar rather than piling up on one row.
+    """
     df = events if isinstance(events, pd.DataFrame) else events_dataframe(events)
     validate_schema(df, "events")
     first_rows = timeline.drop_duplicates("deployment").set_index("deployment")["row"]
-    rows = df["deployment"].map(first_rows)
+    rows = df["deployment"].map(first_rows).astype(object)
+    job_rows = dict(zip(timeline["job"].astype(object), timeline["row"], strict=True))
+    for position, message in enumerate(df["message"].fillna("").astype(str).tolist()):
+        named = [job_rows[word] for word in _ADDRESS.findall(message) if word in job_rows]
+        if named:
+            rows.iloc[position] = named[0]
     keep = (rows.notna() & df["created_at"].notna()).to_numpy(dtype=bool)
     return pd.DataFrame(
         {
-            "row": rows[keep],
+            "row": rows[keep].astype(object),
             "time": df["created_at"][keep],
             "type": df["type"][keep],
             "message": df["message"][keep],
@@ -113,21 +244,38 @@ def event_markers_frame(events: Any, timeline: pd.DataFrame) -> pd.DataFrame:
 
 
 def status_segments_frame(history: pd.DataFrame, *, now: datetime | None = None) -> pd.DataFrame:
-    """Status history with open segments closed at ``now`` and a row label per deployment."""
+    """Every segment of the status history, open ones closed at ``now``, with hover texts.
+
+    Segments of zero length (changes within one instant) are kept: the deployment did go
+    through that status, and the chart marks it.
+    """
     validate_schema(history, "status_history")
     now_ts = utc_now(now)
-    end = history["end"].fillna(now_ts)
-    start = history["start"]
-    return pd.DataFrame(
+    start = history["start"].reset_index(drop=True)
+    end = history["end"].fillna(now_ts).reset_index(drop=True)
+    end = end.where(end >= start, start)
+    is_open = history["end"].isna().to_numpy(dtype=bool)
+    labels = short_id_labels(history["deployment"])
+    rows = pd.Series([labels.get(d, "—") for d in history["deployment"]], dtype=object)
+    status = history["status"].astype(object).reset_index(drop=True)
+    durations = pd.Series(_durations_text(end - start, is_open), dtype=object)
+    ends = _times_text(end).where(~is_open, "now (current status)")
+    segments = pd.DataFrame(
         {
-            "row": [short_id(d) for d in history["deployment"]],
-            "deployment": history["deployment"],
-            "status": history["status"],
+            "row": rows,
+            "deployment": history["deployment"].reset_index(drop=True),
+            "status": history["status"].reset_index(drop=True),
             "start": start,
-            "end": end.where(end >= start, start),
-            "open": history["end"].isna(),
+            "end": end,
+            "open": is_open,
+            "duration": end - start,
+            "duration_text": durations,
+            "hover": "<b>" + status + "</b> · deployment " + rows
+            + "<br>" + _times_text(start) + " → " + ends + "<br>" + durations,
         }
-    )
+    )  # fmt: skip
+    segments["hover_brief"] = segments["hover"]
+    return segments
 
 
 def cumulative_cost_frame(cost: pd.DataFrame) -> pd.DataFrame:
@@ -173,19 +321,40 @@ def cumulative_cost_frame(cost: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Runway:
-    """Burn rate over a recent window and the time until the NOS balance reaches zero."""
+    """Burn rate over a recent window and the time until the NOS balance reaches zero.
+
+    ``runway`` and ``empty_at`` are None when nothing will keep spending; ``note`` says why.
+    """
 
     nos_balance: float
     burn_nos_per_day: float
     runway: timedelta | None
     empty_at: pd.Timestamp | None
     as_of: pd.Timestamp
+    note: str = ""
+
+
+def _spending_deployments(deployments: Any) -> tuple[int, int]:
+    """(deployments given, deployments in a status that keeps spending)."""
+    frame = as_frame(deployments, "deployments")
+    active = frame["status"].astype(object).isin(ACTIVE_STATUSES).to_numpy(dtype=bool)
+    return len(frame), int(active.sum())
 
 
 def vault_runway(
-    balance: pd.DataFrame, *, now: datetime | None = None, window: timedelta = timedelta(days=7)
+    balance: pd.DataFrame,
+    *,
+    deployments: Any = None,
+    now: datetime | None = None,
+    window: timedelta = timedelta(days=7),
 ) -> Runway | None:
-    """Runway at the current burn: NOS spent on jobs (escrow, fees, net of refunds) per day."""
+    """Runway at the current burn: NOS spent on jobs (escrow, fees, net of refunds) per day.
+
+    ``deployments`` (the deployments paid from this vault: a deployments frame, records or
+    Deployment objects) tells whether anything is still spending; when none of them is
+    STARTING or RUNNING the past burn does not continue and there is no runway. Without
+    them the recent burn is assumed to go on. None when the history has no timestamps.
+    """
     validate_schema(balance, "vault_balance")
     if not isinstance(window, timedelta) or window <= timedelta(0):
         raise ValidationError("window must be a positive timedelta", argument="window")
@@ -198,8 +367,13 @@ def vault_runway(
     net = int(recent["nos_delta"][spending].fillna(0).sum())
     burn_per_day = max(0.0, -net / NOS_BASE_UNITS_PER_NOS / (window / timedelta(days=1)))
     nos_balance = float(timed["nos"].iloc[-1]) if pd.notna(timed["nos"].iloc[-1]) else 0.0
+    if deployments is not None:
+        given, active = _spending_deployments(deployments)
+        if active == 0:
+            stopped = "the deployment is not running" if given == 1 else "no deployment runs"
+            return Runway(nos_balance, burn_per_day, None, None, as_of, f"no runway: {stopped}")
     if burn_per_day <= 0:
-        return Runway(nos_balance, 0.0, None, None, as_of)
+        return Runway(nos_balance, 0.0, None, None, as_of, "no runway: no recent spending")
     runway = timedelta(days=nos_balance / burn_per_day)
     return Runway(nos_balance, burn_per_day, runway, as_of + runway, as_of)
 

@@ -55,10 +55,11 @@ def free_port() -> int:
 
 
 def only_local(route: object) -> None:
-    """Playwright route handler: let 127.0.0.1/localhost through, abort everything else."""
+    """Playwright route handler: let 127.0.0.1/localhost (and local files) through, abort
+    everything else."""
     request = route.request  # type: ignore[attr-defined]
     host = httpx.URL(request.url).host
-    if request.url.startswith(("data:", "blob:")) or host in {"127.0.0.1", "localhost"}:
+    if request.url.startswith(("data:", "blob:", "file:")) or host in {"127.0.0.1", "localhost"}:
         route.continue_()  # type: ignore[attr-defined]
     else:
         route.abort()  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Playwright + Debian chromium for the browser tests: one browser per session, a fresh page
+"""Playwright + Debian chromium for the browser tests: one browser per module, a fresh page
 per test with every non-local request blocked."""
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import pytest
 from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, chromium_problem, only_local
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # per module, not per session: while Playwright's sync API is open it holds an event loop
+    # and greenlets in the main thread, and every later asyncio test (pytest-asyncio) fails
     problem = chromium_problem()
     if problem is not None:
         pytest.fail(problem)

@@ -57,7 +57,8 @@ def eventually(check: Callable[[], bool], timeout: float = WAIT) -> bool:
 
 
 def trace_names(figure: go.FigureWidget) -> set[str]:
-    return {trace.name for trace in figure.data}
+    """The states drawn: a state's bars and the ticks marking its brief segments share a group."""
+    return {trace.legendgroup or trace.name for trace in figure.data}
 
 
 def bar_rows(figure: go.FigureWidget, name: str) -> list[Any]:
@@ -87,7 +88,11 @@ def test_figures_follow_the_watcher(
         sandbox.advance(3600)
         assert eventually(lambda: "STOPPED" in trace_names(status))
         assert eventually(lambda: len(bar_rows(jobs, "COMPLETED")) == 2)
-    assert trace_names(jobs) == {"COMPLETED"}
+    # each job's wait in the queue, then its run: no job is still drawn queued or running
+    assert trace_names(jobs) == {"QUEUED", "COMPLETED"}
+    waits = [text for trace in jobs.data if trace.name == "QUEUED" for text in trace.hovertext]
+    assert len(waits) == 2
+    assert all("waited in the queue" in text for text in waits)
     assert status.layout.title.text == "Deployment status over time"
     detach(status)
     detach(jobs)

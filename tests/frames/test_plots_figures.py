@@ -43,8 +43,16 @@ B = "DepB111111111111111111111111111111111111111"
 
 
 def job(
-    name: str, deployment: str, state: str, start: int, end: int | None = None
+    name: str,
+    deployment: str,
+    state: str,
+    start: int,
+    end: int | None = None,
+    *,
+    listed: int | None = None,
 ) -> dict[str, Any]:
+    """A job record; listed when it started (or at START if it never did) unless told."""
+    listed_at = datetime.fromtimestamp(listed or start or START, UTC)
     record: dict[str, Any] = {
         "job": name,
         "deployment": deployment,
@@ -52,7 +60,7 @@ def job(
         "state": state,
         "revision": 1,
         "time_start": start,
-        "created_at": "2025-01-01T00:00:00.000Z",
+        "created_at": listed_at.isoformat().replace("+00:00", "Z"),
         "updated_at": "2025-01-01T00:00:00.000Z",
     }
     if end is not None:
@@ -291,16 +299,38 @@ def test_vault_runway_from_recent_burn() -> None:
     assert runway.runway == timedelta(days=80 / (20 / 7))
 
 
-def test_vault_figure_has_two_date_axes_markers_and_projection() -> None:
-    figure = plot_vault_balance(vault_history(), now=datetime(2025, 1, 3, tzinfo=UTC))
+def test_vault_figure_marks_each_kind_and_writes_the_runway_instead_of_drawing_it() -> None:
+    now = datetime(2025, 1, 3, tzinfo=UTC)
+    balance = vault_history()
+    figure = plot_vault_balance(balance, now=now)
     spec = figure.to_dict()
-    names = [t["name"] for t in spec["data"]]
-    assert names[:3] == ["NOS", "SOL", "topup"]
-    assert names[3].startswith("runway ≈ ")
-    assert spec["data"][2]["marker"]["color"] == VAULT_KIND_COLORS["topup"]
+    in_legend = sorted(
+        (t for t in spec["data"] if t.get("showlegend")), key=lambda t: t["legendrank"]
+    )
+    by_name = {t["name"]: t for t in in_legend}
+    assert list(by_name) == ["top-up", "escrow (job deposit)"]
+    drawn = [t["name"] for t in spec["data"]]
+    assert drawn.index("top-up") > drawn.index("escrow (job deposit)")  # on top at one instant
+    assert by_name["top-up"]["marker"]["color"] == VAULT_KIND_COLORS["topup"]
     assert spec["layout"]["xaxis"]["type"] == "date"
     assert spec["layout"]["xaxis2"]["type"] == "date"
-    assert spec["data"][3]["y"][-1] == 0
+    # the projection reaches weeks ahead; the axis ends where the history (up to now) ends
+    runway = vault_runway(balance, now=now)
+    assert runway is not None
+    assert runway.empty_at is not None
+    end = pd.Timestamp(spec["layout"]["xaxis"]["range"][1])
+    assert (
+        pd.Timestamp(now)
+        < end
+        < pd.Timestamp(now) + (pd.Timestamp(now) - balance["time"].min()) * 0.05
+    )
+    assert end < runway.empty_at
+    assert spec["layout"]["title"]["subtitle"]["text"].startswith("runway ≈ ")
+    # the balance line holds its last value up to now
+    nos_line = spec["data"][0]
+    assert nos_line["y"][0] == 0  # the balance before the top-up
+    assert pd.Timestamp(nos_line["x"][-1]) == pd.Timestamp(now)
+    assert nos_line["y"][-1] == nos_line["y"][-2] == pytest.approx(80.0)
 
 
 def test_fleet_overview_counts_every_status_in_order() -> None:

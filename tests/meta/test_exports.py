@@ -15,6 +15,7 @@ PUBLIC_MODULES = [
     "nosana_nb.plots",
     "nosana_nb.watch",
     "nosana_nb.sandbox",
+    "nosana_nb.export",
 ]
 
 

@@ -103,9 +103,8 @@ def _committed(name: str) -> NotebookNode:
     return _read(NOTEBOOKS_DIR / name)
 
 
-@pytest.fixture(scope="module")
-def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("kernels")
+def write_kernelspec(root: Path) -> Path:
+    """A kernelspec for this interpreter under ``root``, for ``_execute``; returns ``root``."""
     spec = root / KERNEL_NAME
     spec.mkdir()
     kernel = {
@@ -115,6 +114,11 @@ def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="module")
+def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_kernelspec(tmp_path_factory.mktemp("kernels"))
 
 
 def _kernel_env(workdir: Path, *, notebook_db: str | None = ":memory:") -> dict[str, str]:
