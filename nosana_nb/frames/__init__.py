@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from nosana_nb.frames._cost import as_frame, cost_dataframe, deployment_cost_totals, utc_now
 from nosana_nb.frames._fleet import (
+    DEFAULT_MAX_CONCURRENCY,
     afleet_dataframe,
+    afleet_dataframes,
     afleet_events_dataframe,
     afleet_jobs_dataframe,
     fleet_dataframe,
+    fleet_dataframes,
     fleet_events_dataframe,
     fleet_jobs_dataframe,
     fleet_tasks_dataframe,
@@ -43,6 +46,7 @@ from nosana_nb.frames.schema import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
     "DEPLOYMENT_STATUSES",
     "JOB_STATES",
     "SCHEMAS",
@@ -50,6 +54,7 @@ __all__ = [
     "TASK_TYPES",
     "VAULT_TX_KINDS",
     "afleet_dataframe",
+    "afleet_dataframes",
     "afleet_events_dataframe",
     "afleet_jobs_dataframe",
     "as_frame",
@@ -59,6 +64,7 @@ __all__ = [
     "empty_frame",
     "events_dataframe",
     "fleet_dataframe",
+    "fleet_dataframes",
     "fleet_events_dataframe",
     "fleet_jobs_dataframe",
     "fleet_tasks_dataframe",
