@@ -78,7 +78,9 @@ TaskTypeValue = Annotated[TaskType | str, Field(union_mode="left_to_right")]
 class WireModel(BaseModel):
     """Base of every reply model: keeps unknown fields, accepts field names or wire aliases."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
+    # defer_build: each model's validator is built on its first use, not at import (most
+    # sessions touch a handful of the models; building all of them doubled the import time)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False, defer_build=True)
 
 
 def _minutes_to_timedelta(minutes: float) -> timedelta:
@@ -444,7 +446,9 @@ StreamMessage = Annotated[
     Discriminator(_message_tag),
 ]
 
-STREAM_MESSAGE_ADAPTER: TypeAdapter[StreamMessage] = TypeAdapter(StreamMessage)
+STREAM_MESSAGE_ADAPTER: TypeAdapter[StreamMessage] = TypeAdapter(
+    StreamMessage, config=ConfigDict(defer_build=True)
+)
 
 
 class DeploymentHistory:
