@@ -20,7 +20,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,13 +57,17 @@ Subscriber = Callable[[Change], None]
 INDEXED: dict[str, tuple[str, ...]] = {
     "deployments": ("id", "owner"),
     "revisions": ("deployment",),
-    "jobs": ("deployment", "job"),
+    "jobs": ("deployment", "job", "state"),
     "events": ("deploymentId",),
     "tasks": ("deploymentId",),
     "vaults": ("vault", "owner"),
     "results": ("job",),
 }
 """Fields with an equality index, per collection."""
+
+UNORDERED = frozenset({("jobs", "state")})
+"""Indexes whose documents move between buckets all the time (a job's state): a move appends
+to the bucket, and a lookup through it sorts its ``_id``s instead."""
 
 SORT_FIELD = "created_at"
 """The keyset order of every list: (``created_at``, ``_id``), as the deployment manager sorts."""
@@ -250,6 +254,15 @@ class Store:
             table = self._docs[collection]
             return [key for key in keys if _matches(table[key[1]], predicate, rest)]
 
+    def find_in(self, collection: str, field: str, values: Iterable[Any]) -> list[Doc]:
+        """Documents whose indexed ``field`` is one of ``values``, in insertion order."""
+        with self.lock:
+            oids: set[str] = set()
+            for value in values:
+                oids.update(self._bucket(collection, field, value))
+            table = self._docs[collection]
+            return [copy.deepcopy(table[oid]) for oid in sorted(oids)]
+
     def get_many(self, collection: str, oids: list[str]) -> list[Doc]:
         """Copies of the documents with these ``_id``s, in that order (missing ones skipped)."""
         with self.lock:
@@ -292,10 +305,11 @@ class Store:
         table = self._docs[collection]
         candidates: Any = table.values()
         indexed = INDEXED.get(collection, ())
-        buckets = [self._bucket(collection, f, v) for f, v in equals.items() if f in indexed]
+        buckets = [(f, self._bucket(collection, f, v)) for f, v in equals.items() if f in indexed]
         if buckets:
-            smallest = min(buckets, key=len)
-            candidates = (table[oid] for oid in smallest)
+            smallest_field, smallest = min(buckets, key=lambda pair: len(pair[1]))
+            oids = sorted(smallest) if (collection, smallest_field) in UNORDERED else smallest
+            candidates = (table[oid] for oid in oids)
         for doc in candidates:
             if _matches(doc, predicate, equals):
                 yield doc
@@ -330,7 +344,7 @@ class Store:
                 bucket = fields.setdefault(name, {}).setdefault(value, {})
             except TypeError:
                 continue  # unhashable: never looked up by equality
-            if bucket and oid < next(reversed(bucket)):
+            if bucket and oid < next(reversed(bucket)) and (collection, name) not in UNORDERED:
                 # moved into an older bucket by an update: keep the bucket in _id order
                 bucket[oid] = None
                 ordered = sorted(bucket)
