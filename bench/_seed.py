@@ -63,10 +63,17 @@ def _template(sandbox: SandboxHandle) -> tuple[Wallet, NosanaClient, str]:
 
 
 def clone_deployments(
-    sandbox: SandboxHandle, template_id: str, count: int, *, jobs_each: int | None = None
+    sandbox: SandboxHandle,
+    template_id: str,
+    count: int,
+    *,
+    jobs_each: int | None = None,
+    running: bool = False,
 ) -> list[str]:
-    """``count`` copies of the template (STOPPED, so the worker ignores them), each with the
-    template's revision, events and ``jobs_each`` jobs (default: the template's own)."""
+    """``count`` copies of the template, each with the template's revision, events and
+    ``jobs_each`` jobs (default: the template's own). STOPPED with COMPLETED jobs, so the worker
+    ignores them, or with ``running`` RUNNING with RUNNING jobs (inserted, not started: the
+    worker sees them on its next pass, as after a restart)."""
     store = sandbox.store
     deployment = store.find_one("deployments", id=template_id)
     assert deployment is not None
@@ -85,7 +92,12 @@ def clone_deployments(
             clone = {k: v for k, v in deployment.items() if k != "_id"}
             store.insert(
                 "deployments",
-                {**clone, "id": new_id, "status": "STOPPED", "created_at": created},
+                {
+                    **clone,
+                    "id": new_id,
+                    "status": "RUNNING" if running else "STOPPED",
+                    "created_at": created,
+                },
             )
             for revision in revisions:
                 store.insert("revisions", _child(revision, deployment=new_id))
