@@ -22,7 +22,7 @@ TARGET = 1.15
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gets", type=int, default=2_000, help="sequential gets per round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--client-rounds", type=int, default=5)
 
 
 def measure(args: argparse.Namespace) -> list[Result]:
@@ -49,7 +49,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
                 response.raise_for_status()
                 response.json()
 
-        medians = interleaved_medians({"ours": ours, "raw httpx": baseline}, args.rounds)
+        medians = interleaved_medians({"ours": ours, "raw httpx": baseline}, args.client_rounds)
         raw.close()
         client.close()
     return [
