@@ -103,7 +103,11 @@ def clone_deployments(
                 store.insert("revisions", _child(revision, deployment=new_id))
             for job in jobs:
                 address = str(Keypair().pubkey())
-                store.insert("jobs", _child(job, deployment=new_id, job=address, state="COMPLETED"))
+                if running:  # started now, so its end (and payment) lies an hour ahead
+                    ended = {"state": "RUNNING", "time_start": int(base), "time_end": None}
+                else:
+                    ended = {"state": "COMPLETED"}
+                store.insert("jobs", _child(job, deployment=new_id, job=address, **ended))
             for event in events:
                 store.insert("events", _child(event, deploymentId=new_id))
     return ids
