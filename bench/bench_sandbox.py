@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200, help="requests per round")
-    parser.add_argument("--scale-rounds", type=int, default=5)
+    parser.add_argument("--scale-rounds", type=int, default=9)
     parser.add_argument("--tick-sizes", default="1,10,100,1000")
 
 
