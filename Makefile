@@ -46,8 +46,11 @@ test: lint typecheck browser pytest
 demo: install
 	$(BIN)/python -m nosana_nb.demo
 
+# every benchmark in one process run, one table (workload, size, ours, baseline, ratio, target,
+# met?); flags reach the benchmarks: make bench BENCH_ARGS="--jobs 200000 --only frames"
+BENCH_ARGS ?=
 bench: install
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 # reliability and security figures: chaos run, bad inputs, malformed replies, secret scans
 report: install

@@ -1,26 +1,33 @@
-"""Benchmark the notebook data layer against pandas baselines; prints one table.
-
-Run: ``.venv/bin/python bench/bench_frames.py`` (options: --jobs, --timeline-jobs, --repeat).
+"""DataFrames and charts: the notebook data layer against pandas baselines.
 
 Targets: jobs_dataframe ≤ 1.3× DataFrame.from_records and ≤ 0.5× json_normalize on the same
-wire records; plot_job_timeline at 10,000 jobs builds in ≤ 2 s with ≤ 5 MB of JSON.
-Timings are best-of-N with time.perf_counter; the compared functions run interleaved so
-background load hits both alike.
+wire records (default 1,000,000 jobs; ``--jobs`` to change), with a peak memory ≤ 1.5×
+from_records' (tracemalloc, each in a fresh interpreter so neither inherits the other's
+arenas); plot_job_timeline at 10,000 jobs builds in ≤ 2 s with ≤ 5 MB of figure JSON.
+Timings are medians of interleaved rounds.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import json
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from _common import Result, interleaved_medians, ratio_at_most, seconds
 
 from nosana_nb.frames import jobs_dataframe
 from nosana_nb.plots import plot_job_timeline
+
+BUILDERS = {
+    "jobs_dataframe": jobs_dataframe,
+    "from_records": pd.DataFrame.from_records,
+}
 
 STATES = ("QUEUED", "RUNNING", "COMPLETED", "STOPPED")
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
@@ -54,88 +61,99 @@ def job_records(count: int, *, deployments: int = 200) -> list[dict[str, Any]]:
     return records
 
 
-def best_of(functions: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Best wall time of each function over ``repeat`` interleaved rounds."""
-    best = dict.fromkeys(functions, float("inf"))
-    for _ in range(repeat):
-        for name, function in functions.items():
-            gc.collect()
-            start = time.perf_counter()
-            function()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--timeline-jobs", type=int, default=10_000)
+    parser.add_argument("--frame-rounds", type=int, default=3)
 
 
-def measure_frames(count: int, repeat: int) -> dict[str, float]:
+def peak_memory(builder: str, count: int) -> int:
+    """Peak bytes traced while ``builder`` turns ``count`` records into a frame."""
     records = job_records(count)
-    times = best_of(
+    tracemalloc.start()
+    frame = BUILDERS[builder](records)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    del frame
+    return peak
+
+
+def _peak_in_subprocess(builder: str, count: int) -> int:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-probe", builder, "--jobs", str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak: int = json.loads(out.stdout)
+    return peak
+
+
+def measure(args: argparse.Namespace) -> list[Result]:
+    records = job_records(args.jobs)
+    times = interleaved_medians(
         {
             "from_records": lambda: pd.DataFrame.from_records(records),
             "jobs_dataframe": lambda: jobs_dataframe(records),
         },
-        repeat,
+        args.frame_rounds,
+        warmup=0,
     )
-    # json_normalize is several times slower; one round is enough to compare against
-    return times | best_of({"json_normalize": lambda: pd.json_normalize(records)}, 1)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1_000_000)
-    parser.add_argument("--timeline-jobs", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-
-    times = measure_frames(args.jobs, args.repeat)
-    gc.collect()
+    # json_normalize is several times slower: one run is enough to compare against
+    started = time.perf_counter()
+    pd.json_normalize(records)
+    normalize = time.perf_counter() - started
+    peaks = {name: _peak_in_subprocess(name, args.jobs) for name in BUILDERS}
 
     timeline_jobs = jobs_dataframe(job_records(args.timeline_jobs, deployments=20))
     now = EPOCH + timedelta(days=30)
-    figure_holder: dict[str, Any] = {}
+    figures: list[Any] = []
+    build = interleaved_medians(
+        {"plot": lambda: figures.append(plot_job_timeline(timeline_jobs, now=now))},
+        args.frame_rounds,
+        warmup=0,
+    )["plot"]
+    json_bytes = len(figures[-1].to_json())
 
-    def build() -> None:
-        figure_holder["figure"] = plot_job_timeline(timeline_jobs, now=now)
-
-    build_time = best_of({"plot": build}, args.repeat)["plot"]
-    json_bytes = len(figure_holder["figure"].to_json())
-
+    size = f"{args.jobs:,} jobs"
     ours = times["jobs_dataframe"]
-    rows = [
-        ("jobs_dataframe", f"{args.jobs:,} jobs", f"{ours:.3f} s", "", ""),
-        (
-            "  vs DataFrame.from_records",
-            f"{args.jobs:,} jobs",
-            f"{times['from_records']:.3f} s",
-            f"{ours / times['from_records']:.2f}×",
-            "≤ 1.30×",
+    timeline_size = f"{args.timeline_jobs:,} jobs"
+    return [
+        ratio_at_most(
+            "jobs_dataframe vs DataFrame.from_records", size, ours, times["from_records"], 1.3
         ),
-        (
-            "  vs json_normalize",
-            f"{args.jobs:,} jobs",
-            f"{times['json_normalize']:.3f} s",
-            f"{ours / times['json_normalize']:.2f}×",
-            "≤ 0.50×",
+        ratio_at_most("jobs_dataframe vs json_normalize", size, ours, normalize, 0.5),
+        ratio_at_most(
+            "jobs_dataframe peak memory vs from_records",
+            size,
+            peaks["jobs_dataframe"] / 1e6,
+            peaks["from_records"] / 1e6,
+            1.5,
+            unit="MB",
         ),
-        (
-            "plot_job_timeline build",
-            f"{args.timeline_jobs:,} jobs",
-            f"{build_time:.3f} s",
-            "",
-            "≤ 2 s",
+        Result(
+            "plot_job_timeline build", timeline_size, seconds(build), "", "", "≤ 2 s", build <= 2.0
         ),
-        (
-            "plot_job_timeline to_json",
-            f"{args.timeline_jobs:,} jobs",
+        Result(
+            "plot_job_timeline figure JSON",
+            timeline_size,
             f"{json_bytes / 1e6:.2f} MB",
             "",
+            "",
             "≤ 5 MB",
+            json_bytes <= 5e6,
         ),
     ]
-    header = ("measurement", "size", "time / size", "ratio", "target")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":
-    main()
+    if "--memory-probe" in sys.argv:
+        probe = argparse.ArgumentParser()
+        probe.add_argument("--memory-probe", choices=BUILDERS)
+        probe.add_argument("--jobs", type=int)
+        probe_args = probe.parse_args()
+        print(json.dumps(peak_memory(probe_args.memory_probe, probe_args.jobs)))
+    else:
+        from _common import run_alone
+
+        run_alone(add_arguments, measure, __doc__.splitlines()[0])

@@ -1,5 +1,7 @@
 """The API core: typed sync + async clients for the Nosana deployment manager and friends."""
 
+from typing import TYPE_CHECKING, Any
+
 from nosana_nb.core.client import AsyncNosanaClient, Client, NosanaClient
 from nosana_nb.core.config import NETWORKS, NetworkConfig, resolve_network
 from nosana_nb.core.deployments import (
@@ -25,6 +27,7 @@ from nosana_nb.core.errors import (
     DeploymentFailedError,
     DeploymentNotFoundError,
     DeploymentWaitError,
+    HistoryNotLoadedError,
     IncorrectStrategyError,
     InsufficientFundsError,
     InternalServerError,
@@ -76,8 +79,21 @@ from nosana_nb.core.options import ClientOptions
 from nosana_nb.core.pagination import AsyncPager, SyncPager
 from nosana_nb.core.retry_policy import RetryCounter, Sleeper
 from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType
-from nosana_nb.core.vaults import AsyncVault, Vault
 from nosana_nb.core.wallet import Wallet
+
+if TYPE_CHECKING:
+    from nosana_nb.core.vaults import AsyncVault, Vault
+
+
+def __getattr__(name: str) -> Any:
+    # The vault classes pull in solana-py's SPL token builders (a third of a second to
+    # import): loaded on first use, so a notebook that only lists deployments never pays.
+    if name in ("AsyncVault", "Vault"):
+        from nosana_nb.core import vaults
+
+        return getattr(vaults, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "NETWORKS",
@@ -116,6 +132,7 @@ __all__ = [
     "Endpoint",
     "Event",
     "EventMessage",
+    "HistoryNotLoadedError",
     "IncorrectStrategyError",
     "InsufficientFundsError",
     "InternalServerError",

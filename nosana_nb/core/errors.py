@@ -29,6 +29,7 @@ __all__ = [
     "DeploymentFailedError",
     "DeploymentNotFoundError",
     "DeploymentWaitError",
+    "HistoryNotLoadedError",
     "IncorrectStrategyError",
     "InsufficientFundsError",
     "InternalServerError",
@@ -84,6 +85,14 @@ class StreamError(NosanaError):
 
 class OperationCancelled(NosanaError):
     """The user cancelled a long operation (from a widget's Cancel button, say)."""
+
+
+class HistoryNotLoadedError(NosanaError):
+    """``state.events``/``state.jobs`` of an async handle were read before being loaded.
+
+    A sync handle fetches them on first read; an async one cannot await inside an attribute
+    read, so ``await deployment.refresh()`` loads them first.
+    """
 
 
 class InsufficientFundsError(NosanaError):

@@ -7,6 +7,7 @@ sent (``timeout`` in minutes, ``time_start`` in unix seconds); convenience prope
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -17,10 +18,12 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     TypeAdapter,
 )
 
+from nosana_nb.core.errors import HistoryNotLoadedError
 from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType
 
 NOS_BASE_UNITS_PER_NOS = 10**6
@@ -75,7 +78,9 @@ TaskTypeValue = Annotated[TaskType | str, Field(union_mode="left_to_right")]
 class WireModel(BaseModel):
     """Base of every reply model: keeps unknown fields, accepts field names or wire aliases."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
+    # defer_build: each model's validator is built on its first use, not at import (most
+    # sessions touch a handful of the models; building all of them doubled the import time)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False, defer_build=True)
 
 
 def _minutes_to_timedelta(minutes: float) -> timedelta:
@@ -441,15 +446,87 @@ StreamMessage = Annotated[
     Discriminator(_message_tag),
 ]
 
-STREAM_MESSAGE_ADAPTER: TypeAdapter[StreamMessage] = TypeAdapter(StreamMessage)
+STREAM_MESSAGE_ADAPTER: TypeAdapter[StreamMessage] = TypeAdapter(
+    StreamMessage, config=ConfigDict(defer_build=True)
+)
+
+
+class DeploymentHistory:
+    """The newest events and jobs of one deployment, each fetched on its first read.
+
+    Every copy of a state (each action folds its reply into a new one) shares the same
+    history, so each list is fetched at most once until ``refresh()`` replaces it.
+    """
+
+    __slots__ = ("_fetchers", "_values")
+
+    def __init__(
+        self,
+        fetchers: Mapping[str, Callable[[], list[Any]]] | None = None,
+        *,
+        events: list[Event] | None = None,
+        jobs: list[Job] | None = None,
+    ) -> None:
+        self._fetchers = dict(fetchers or {})
+        self._values: dict[str, list[Any]] = {}
+        if events is not None:
+            self._values["events"] = events
+        if jobs is not None:
+            self._values["jobs"] = jobs
+
+    def get(self, kind: Literal["events", "jobs"]) -> list[Any]:
+        value = self._values.get(kind)
+        if value is None:
+            fetch = self._fetchers.get(kind)
+            if fetch is None:
+                raise HistoryNotLoadedError(
+                    f"state.{kind} is not loaded yet: `await deployment.refresh()` loads the "
+                    "deployment with its newest events and jobs"
+                )
+            value = self._values[kind] = fetch()
+        return value
+
+    def is_loaded(self, kind: Literal["events", "jobs"]) -> bool:
+        return kind in self._values
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> DeploymentHistory:
+        # the fetchers hold the client: share them, copy only the loaded lists
+        copied = DeploymentHistory(self._fetchers)
+        copied._values = {kind: list(items) for kind, items in self._values.items()}
+        return copied
 
 
 class DeploymentState(Deployment):
     """``Deployment.state``: every deployment field plus the newest events and jobs.
 
-    ``events`` and ``jobs`` hold the newest page (up to 100 each) loaded by ``refresh()``; the
-    full history is available through ``get_events()`` / ``get_jobs()``.
+    ``events`` and ``jobs`` are the newest page of each (up to 100). A get or a list costs one
+    request: a sync handle fetches each list on its first read, an async handle loads both with
+    ``await refresh()`` (reading them before raises HistoryNotLoadedError). ``refresh()`` always
+    reloads them; the full history is available through ``get_events()`` / ``get_jobs()``.
     """
 
-    events: list[Event] = Field(default_factory=list)
-    jobs: list[Job] = Field(default_factory=list)
+    _history: DeploymentHistory = PrivateAttr(default_factory=DeploymentHistory)
+
+    @property
+    def events(self) -> list[Event]:
+        events: list[Event] = self._history.get("events")
+        return events
+
+    @property
+    def jobs(self) -> list[Job]:
+        jobs: list[Job] = self._history.get("jobs")
+        return jobs
+
+    @classmethod
+    def of(cls, deployment: Deployment, history: DeploymentHistory) -> DeploymentState:
+        """A state from an already validated deployment, without validating it again."""
+        extra = {
+            k: v
+            for k, v in (deployment.__pydantic_extra__ or {}).items()
+            if k not in ("events", "jobs")
+        }
+        state = cls.model_construct(
+            _fields_set=set(deployment.model_fields_set), **deployment.__dict__, **extra
+        )
+        state._history = history
+        return state

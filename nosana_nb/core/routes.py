@@ -7,6 +7,7 @@ parser for the reply. The sync and async resources only send a route and hand ba
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -248,11 +249,19 @@ def _model(model: type[M]) -> Callable[[Any], M]:
     return model.model_validate
 
 
+@functools.cache
+def _page_model(model: type[pydantic.BaseModel]) -> type[Page[Any]]:
+    # Page[model] is a costly class lookup in pydantic: once per model, not once per reply
+    return Page[model]  # type: ignore[valid-type]
+
+
 def _page(key: str, model: type[M]) -> Callable[[Any], Page[M]]:
+    page_model = _page_model(model)
+
     def parse(data: Any) -> Page[M]:
         if not isinstance(data, Mapping) or key not in data:
             raise ValueError(f'expected an object with "{key}" and "pagination"')
-        return Page[model].model_validate(  # type: ignore[valid-type]
+        return page_model.model_validate(
             {"items": data[key], "pagination": data.get("pagination") or {}}
         )
 

@@ -15,7 +15,6 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from croniter import CroniterBadDateError, croniter
 from solders.pubkey import Pubkey
 
 from nosana_nb.core.errors import ValidationError
@@ -291,6 +290,8 @@ def check_cron(expr: Any, *, argument: str = "schedule") -> str:
             argument=argument,
         )
     normalized = " ".join(fields)
+    from croniter import croniter  # imported on first use: most sessions never check a cron
+
     if not normalized.isascii() or not croniter.is_valid(normalized):
         raise ValidationError(
             f"{argument} {expr!r} is not a valid cron expression; "
@@ -307,6 +308,8 @@ def check_cron(expr: Any, *, argument: str = "schedule") -> str:
 
 
 def _fires(expr: str) -> bool:
+    from croniter import CroniterBadDateError, croniter
+
     try:
         croniter(expr, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
     except CroniterBadDateError:

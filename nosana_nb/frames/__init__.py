@@ -28,10 +28,13 @@ from nosana_nb.frames._display import (
     styled,
 )
 from nosana_nb.frames._fleet import (
+    DEFAULT_MAX_CONCURRENCY,
     afleet_dataframe,
+    afleet_dataframes,
     afleet_events_dataframe,
     afleet_jobs_dataframe,
     fleet_dataframe,
+    fleet_dataframes,
     fleet_events_dataframe,
     fleet_jobs_dataframe,
     fleet_tasks_dataframe,
@@ -59,6 +62,7 @@ from nosana_nb.frames.schema import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
     "DEPLOYMENT_STATUSES",
     "ID_COLUMNS",
     "JOB_STATES",
@@ -68,6 +72,7 @@ __all__ = [
     "VAULT_TX_KINDS",
     "ServiceNow",
     "afleet_dataframe",
+    "afleet_dataframes",
     "afleet_events_dataframe",
     "afleet_jobs_dataframe",
     "as_frame",
@@ -77,6 +82,7 @@ __all__ = [
     "empty_frame",
     "events_dataframe",
     "fleet_dataframe",
+    "fleet_dataframes",
     "fleet_events_dataframe",
     "fleet_jobs_dataframe",
     "fleet_tasks_dataframe",

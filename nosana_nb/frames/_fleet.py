@@ -2,14 +2,15 @@
 
 ``afleet_*`` run in the caller's event loop. The sync ``fleet_*`` run the same coroutine in a
 private event loop on a worker thread, so they work inside Jupyter's running loop without
-patching it (no nest_asyncio). Concurrency is bounded by a semaphore; a ``tqdm.auto`` bar
-shows progress.
+patching it (no nest_asyncio). A semaphore bounds the requests in flight (every request, the
+get of a deployment as well as each list), ``DEFAULT_MAX_CONCURRENCY`` unless told otherwise;
+a ``tqdm.auto`` bar shows progress.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -26,6 +27,13 @@ from nosana_nb.frames._wire import (
 
 T = TypeVar("T")
 
+DEFAULT_MAX_CONCURRENCY = 16
+"""Requests one fleet call keeps in flight at most. The deployment manager has no rate limit,
+but it is a shared service: 16 is a few browser tabs' worth of connections (a browser opens 6
+per host), and at 50 ms a request it already lists 200 deployments' jobs and events in about
+2 s. Raise ``max_concurrency`` (up to 64) for a local sandbox, lower it on a slow link."""
+MAX_CONCURRENCY_LIMIT = 64
+
 _KINDS: dict[str, tuple[str, Callable[[Any], pd.DataFrame]]] = {
     "jobs": ("get_jobs", jobs_dataframe),
     "events": ("get_events", events_dataframe),
@@ -35,9 +43,14 @@ _KINDS: dict[str, tuple[str, Callable[[Any], pd.DataFrame]]] = {
 
 
 def _check_concurrency(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_CONCURRENCY_LIMIT
+    ):
         raise ValidationError(
-            "max_concurrency must be an integer from 1 to 64", argument="max_concurrency"
+            f"max_concurrency must be an integer from 1 to {MAX_CONCURRENCY_LIMIT}",
+            argument="max_concurrency",
         )
     return value
 
@@ -83,14 +96,7 @@ async def _handles(client: Any, targets: list[Any] | None) -> list[Any]:
     return targets
 
 
-async def _fetch_one(client: Any, target: Any, method: str) -> list[Any]:
-    handle = target
-    if not callable(getattr(target, method, None)):
-        fetched = client.deployments.get(deployment_id(target))
-        handle = await fetched if isinstance(fetched, Awaitable) else fetched
-    items = await _collect(getattr(handle, method)(limit=PAGE_LIMIT))
-    ident = deployment_id(handle)
-    records = [_dump(item) for item in items]
+def _with_deployment(records: list[Any], ident: str) -> list[Any]:
     # events/tasks carry the id as deploymentId, jobs/revisions as deployment; fill either way
     return [
         r if r.get("deployment") or r.get("deploymentId") else {**r, "deployment": ident}
@@ -98,30 +104,62 @@ async def _fetch_one(client: Any, target: Any, method: str) -> list[Any]:
     ]
 
 
-async def afleet_dataframe(
-    kind: str,
+async def _fetch_kinds(
+    client: Any, target: Any, methods: list[str], semaphore: asyncio.Semaphore
+) -> list[list[Any]]:
+    """One deployment's records of each kind; every request waits for a semaphore slot."""
+    handle = target
+    if not all(callable(getattr(target, method, None)) for method in methods):
+        async with semaphore:
+            fetched = client.deployments.get(deployment_id(target))
+            handle = await fetched if isinstance(fetched, Awaitable) else fetched
+    ident = deployment_id(handle)
+
+    async def records_of(method: str) -> list[Any]:
+        async with semaphore:
+            items = await _collect(getattr(handle, method)(limit=PAGE_LIMIT))
+        return _with_deployment([_dump(item) for item in items], ident)
+
+    if len(methods) == 1:
+        return [await records_of(methods[0])]
+    return list(await asyncio.gather(*(records_of(method) for method in methods)))
+
+
+def _check_kinds(kinds: Any) -> list[str]:
+    chosen = [kinds] if isinstance(kinds, str) else list(kinds)
+    unknown = [kind for kind in chosen if kind not in _KINDS]
+    if not chosen or unknown:
+        raise ValidationError(f"kind must be one of {', '.join(_KINDS)}", argument="kind")
+    return list(dict.fromkeys(chosen))
+
+
+async def afleet_dataframes(
+    kinds: Iterable[str],
     client: Any,
     deployments: Any = None,
     *,
-    max_concurrency: int = 8,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     progress: bool = True,
-) -> pd.DataFrame:
-    """``kind`` ("jobs", "events", "tasks", "revisions") of many deployments, concurrently."""
-    if kind not in _KINDS:
-        raise ValidationError(f"kind must be one of {', '.join(_KINDS)}", argument="kind")
-    method, build = _KINDS[kind]
+) -> dict[str, pd.DataFrame]:
+    """Several kinds ("jobs", "events", "tasks", "revisions") of many deployments in one pass.
+
+    Each deployment given by id is fetched once (one get), then its lists concurrently; at
+    most ``max_concurrency`` requests are in flight at any moment. Returns one frame per kind.
+    """
+    chosen = _check_kinds(kinds)
     limit = _check_concurrency(max_concurrency)
     handles = await _handles(client, _targets(deployments))
     semaphore = asyncio.Semaphore(limit)
+    methods = [_KINDS[kind][0] for kind in chosen]
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(handles), desc=f"{kind} of deployments", disable=not progress, unit="dep")
+    label = " and ".join(chosen)
+    bar = tqdm(total=len(handles), desc=f"{label} of deployments", disable=not progress, unit="dep")
 
-    async def one(target: Any) -> list[Any]:
-        async with semaphore:
-            records = await _fetch_one(client, target, method)
+    async def one(target: Any) -> list[list[Any]]:
+        batches = await _fetch_kinds(client, target, methods, semaphore)
         bar.update(1)
-        return records
+        return batches
 
     tasks = [asyncio.create_task(one(target)) for target in handles]
     try:
@@ -133,7 +171,27 @@ async def afleet_dataframe(
         raise
     finally:
         bar.close()
-    return build([record for batch in results for record in batch])
+    return {
+        kind: _KINDS[kind][1]([record for batches in results for record in batches[index]])
+        for index, kind in enumerate(chosen)
+    }
+
+
+async def afleet_dataframe(
+    kind: str,
+    client: Any,
+    deployments: Any = None,
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """``kind`` ("jobs", "events", "tasks", "revisions") of many deployments, concurrently."""
+    if kind not in _KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(_KINDS)}", argument="kind")
+    frames = await afleet_dataframes(
+        [kind], client, deployments, max_concurrency=max_concurrency, progress=progress
+    )
+    return frames[kind]
 
 
 def run_in_private_loop(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -162,29 +220,30 @@ def _async_twin_factory(client: Any) -> Callable[[], Any]:
     return twin
 
 
-def fleet_dataframe(
-    kind: str,
+def fleet_dataframes(
+    kinds: Iterable[str],
     client: Any,
     deployments: Any = None,
     *,
-    max_concurrency: int = 8,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     progress: bool = True,
-) -> pd.DataFrame:
-    """Sync wrapper of :func:`afleet_dataframe` (safe inside Jupyter's running loop).
+) -> dict[str, pd.DataFrame]:
+    """Sync wrapper of :func:`afleet_dataframes` (safe inside Jupyter's running loop).
 
     ``client`` is a ``NosanaClient`` (its ``to_async()`` twin, with every option of the
     client, is made for the fetch and closed after) or a zero-argument factory returning an
     async client.
     """
+    chosen = _check_kinds(kinds)
     factory = _async_twin_factory(client)
     _check_concurrency(max_concurrency)
     targets = _targets(deployments)
 
-    async def work() -> pd.DataFrame:
+    async def work() -> dict[str, pd.DataFrame]:
         async_client = factory()
         try:
-            return await afleet_dataframe(
-                kind,
+            return await afleet_dataframes(
+                chosen,
                 async_client,
                 targets,
                 max_concurrency=max_concurrency,
@@ -198,8 +257,32 @@ def fleet_dataframe(
     return run_in_private_loop(work)
 
 
+def fleet_dataframe(
+    kind: str,
+    client: Any,
+    deployments: Any = None,
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Sync wrapper of :func:`afleet_dataframe` (safe inside Jupyter's running loop).
+
+    ``client`` is a ``NosanaClient`` or a zero-argument factory returning an async client.
+    """
+    if kind not in _KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(_KINDS)}", argument="kind")
+    frames = fleet_dataframes(
+        [kind], client, deployments, max_concurrency=max_concurrency, progress=progress
+    )
+    return frames[kind]
+
+
 def fleet_jobs_dataframe(
-    client: Any, deployments: Any = None, *, max_concurrency: int = 8, progress: bool = True
+    client: Any,
+    deployments: Any = None,
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Jobs of many deployments (all of the client's when ``deployments`` is None)."""
     return fleet_dataframe(
@@ -208,7 +291,11 @@ def fleet_jobs_dataframe(
 
 
 def fleet_events_dataframe(
-    client: Any, deployments: Any = None, *, max_concurrency: int = 8, progress: bool = True
+    client: Any,
+    deployments: Any = None,
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Events of many deployments."""
     return fleet_dataframe(
@@ -217,7 +304,11 @@ def fleet_events_dataframe(
 
 
 def fleet_tasks_dataframe(
-    client: Any, deployments: Any = None, *, max_concurrency: int = 8, progress: bool = True
+    client: Any,
+    deployments: Any = None,
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Outstanding tasks of many deployments."""
     return fleet_dataframe(
@@ -226,7 +317,11 @@ def fleet_tasks_dataframe(
 
 
 async def afleet_jobs_dataframe(
-    client: Any, deployments: Any = None, *, max_concurrency: int = 8, progress: bool = True
+    client: Any,
+    deployments: Any = None,
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Async: jobs of many deployments through an ``AsyncNosanaClient``."""
     return await afleet_dataframe(
@@ -235,7 +330,11 @@ async def afleet_jobs_dataframe(
 
 
 async def afleet_events_dataframe(
-    client: Any, deployments: Any = None, *, max_concurrency: int = 8, progress: bool = True
+    client: Any,
+    deployments: Any = None,
+    *,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Async: events of many deployments through an ``AsyncNosanaClient``."""
     return await afleet_dataframe(

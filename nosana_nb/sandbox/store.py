@@ -6,7 +6,10 @@ committed before it is acknowledged, and committed writes are published to subsc
 worker, the SSE stream) as :class:`Change` records.
 
 Documents live in memory as well (write-through), so reads are cheap and a restart reloads them
-from the file.
+from the file. Equality lookups on the fields in ``INDEXED`` (the ones every request filters on:
+a deployment's id and owner, the deployment of a job or event, ...) go through in-memory hash
+indexes, and each index bucket keeps its documents' keyset order (``created_at``, ``_id``) for
+pagination, so a get or a page costs the same with 1,000 or 100,000 documents stored.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +55,26 @@ class Change:
 
 Subscriber = Callable[[Change], None]
 
+INDEXED: dict[str, tuple[str, ...]] = {
+    "deployments": ("id", "owner"),
+    "revisions": ("deployment",),
+    "jobs": ("deployment", "job", "state"),
+    "events": ("deploymentId",),
+    "tasks": ("deploymentId",),
+    "vaults": ("vault", "owner"),
+    "results": ("job",),
+}
+"""Fields with an equality index, per collection."""
+
+UNORDERED = frozenset({("jobs", "state")})
+"""Indexes whose documents move between buckets all the time (a job's state): a move appends
+to the bucket, and a lookup through it sorts its ``_id``s instead."""
+
+SORT_FIELD = "created_at"
+"""The keyset order of every list: (``created_at``, ``_id``), as the deployment manager sorts."""
+
+SortKey = tuple[str, str]
+
 
 class Store:
     """Collections of JSON documents in one SQLite file (``":memory:"`` on request).
@@ -75,6 +98,10 @@ class Store:
         self._pending: list[Change] = []
         self._subscribers: list[Subscriber] = []
         self._docs: dict[str, dict[str, Doc]] = {name: {} for name in COLLECTIONS}
+        # collection -> field -> value -> oids in insertion order
+        self._index: dict[str, dict[str, dict[Any, dict[str, None]]]] = {}
+        # (collection, field, value) -> that bucket's sort keys, ascending; rebuilt on demand
+        self._sorted: dict[tuple[str, str, Any], list[SortKey]] = {}
         with self.lock:
             for name in COLLECTIONS:
                 self.conn.execute(
@@ -163,6 +190,7 @@ class Store:
             current = self._docs[collection].pop(oid, None)
             if current is None:
                 return None
+            self._unindex(collection, oid, current)
             self.conn.execute(f"DELETE FROM doc_{collection} WHERE oid = ?", (oid,))
             self._pending.append(Change(collection, "delete", oid, current, None, frozenset()))
             return copy.deepcopy(current)
@@ -182,14 +210,7 @@ class Store:
     ) -> list[Doc]:
         """Documents matching every ``field=value`` and ``predicate``, in insertion order."""
         with self.lock:
-            out = []
-            for doc in self._docs[collection].values():
-                if any(doc.get(k, _MISSING) != v for k, v in equals.items()):
-                    continue
-                if predicate is not None and not predicate(doc):
-                    continue
-                out.append(copy.deepcopy(doc))
-            return out
+            return [copy.deepcopy(doc) for doc in self._matching(collection, predicate, equals)]
 
     def find_one(
         self,
@@ -198,19 +219,57 @@ class Store:
         /,
         **equals: Any,
     ) -> Doc | None:
-        found = self.find(collection, predicate, **equals)
-        return found[0] if found else None
+        with self.lock:
+            for doc in self._matching(collection, predicate, equals):
+                return copy.deepcopy(doc)
+            return None
 
     def count(
         self, collection: str, predicate: Callable[[Doc], bool] | None = None, /, **equals: Any
     ) -> int:
         with self.lock:
-            return sum(
-                1
-                for doc in self._docs[collection].values()
-                if all(doc.get(k, _MISSING) == v for k, v in equals.items())
-                and (predicate is None or predicate(doc))
-            )
+            return sum(1 for _ in self._matching(collection, predicate, equals))
+
+    def sort_keys(
+        self,
+        collection: str,
+        predicate: Callable[[Doc], bool] | None = None,
+        /,
+        **equals: Any,
+    ) -> list[SortKey]:
+        """The (``created_at``, ``_id``) keys of the matching documents, ascending.
+
+        With one indexed field and no predicate this is the index bucket's cached order (a new
+        list, but no document is read); otherwise the bucket's order filtered, which reads each
+        candidate once without copying it. Read the page's documents with :meth:`get_many`.
+        """
+        with self.lock:
+            indexed = [f for f in equals if f in INDEXED.get(collection, ())]
+            if not indexed:
+                docs = self._matching(collection, predicate, equals)
+                return sorted((_sort_key(d), str(d["_id"])) for d in docs)
+            field = indexed[0]
+            keys = self._sorted_bucket(collection, field, equals[field])
+            rest = {k: v for k, v in equals.items() if k != field}
+            if predicate is None and not rest:
+                return list(keys)
+            table = self._docs[collection]
+            return [key for key in keys if _matches(table[key[1]], predicate, rest)]
+
+    def find_in(self, collection: str, field: str, values: Iterable[Any]) -> list[Doc]:
+        """Documents whose indexed ``field`` is one of ``values``, in insertion order."""
+        with self.lock:
+            oids: set[str] = set()
+            for value in values:
+                oids.update(self._bucket(collection, field, value))
+            table = self._docs[collection]
+            return [copy.deepcopy(table[oid]) for oid in sorted(oids)]
+
+    def get_many(self, collection: str, oids: list[str]) -> list[Doc]:
+        """Copies of the documents with these ``_id``s, in that order (missing ones skipped)."""
+        with self.lock:
+            table = self._docs[collection]
+            return [copy.deepcopy(table[oid]) for oid in oids if oid in table]
 
     # -- key/value metadata (seeds, counters, keypairs of the simulator) ------------------------
     def meta_get(self, key: str, default: Any = None) -> Any:
@@ -270,7 +329,95 @@ class Store:
             f"INSERT OR REPLACE INTO doc_{collection} (oid, body) VALUES (?, ?)",
             (oid, json.dumps(doc, separators=(",", ":"))),
         )
+        before = self._docs[collection].get(oid)
+        if before is not None:
+            self._unindex(collection, oid, before, after=doc)
         self._docs[collection][oid] = doc
+        self._add_to_index(collection, oid, doc, before)
+
+    # -- indexes --------------------------------------------------------------------------
+    def _matching(
+        self, collection: str, predicate: Callable[[Doc], bool] | None, equals: dict[str, Any]
+    ) -> Iterator[Doc]:
+        """The matching documents themselves (not copies): callers copy what they hand out."""
+        table = self._docs[collection]
+        candidates: Any = table.values()
+        indexed = INDEXED.get(collection, ())
+        buckets = [(f, self._bucket(collection, f, v)) for f, v in equals.items() if f in indexed]
+        if buckets:
+            smallest_field, smallest = min(buckets, key=lambda pair: len(pair[1]))
+            oids = sorted(smallest) if (collection, smallest_field) in UNORDERED else smallest
+            candidates = (table[oid] for oid in oids)
+        for doc in candidates:
+            if _matches(doc, predicate, equals):
+                yield doc
+
+    def _bucket(self, collection: str, field: str, value: Any) -> dict[str, None]:
+        try:
+            return self._index.get(collection, {}).get(field, {}).get(value, {})
+        except TypeError:  # an unhashable value: no document holds it as an indexed key
+            return {}
+
+    def _sorted_bucket(self, collection: str, field: str, value: Any) -> list[SortKey]:
+        try:
+            cached = self._sorted.get((collection, field, value))
+        except TypeError:
+            return []
+        if cached is None:
+            table = self._docs[collection]
+            bucket = self._bucket(collection, field, value)
+            cached = sorted((_sort_key(table[oid]), oid) for oid in bucket)
+            self._sorted[(collection, field, value)] = cached
+        return cached
+
+    def _add_to_index(self, collection: str, oid: str, doc: Doc, before: Doc | None) -> None:
+        fields = self._index.setdefault(collection, {})
+        for name in INDEXED.get(collection, ()):
+            value = doc.get(name, _MISSING)
+            if before is not None and before.get(name, _MISSING) == value:
+                if _sort_key(before) != _sort_key(doc):
+                    self._forget_order(collection, name, value)
+                continue
+            try:
+                bucket = fields.setdefault(name, {}).setdefault(value, {})
+            except TypeError:
+                continue  # unhashable: never looked up by equality
+            if bucket and oid < next(reversed(bucket)) and (collection, name) not in UNORDERED:
+                # moved into an older bucket by an update: keep the bucket in _id order
+                bucket[oid] = None
+                ordered = sorted(bucket)
+                bucket.clear()
+                bucket.update(dict.fromkeys(ordered))
+            else:
+                bucket[oid] = None
+            self._forget_order(collection, name, value)
+
+    def _unindex(self, collection: str, oid: str, doc: Doc, *, after: Doc | None = None) -> None:
+        fields = self._index.get(collection, {})
+        for name in INDEXED.get(collection, ()):
+            value = doc.get(name, _MISSING)
+            if after is not None and after.get(name, _MISSING) == value:
+                continue  # same bucket; _add_to_index handles an order change
+            try:
+                bucket = fields.get(name, {}).get(value)
+            except TypeError:
+                continue
+            if bucket is not None:
+                bucket.pop(oid, None)
+                if not bucket:
+                    del fields[name][value]
+            self._forget_order(collection, name, value)
+
+    def _forget_order(self, collection: str, field: str, value: Any) -> None:
+        with suppress(TypeError):
+            self._sorted.pop((collection, field, value), None)
+
+    def _rebuild_indexes(self) -> None:
+        self._index = {}
+        self._sorted = {}
+        for collection, docs in self._docs.items():
+            for oid, doc in docs.items():
+                self._add_to_index(collection, oid, doc, None)
 
     def _next_oid(self) -> str:
         return f"{next(self._counter):024x}"
@@ -286,6 +433,7 @@ class Store:
                         highest = max(highest, int(oid, 16))
             self._docs[name] = docs
         self._counter = itertools.count(highest + 1)
+        self._rebuild_indexes()
 
     def _reload_after_rollback(self) -> None:
         counter = self._counter
@@ -315,6 +463,16 @@ def _timestamp_of(key: str, value: Any) -> float | None:
     if key in _UNIX_SECONDS_FIELDS and isinstance(value, int | float) and value > 0:
         return float(value)
     return None
+
+
+def _matches(doc: Doc, predicate: Callable[[Doc], bool] | None, equals: dict[str, Any]) -> bool:
+    if any(doc.get(k, _MISSING) != v for k, v in equals.items()):
+        return False
+    return predicate is None or predicate(doc)
+
+
+def _sort_key(doc: Doc) -> str:
+    return str(doc.get(SORT_FIELD) or "")
 
 
 class _Sentinel:

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from nosana_nb.core.client import NosanaClient
+from nosana_nb.core.errors import HistoryNotLoadedError
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.models import JobDetail, Stats, VaultInfo
 from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType
@@ -17,6 +18,7 @@ from tests.core.fake_api import (
     MARKET_3060,
     FakeNosana,
     Recorded,
+    async_client,
     new_address,
     sync_client,
 )
@@ -88,21 +90,17 @@ def timezone_plus_two() -> timezone:
     return timezone(timedelta(hours=2))
 
 
-def test_get_loads_deployment_events_and_jobs(
+def test_get_is_one_request_and_history_loads_on_first_read(
     client: NosanaClient, fake: FakeNosana, wallet: Wallet
 ) -> None:
     record = fake.add_deployment(status="RUNNING", replicas=2, timeout=90)
     fake.add_job(record["id"], state="RUNNING")
     fake.add_event(record["id"], "JOB_LIST_CONFIRMED", "Successfully listed job - x", tx="")
+    base = f"/deployments/{record['id']}"
+    newest = {"limit": "100", "sort_order": "desc"}
+
     deployment = client.deployments.get(record["id"])
-    paths = [(r.method, r.path, r.params) for r in fake.requests]
-    assert paths == [
-        ("GET", f"/deployments/{record['id']}", {}),
-        ("GET", f"/deployments/{record['id']}/events", {"limit": "100", "sort_order": "desc"}),
-        ("GET", f"/deployments/{record['id']}/jobs", {"limit": "100", "sort_order": "desc"}),
-    ]
-    for request in fake.requests:
-        assert_signed(request, wallet)
+    assert [(r.method, r.path, r.params) for r in fake.requests] == [("GET", base, {})]
     state = deployment.state
     assert state.status is DeploymentStatus.RUNNING
     assert state.timeout == 90
@@ -110,10 +108,58 @@ def test_get_loads_deployment_events_and_jobs(
     assert state.timeout_timedelta == timedelta(minutes=90)
     assert state.created_at is not None
     assert state.created_at.tzinfo is UTC
+    assert len(fake.requests) == 1  # deployment fields never fetch the history
+
     assert [j.state for j in state.jobs] == [JobState.RUNNING]
     assert state.jobs[0].started_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert state.events[0].type == "JOB_LIST_CONFIRMED"
     assert state.events[0].tx is None  # "" on the wire means no transaction
+    assert deployment.state.jobs is state.jobs  # fetched once, shared by later reads
+    assert [(r.method, r.path, r.params) for r in fake.requests] == [
+        ("GET", base, {}),
+        ("GET", f"{base}/jobs", newest),
+        ("GET", f"{base}/events", newest),
+    ]
+    for request in fake.requests:
+        assert_signed(request, wallet)
+
+
+def test_history_survives_actions_and_refresh_reloads_it(
+    client: NosanaClient, fake: FakeNosana
+) -> None:
+    record = fake.add_deployment(status="RUNNING", replicas=2, timeout=90)
+    fake.add_job(record["id"], state="RUNNING")
+    deployment = client.deployments.get(record["id"])
+    assert len(deployment.state.jobs) == 1
+    deployment.update_replicas(3)  # folds its reply into a new state
+    fetched = len(fake.requests)
+    assert len(deployment.state.jobs) == 1
+    assert len(fake.requests) == fetched  # the new state kept the loaded jobs
+
+    fake.add_job(record["id"], state="QUEUED")
+    state = deployment.refresh()
+    assert [r.path for r in fake.requests[fetched:]] == [
+        f"/deployments/{record['id']}",
+        f"/deployments/{record['id']}/events",
+        f"/deployments/{record['id']}/jobs",
+    ]
+    assert len(state.jobs) == 2
+    assert len(fake.requests) == fetched + 3  # refresh loaded both lists eagerly
+
+
+async def test_async_get_is_one_request_and_refresh_loads_the_history(
+    fake: FakeNosana, wallet: Wallet
+) -> None:
+    record = fake.add_deployment(status="RUNNING")
+    fake.add_job(record["id"], state="RUNNING")
+    async with async_client(fake, wallet) as client:
+        deployment = await client.deployments.get(record["id"])
+        assert len(fake.requests) == 1
+        with pytest.raises(HistoryNotLoadedError, match=r"await deployment\.refresh"):
+            deployment.state.jobs  # noqa: B018 (the read is what raises)
+        state = await deployment.refresh()
+        assert [j.state for j in state.jobs] == [JobState.RUNNING]
+        assert len(fake.requests) == 4
 
 
 def test_child_lists_send_their_filters(client: NosanaClient, fake: FakeNosana) -> None:

@@ -10,8 +10,11 @@ import pytest
 
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.frames import (
+    DEFAULT_MAX_CONCURRENCY,
+    afleet_dataframes,
     afleet_events_dataframe,
     afleet_jobs_dataframe,
+    fleet_dataframes,
     fleet_jobs_dataframe,
     fleet_tasks_dataframe,
     validate_schema,
@@ -164,3 +167,28 @@ def test_sync_helper_refuses_unrelated_objects() -> None:
 def test_a_frame_without_ids_is_refused() -> None:
     with pytest.raises(ValidationError, match="'id' column"):
         fleet_jobs_dataframe(lambda: FakeAsyncClient(1), pd.DataFrame({"x": [1]}))
+
+
+async def test_several_kinds_in_one_pass_get_each_deployment_once() -> None:
+    client = FakeAsyncClient(8)
+    ids = [f"dep{i}" for i in range(8)]
+    frames = await afleet_dataframes(
+        ["jobs", "events"], client, ids, max_concurrency=3, progress=False
+    )
+    assert sorted(client.deployments.gets) == sorted(ids)  # one get per deployment
+    assert len(frames["jobs"]) == 16
+    assert frames["events"]["deployment"].tolist() == ids
+    assert client.gauge.visits == 16  # a jobs and an events list per deployment
+    assert 1 < client.gauge.peak <= 3  # the limit holds across kinds, and is used
+
+
+def test_fleet_default_concurrency_is_the_documented_polite_limit() -> None:
+    made: list[FakeAsyncClient] = []
+
+    def factory() -> FakeAsyncClient:
+        made.append(FakeAsyncClient(40))
+        return made[-1]
+
+    fleet_dataframes(["jobs", "tasks"], factory, progress=False)
+    assert made[0].gauge.peak == DEFAULT_MAX_CONCURRENCY  # reached, never passed
+    assert made[0].closed

@@ -37,6 +37,20 @@ def test_importing_the_core_loads_no_notebook_libraries() -> None:
     assert json.loads(out.stdout) == []
 
 
+def test_importing_the_core_defers_the_vault_and_cron_libraries() -> None:
+    """solana-py's SPL builders and croniter load on first use of a vault or a cron check."""
+    code = (
+        "import json, sys; import nosana_nb, nosana_nb.core; "
+        "before = sorted({m.split('.')[0] for m in sys.modules} & {'spl', 'solana', 'croniter'}); "
+        "vault = nosana_nb.core.Vault; from nosana_nb.core.vaults import Vault; "
+        "print(json.dumps([before, vault is Vault, 'spl' in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(out.stdout) == [[], True, True]
+
+
 def test_core_sources_never_import_notebook_libraries_or_upper_layers() -> None:
     offenders = []
     for path in sorted((PACKAGE / "core").rglob("*.py")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -20,7 +21,7 @@ from nosana_nb.sandbox.api.jobdef import (
     validate_job_definition,
 )
 from nosana_nb.sandbox.http.auth import Principal, api_key_owner, bearer_api_key
-from nosana_nb.sandbox.http.faults import FaultConfigError, FaultSettings
+from nosana_nb.sandbox.http.faults import FaultConfigError, FaultMiddleware, FaultSettings
 from nosana_nb.sandbox.http.pagination import InvalidCursorError, decode_cursor, paginate
 from nosana_nb.sandbox.http.serialize import deployment_to_wire, event_to_wire, task_to_wire
 from nosana_nb.sandbox.http.validation import (
@@ -242,3 +243,25 @@ def test_start_time_pins_the_simulated_clock(tmp_path: Any) -> None:
         sandbox.advance(60)
     with start(db=tmp_path / "s.db", speed=None, start_time=1_700_000_000) as resumed:
         assert resumed.clock.now() == 1_800_000_060  # never back before the saved time
+
+
+async def test_injected_latency_delays_requests_without_serialising_them() -> None:
+    """The latency is awaited: every concurrent request is inside its delay before the first
+    one reaches the app (a blocking sleep would let each through before the next arrived)."""
+    settings = FaultSettings()
+    settings.configure({"latency_ms": 5})
+    arrived = 0
+    in_flight_when_served: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        in_flight_when_served.append(arrived)
+
+    middleware = FaultMiddleware(app, settings)
+
+    async def request() -> None:
+        nonlocal arrived
+        arrived += 1
+        await middleware({"type": "http", "path": "/deployments/x", "method": "GET"}, None, None)
+
+    await asyncio.gather(*(request() for _ in range(8)))
+    assert in_flight_when_served == [8] * 8

@@ -151,3 +151,45 @@ def test_unsubscribe_stops_delivery() -> None:
     unsubscribe()
     store.insert("events", {"type": "X"})
     assert seen == []
+
+
+def test_indexed_lookups_follow_updates_deletes_and_rollbacks() -> None:
+    store = Store()
+    first = store.insert("jobs", {"deployment": "a", "job": "j1", "created_at": "2026-01-02"})
+    second = store.insert("jobs", {"deployment": "b", "job": "j2", "created_at": "2026-01-01"})
+    store.insert("jobs", {"deployment": "b", "job": "j3", "created_at": "2026-01-03"})
+    # moved into an older bucket: the bucket keeps insertion (_id) order
+    store.update("jobs", first["_id"], {"deployment": "b"})
+    assert [d["job"] for d in store.find("jobs", deployment="b")] == ["j1", "j2", "j3"]
+    assert store.find("jobs", deployment="a") == []
+    assert store.count("jobs", deployment="b", job="j2") == 1
+    # sort keys are (created_at, _id), ascending, and follow a changed created_at
+    assert [oid for _, oid in store.sort_keys("jobs", deployment="b")][:2] == [
+        second["_id"],
+        first["_id"],
+    ]
+    store.update("jobs", second["_id"], {"created_at": "2026-01-09"})
+    assert store.sort_keys("jobs", deployment="b")[-1] == ("2026-01-09", second["_id"])
+    assert [k for k, _ in store.sort_keys("jobs", lambda d: d["job"] != "j3", deployment="b")] == [
+        "2026-01-02",
+        "2026-01-09",
+    ]
+    store.delete("jobs", second["_id"])
+    assert [d["job"] for d in store.find("jobs", deployment="b")] == ["j1", "j3"]
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert("jobs", {"deployment": "b", "job": "j4"})
+        raise RuntimeError("abort")
+    assert store.find_one("jobs", job="j4") is None
+    assert len(store.sort_keys("jobs", deployment="b")) == 2
+
+
+def test_indexes_are_rebuilt_when_a_file_is_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = Store(path)
+    store.insert("deployments", {"id": "d1", "owner": "w1", "created_at": "2026-01-01"})
+    store.insert("deployments", {"id": "d2", "owner": "w2", "created_at": "2026-01-02"})
+    store.close()
+    reopened = Store(path)
+    assert [d["id"] for d in reopened.find("deployments", owner="w2")] == ["d2"]
+    assert len(reopened.sort_keys("deployments", owner="w1")) == 1
+    reopened.close()

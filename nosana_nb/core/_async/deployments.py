@@ -39,6 +39,7 @@ from nosana_nb.core._shared.deployments import (
     _FrozenClockGuard,
     _funds_plan,
     _history_skipped,
+    _lazy_history,
     _merge,
     _require_signing_wallet,
     _revision_created,
@@ -218,7 +219,7 @@ class AsyncDeployment:
 
     def __init__(self, services: AsyncServices, state: models.Deployment) -> None:
         self._services = services
-        self._state = _state_from(state)
+        self._state = _state_from(state, _lazy_history(self._fetch_events, self._fetch_jobs))
 
     @property
     def id(self) -> str:
@@ -281,18 +282,23 @@ class AsyncDeployment:
 
     async def refresh(self) -> DeploymentState:
         """Reload the deployment and its newest events and jobs (up to 100 each)."""
-        self._state = _state_from(await self._services.send(routes.get_deployment(self.id)))
-        return await self._load_history()
+        deployment = await self._services.send(routes.get_deployment(self.id))
+        return await self._load_history(deployment)
 
-    async def _load_history(self) -> DeploymentState:
-        events = (
-            await self._services.send(routes.list_events(self.id, limit=STATE_HISTORY_LIMIT))
-        ).items
-        jobs = (
-            await self._services.send(routes.list_jobs(self.id, limit=STATE_HISTORY_LIMIT))
-        ).items
-        self._state = self._state.model_copy(update={"events": events, "jobs": jobs})
+    async def _load_history(self, deployment: models.Deployment) -> DeploymentState:
+        history = models.DeploymentHistory(
+            events=await self._fetch_events(), jobs=await self._fetch_jobs()
+        )
+        self._state = _state_from(deployment, history)
         return self._state
+
+    async def _fetch_events(self) -> list[Event]:
+        route = routes.list_events(self.id, limit=STATE_HISTORY_LIMIT)
+        return (await self._services.send(route)).items
+
+    async def _fetch_jobs(self) -> list[Job]:
+        route = routes.list_jobs(self.id, limit=STATE_HISTORY_LIMIT)
+        return (await self._services.send(route)).items
 
     async def _act(self, route: Route[T], action: str) -> T:
         try:
@@ -708,7 +714,7 @@ class AsyncDeployments:
             self._claimed.claim(created.id)
         handle = AsyncDeployment(self._services, created)
         try:
-            await handle._load_history()
+            await handle._load_history(handle.state)
         except APIError as err:
             _history_skipped(created.id, err)  # the create itself succeeded: never report it failed
         return handle
@@ -752,7 +758,10 @@ class AsyncDeployments:
         limit: int = LIST_LIMIT,
         sort_order: SortOrder = "desc",
     ) -> AsyncPager[AsyncDeployment]:
-        """Your deployments, newest first; iterate for all pages. ``state`` has no events/jobs."""
+        """Your deployments, newest first; iterate for all pages (one request a page).
+
+        Each handle's ``state.events``/``state.jobs`` load as ``get()``'s do.
+        """
 
         def route_for(cursor: str | None) -> Route[models.Page[models.Deployment]]:
             return routes.list_deployments(
@@ -774,12 +783,14 @@ class AsyncDeployments:
         )
 
     async def get(self, deployment_id: str) -> AsyncDeployment:
-        """One deployment with its newest events and jobs loaded into ``state``."""
-        handle = AsyncDeployment(
+        """One deployment, in one request.
+
+        ``state.events``/``state.jobs`` (newest 100 each) are fetched on first read by a sync
+        handle; an async handle loads them with ``await handle.refresh()``.
+        """
+        return AsyncDeployment(
             self._services, await self._services.send(routes.get_deployment(deployment_id))
         )
-        await handle._load_history()
-        return handle
 
     def __repr__(self) -> str:
         return f"AsyncDeployments({self._services.network.name!r})"

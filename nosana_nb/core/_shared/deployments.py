@@ -6,6 +6,7 @@ into ``_sync/deployments.py`` by ``scripts/unasync.py``. ``deployments`` is the 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -21,7 +22,6 @@ from nosana_nb.core.errors import APIError, ValidationError, WalletError
 from nosana_nb.core.models import (
     DeploymentState,
     Event,
-    Job,
     Revision,
     RevisionCreated,
     StreamMessage,
@@ -90,12 +90,19 @@ def _check_wait(timeout: float, poll_interval: float, max_poll_interval: float) 
 
 
 def _state_from(
-    deployment: models.Deployment, events: list[Event] | None = None, jobs: list[Job] | None = None
+    deployment: models.Deployment, history: models.DeploymentHistory
 ) -> DeploymentState:
-    data = deployment.model_dump(by_alias=True, exclude={"events", "jobs"})
-    data["events"] = events if events is not None else getattr(deployment, "events", [])
-    data["jobs"] = jobs if jobs is not None else getattr(deployment, "jobs", [])
-    return DeploymentState.model_validate(data)
+    return DeploymentState.of(deployment, history)
+
+
+def _lazy_history(
+    fetch_events: Callable[[], Any], fetch_jobs: Callable[[], Any]
+) -> models.DeploymentHistory:
+    """The history of a handle that has not loaded it: the sync twin fetches each list on its
+    first read; async fetchers cannot run inside an attribute read, so none are kept."""
+    if inspect.iscoroutinefunction(fetch_events):
+        return models.DeploymentHistory()
+    return models.DeploymentHistory({"events": fetch_events, "jobs": fetch_jobs})
 
 
 def _merge(state: DeploymentState, reply: Any) -> DeploymentState:

@@ -36,10 +36,10 @@ from solders.rpc.responses import (
     SendTransactionResp,
 )
 from solders.signature import Signature
+from solders.token import ID as TOKEN_PROGRAM_ID
+from solders.token.associated import get_associated_token_address
 from solders.token.state import TokenAccount
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
-from spl.token.constants import TOKEN_PROGRAM_ID
-from spl.token.instructions import get_associated_token_address
 
 from nosana_nb.core.errors import (
     APIConnectionError,

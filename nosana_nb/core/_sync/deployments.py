@@ -34,6 +34,7 @@ from nosana_nb.core._shared.deployments import (
     _FrozenClockGuard,
     _funds_plan,
     _history_skipped,
+    _lazy_history,
     _merge,
     _require_signing_wallet,
     _revision_created,
@@ -217,7 +218,7 @@ class Deployment:
 
     def __init__(self, services: SyncServices, state: models.Deployment) -> None:
         self._services = services
-        self._state = _state_from(state)
+        self._state = _state_from(state, _lazy_history(self._fetch_events, self._fetch_jobs))
 
     @property
     def id(self) -> str:
@@ -280,14 +281,21 @@ class Deployment:
 
     def refresh(self) -> DeploymentState:
         """Reload the deployment and its newest events and jobs (up to 100 each)."""
-        self._state = _state_from(self._services.send(routes.get_deployment(self.id)))
-        return self._load_history()
+        deployment = self._services.send(routes.get_deployment(self.id))
+        return self._load_history(deployment)
 
-    def _load_history(self) -> DeploymentState:
-        events = self._services.send(routes.list_events(self.id, limit=STATE_HISTORY_LIMIT)).items
-        jobs = self._services.send(routes.list_jobs(self.id, limit=STATE_HISTORY_LIMIT)).items
-        self._state = self._state.model_copy(update={"events": events, "jobs": jobs})
+    def _load_history(self, deployment: models.Deployment) -> DeploymentState:
+        history = models.DeploymentHistory(events=self._fetch_events(), jobs=self._fetch_jobs())
+        self._state = _state_from(deployment, history)
         return self._state
+
+    def _fetch_events(self) -> list[Event]:
+        route = routes.list_events(self.id, limit=STATE_HISTORY_LIMIT)
+        return self._services.send(route).items
+
+    def _fetch_jobs(self) -> list[Job]:
+        route = routes.list_jobs(self.id, limit=STATE_HISTORY_LIMIT)
+        return self._services.send(route).items
 
     def _act(self, route: Route[T], action: str) -> T:
         try:
@@ -695,7 +703,7 @@ class Deployments:
             self._claimed.claim(created.id)
         handle = Deployment(self._services, created)
         try:
-            handle._load_history()
+            handle._load_history(handle.state)
         except APIError as err:
             _history_skipped(created.id, err)  # the create itself succeeded: never report it failed
         return handle
@@ -739,7 +747,10 @@ class Deployments:
         limit: int = LIST_LIMIT,
         sort_order: SortOrder = "desc",
     ) -> SyncPager[Deployment]:
-        """Your deployments, newest first; iterate for all pages. ``state`` has no events/jobs."""
+        """Your deployments, newest first; iterate for all pages (one request a page).
+
+        Each handle's ``state.events``/``state.jobs`` load as ``get()``'s do.
+        """
 
         def route_for(cursor: str | None) -> Route[models.Page[models.Deployment]]:
             return routes.list_deployments(
@@ -759,12 +770,12 @@ class Deployments:
         return SyncPager(route_for, self._services.send, lambda d: Deployment(self._services, d))
 
     def get(self, deployment_id: str) -> Deployment:
-        """One deployment with its newest events and jobs loaded into ``state``."""
-        handle = Deployment(
-            self._services, self._services.send(routes.get_deployment(deployment_id))
-        )
-        handle._load_history()
-        return handle
+        """One deployment, in one request.
+
+        ``state.events``/``state.jobs`` (newest 100 each) are fetched on first read by a sync
+        handle; an async handle loads them with ``handle.refresh()``.
+        """
+        return Deployment(self._services, self._services.send(routes.get_deployment(deployment_id)))
 
     def __repr__(self) -> str:
         return f"Deployments({self._services.network.name!r})"

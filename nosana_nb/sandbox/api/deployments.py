@@ -10,7 +10,7 @@ from solders.keypair import Keypair
 from nosana_nb.sandbox.clock import parse_iso
 from nosana_nb.sandbox.context import SandboxContext
 from nosana_nb.sandbox.http.auth import api_key_signer
-from nosana_nb.sandbox.http.pagination import InvalidCursorError, paginate
+from nosana_nb.sandbox.http.pagination import InvalidCursorError, paginate_keys
 from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
 from nosana_nb.sandbox.http.serialize import (
     deployment_to_wire,
@@ -62,8 +62,13 @@ def _comma_list(query: dict[str, Any], name: str) -> list[str] | None:
     return [part.strip() for part in str(value).split(",")]
 
 
-def _filters(query: dict[str, Any], *, lists: dict[str, str], dates: dict[str, str]) -> Predicate:
-    """``lists``: query name -> field (comma list); ``dates``: query name -> field, inclusive."""
+def _filters(
+    query: dict[str, Any], *, lists: dict[str, str], dates: dict[str, str]
+) -> Predicate | None:
+    """``lists``: query name -> field (comma list); ``dates``: query name -> field, inclusive.
+
+    None when the query filters on nothing, so a plain page never reads a document it skips.
+    """
     checks: list[Predicate] = []
     for name, field in lists.items():
         wanted = _comma_list(query, name)
@@ -73,6 +78,8 @@ def _filters(query: dict[str, Any], *, lists: dict[str, str], dates: dict[str, s
         value = query.get(name)
         if value:
             checks.append(_in_range(field, parse_iso(str(value)), after=name.endswith("_after")))
+    if not checks:
+        return None
     return lambda doc: all(check(doc) for check in checks)
 
 
@@ -91,19 +98,35 @@ def _in_range(field: str, bound: float, *, after: bool) -> Predicate:
 
 
 def _page(
-    docs: list[Doc], query: dict[str, Any], *, key: str, render: Callable[[Doc], Doc], error: str
+    ctx: SandboxContext,
+    collection: str,
+    matches: Predicate | None,
+    query: dict[str, Any],
+    *,
+    key: str,
+    render: Callable[[Doc], Doc],
+    error: str,
+    **equals: Any,
 ) -> Reply:
+    """A keyset page over the store's sorted index: only the page's documents are copied."""
     order: Literal["asc", "desc"] = "asc" if query.get("sort_order") == "asc" else "desc"
+    keys = ctx.store.sort_keys(collection, matches, **equals)
     try:
-        page = paginate(
-            docs,
+        page = paginate_keys(
+            keys,
             limit=int(query.get("limit") or 10),
             sort_order=order,
             cursor=cast(str | None, query.get("cursor") or None),
         )
     except InvalidCursorError:
         raise ApiError(500, error) from None
-    return Reply({key: [render(d) for d in page.items], "pagination": page.meta()})
+    items = ctx.store.get_many(collection, page.oids)
+    meta = {
+        "cursor_next": page.cursor_next,
+        "cursor_prev": page.cursor_prev,
+        "total_items": page.total_items,
+    }
+    return Reply({key: [render(d) for d in items], "pagination": meta})
 
 
 # -- handlers -------------------------------------------------------------------------------
@@ -126,15 +149,17 @@ def list_deployments(ctx: SandboxContext, call: Call) -> Reply:
             and search not in str(doc.get("name")).lower()
         ):
             return False
-        return matches(doc)
+        return matches is None or matches(doc)
 
-    docs = ctx.store.find("deployments", wanted, owner=call.owner)
     return _page(
-        docs,
+        ctx,
+        "deployments",
+        wanted if (exact or search or matches is not None) else None,
         query,
         key="deployments",
         render=lambda d: deployment_wire(ctx, d),
         error="Internal Server Error",
+        owner=call.owner,
     )
 
 
@@ -149,9 +174,15 @@ def list_tasks(ctx: SandboxContext, call: Call) -> Reply:
         lists={"task": "task"},
         dates={"due_after": "due_at", "due_before": "due_at"},
     )
-    docs = ctx.store.find("tasks", matches, deploymentId=deployment["id"])
     return _page(
-        docs, call.query, key="tasks", render=task_to_wire, error="Failed to get scheduled tasks"
+        ctx,
+        "tasks",
+        matches,
+        call.query,
+        key="tasks",
+        render=task_to_wire,
+        error="Failed to get scheduled tasks",
+        deploymentId=deployment["id"],
     )
 
 
@@ -162,9 +193,15 @@ def list_jobs(ctx: SandboxContext, call: Call) -> Reply:
         lists={"state": "state", "job": "job"},
         dates={"created_after": "created_at", "created_before": "created_at"},
     )
-    docs = ctx.store.find("jobs", matches, deployment=deployment["id"])
     return _page(
-        docs, call.query, key="jobs", render=job_to_wire, error="Failed to get deployment jobs"
+        ctx,
+        "jobs",
+        matches,
+        call.query,
+        key="jobs",
+        render=job_to_wire,
+        error="Failed to get deployment jobs",
+        deployment=deployment["id"],
     )
 
 
@@ -173,13 +210,15 @@ def list_revisions(ctx: SandboxContext, call: Call) -> Reply:
     matches = _filters(
         call.query, lists={}, dates={"created_after": "created_at", "created_before": "created_at"}
     )
-    docs = ctx.store.find("revisions", matches, deployment=deployment["id"])
     return _page(
-        docs,
+        ctx,
+        "revisions",
+        matches,
         call.query,
         key="revisions",
         render=revision_to_wire,
         error="Failed to get deployment revisions",
+        deployment=deployment["id"],
     )
 
 
@@ -190,13 +229,15 @@ def list_events(ctx: SandboxContext, call: Call) -> Reply:
         lists={"category": "category", "type": "type"},
         dates={"created_after": "created_at", "created_before": "created_at"},
     )
-    docs = ctx.store.find("events", matches, deploymentId=deployment["id"])
     return _page(
-        docs,
+        ctx,
+        "events",
+        matches,
         call.query,
         key="events",
         render=event_to_wire,
         error="Failed to get deployment events",
+        deploymentId=deployment["id"],
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import re
 from collections.abc import Sequence
@@ -64,6 +65,55 @@ class Page:
         }
 
 
+@dataclass(frozen=True)
+class KeyPage:
+    """One page of sort keys: the page's ``_id``s in reply order, and its pagination meta."""
+
+    oids: list[str]
+    cursor_next: str | None
+    cursor_prev: str | None
+    total_items: int
+
+
+def paginate_keys(
+    keys: Sequence[tuple[str, str]],
+    *,
+    limit: int,
+    sort_order: Literal["asc", "desc"],
+    cursor: str | None,
+) -> KeyPage:
+    """One page of ``keys`` — (sort value, ``_id``) pairs sorted ascending — by bisection,
+    so a page costs the same at any collection size. Raises :class:`InvalidCursorError`."""
+    parsed = decode_cursor(cursor) if cursor else None
+    direction = parsed.direction if parsed else None
+    descending = sort_order == "desc"
+    if direction == "prev":
+        descending = not descending
+    if descending:
+        end = bisect.bisect_left(keys, (parsed.sort_value, parsed.oid)) if parsed else len(keys)
+        window = list(reversed(keys[max(0, end - limit - 1) : end]))
+    else:
+        begin = bisect.bisect_right(keys, (parsed.sort_value, parsed.oid)) if parsed else 0
+        window = list(keys[begin : begin + limit + 1])
+    more = len(window) > limit
+    items = window[:limit]
+    if direction == "prev":
+        items.reverse()
+    if not items:
+        return KeyPage([], None, None, len(keys))
+
+    def at(key: tuple[str, str], which: Direction) -> str:
+        return encode_cursor(key[0], key[1], which)
+
+    if direction == "prev":
+        cursor_next: str | None = at(items[-1], "next")
+        cursor_prev = at(items[0], "prev") if more else None
+    else:
+        cursor_next = at(items[-1], "next") if more else None
+        cursor_prev = at(items[0], "prev") if direction == "next" else None
+    return KeyPage([key[1] for key in items], cursor_next, cursor_prev, len(keys))
+
+
 def paginate(
     docs: Sequence[dict[str, Any]],
     *,
@@ -73,34 +123,8 @@ def paginate(
     sort_field: str = "created_at",
 ) -> Page:
     """One page of ``docs`` (already filtered). Raises :class:`InvalidCursorError`."""
-    parsed = decode_cursor(cursor) if cursor else None
-    direction = parsed.direction if parsed else None
-    descending = sort_order == "desc"
-    if direction == "prev":
-        descending = not descending
-
-    def key(doc: dict[str, Any]) -> tuple[str, str]:
-        return (str(doc.get(sort_field) or ""), str(doc["_id"]))
-
-    rows = sorted(docs, key=key, reverse=descending)
-    if parsed is not None:
-        boundary = (parsed.sort_value, parsed.oid)
-        rows = [d for d in rows if (key(d) < boundary if descending else key(d) > boundary)]
-    window = rows[: limit + 1]
-    more = len(window) > limit
-    items = window[:limit]
-    if direction == "prev":
-        items.reverse()
-    if not items:
-        return Page([], None, None, len(docs))
-
-    def at(doc: dict[str, Any], which: Direction) -> str:
-        return encode_cursor(key(doc)[0], key(doc)[1], which)
-
-    if direction == "prev":
-        cursor_next: str | None = at(items[-1], "next")
-        cursor_prev = at(items[0], "prev") if more else None
-    else:
-        cursor_next = at(items[-1], "next") if more else None
-        cursor_prev = at(items[0], "prev") if direction == "next" else None
-    return Page(items, cursor_next, cursor_prev, len(docs))
+    by_oid = {str(doc["_id"]): doc for doc in docs}
+    keys = sorted((str(doc.get(sort_field) or ""), oid) for oid, doc in by_oid.items())
+    page = paginate_keys(keys, limit=limit, sort_order=sort_order, cursor=cursor)
+    items = [by_oid[oid] for oid in page.oids]
+    return Page(items, page.cursor_next, page.cursor_prev, page.total_items)

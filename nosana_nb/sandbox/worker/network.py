@@ -92,9 +92,7 @@ class Network:
         pool = self._pools.get(market_address)
         if pool is None:
             return 0
-        busy = self._store.count(
-            "jobs", lambda j: j.get("state") == "RUNNING", market=market_address
-        )
+        busy = self._store.count("jobs", state="RUNNING", market=market_address)
         return max(0, len(pool) - busy)
 
     # -- seeded draws ---------------------------------------------------------------------
@@ -118,11 +116,15 @@ class Network:
         return max(1, int(timeout_s * fraction))
 
     # -- simulation -----------------------------------------------------------------------
+    def _active_jobs(self) -> list[Doc]:
+        # through the store's state index: finished jobs pile up, and every pass asks this
+        return self._store.find_in("jobs", "state", ACTIVE_STATES)
+
     def plan_claims(self, now: float) -> int:
         """Reserve free nodes for the oldest unplanned queued jobs; returns jobs planned."""
         queued_by_market: dict[str, list[Doc]] = {}
         running_by_market: dict[str, int] = {}
-        for job in self._store.find("jobs", is_active):
+        for job in self._active_jobs():
             market = str(job.get("market"))
             if job["state"] == "RUNNING":
                 running_by_market[market] = running_by_market.get(market, 0) + 1
@@ -148,7 +150,7 @@ class Network:
         return planned
 
     def next_event(self) -> NetworkEvent | None:
-        events = [e for job in self._store.find("jobs", is_active) if (e := self._event_of(job))]
+        events = [e for job in self._active_jobs() if (e := self._event_of(job))]
         return min(events, key=lambda e: e.order) if events else None
 
     def run_event(self, event: NetworkEvent) -> None:
