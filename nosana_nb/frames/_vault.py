@@ -24,7 +24,7 @@ LAMPORTS_PER_SOL = 10**9
 NOS_BASE_UNITS_PER_NOS = 10**6
 MAX_SIGNATURES_PER_CALL = 1000
 JOBS_PROGRAMS = {
-    # NOS mint -> Nosana jobs program of that network (reference/sdks.md, network constants)
+    # NOS mint -> Nosana jobs program of that network (the official SDKs' network constants)
     "nosXBVoaCTtYdLvKY6Csb4AC8JCdQKKAaWYtx2ZMoo7": "nosJhNRqr2bc9g1nfGDcXXTXvYUmxD4cVwy2pMWhrYM",
     "devr1BGQndEW5k5zfvG5FsLyZv1Ap73vNgAHcQ9sUVP": "nosJTmGQxvwXy23vng5UjkTbfv91Bzf9jEuro78dAGR",
 }
