@@ -44,6 +44,7 @@ __all__ = [
     "RevisionNotFoundError",
     "RowFormatError",
     "SolanaRPCError",
+    "StaticImageError",
     "StreamError",
     "UnsafeWithdrawError",
     "ValidationError",
@@ -81,6 +82,10 @@ class WalletError(NosanaError):
 
 class StreamError(NosanaError):
     """A server-sent-event stream broke, stalled or sent something unreadable."""
+
+
+class StaticImageError(NosanaError, RuntimeError):
+    """An export could not draw a chart as a picture (kaleido or its browser missing, or failed)."""
 
 
 class OperationCancelled(NosanaError):

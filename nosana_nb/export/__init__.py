@@ -24,7 +24,8 @@ from typing import Any
 from nbconvert import HTMLExporter
 from traitlets import default
 
-from nosana_nb.export._images import StaticImageError, render_pngs
+from nosana_nb.core.errors import StaticImageError
+from nosana_nb.export._images import render_pngs
 from nosana_nb.export._preprocess import (
     PLOTLY_MIME,
     PlotlyFiguresPreprocessor,

@@ -7,12 +7,10 @@ import concurrent.futures
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nosana_nb.core.errors import StaticImageError
+
 DEFAULT_IMAGE_WIDTH = 900
 DEFAULT_IMAGE_HEIGHT = 450  # plotly's own default when a figure sets no height
-
-
-class StaticImageError(RuntimeError):
-    """kaleido or its browser is missing, or could not draw a figure; the message says which."""
 
 
 def render_pngs(

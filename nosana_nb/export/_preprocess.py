@@ -15,7 +15,8 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Int
 
-from nosana_nb.export._images import DEFAULT_IMAGE_WIDTH, StaticImageError, render_pngs
+from nosana_nb.core.errors import StaticImageError
+from nosana_nb.export._images import DEFAULT_IMAGE_WIDTH, render_pngs
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
