@@ -32,6 +32,7 @@ from .context import DEFAULT_FRPS_DOMAIN, SandboxContext
 from .http.app import create_app
 from .http.auth import Principal
 from .http.faults import FaultSettings
+from .http.limits import EdgeLimits
 from .http.routing import ApiError, Call, Reply
 from .http.rpc_endpoint import make_rpc_routes
 from .http.server import BackgroundServer
@@ -39,7 +40,14 @@ from .http.sse import StreamHub
 from .store import Store
 from .worker.worker import Worker
 
-__all__ = ["SandboxError", "SandboxHandle", "default_db_path", "serve_forever", "start"]
+__all__ = [
+    "EdgeLimits",
+    "SandboxError",
+    "SandboxHandle",
+    "default_db_path",
+    "serve_forever",
+    "start",
+]
 
 _CLOCK_KEY = "sandbox.clock"
 
@@ -113,6 +121,10 @@ class SandboxHandle:
         """Requests that raised past every handler; a correct sandbox keeps this at 0."""
         return self._ctx.unhandled_errors
 
+    def counters(self) -> dict[str, int]:
+        """What the sandbox refused (hosts, origins, bodies, slow clients) and failed to handle."""
+        return self._ctx.counters.snapshot()
+
     def faucet(self, wallet: Any, *, sol: Any = None, nos: Any = None) -> dict[str, Any]:
         """Airdrop SOL and mint NOS (whole units: Decimal, int, float or decimal string)."""
         body = {"wallet": _wallet_address(wallet), "sol": sol, "nos": nos}
@@ -184,6 +196,7 @@ def start(
     keepalive_s: float = 25.0,
     frps_domain: str = DEFAULT_FRPS_DOMAIN,
     start_time: float | None = None,
+    limits: EdgeLimits | None = None,
 ) -> SandboxHandle:
     """Start the sandbox on ``host:port`` (0 = any free port) and return its handle.
 
@@ -191,8 +204,11 @@ def start(
     same file resumes everything. ``speed``: simulated seconds per wall second; None freezes the
     clock (tests move it with :meth:`SandboxHandle.advance`). ``start_time``: the simulated unix
     time to begin at (default: now); a resumed file never goes back before its saved time.
+    ``limits``: body sizes and deadlines (:class:`EdgeLimits`).
     """
     _check_start_arguments(port=port, host=host, seed=seed, keepalive_s=keepalive_s)
+    if limits is not None and not isinstance(limits, EdgeLimits):
+        raise ValueError("limits must be an EdgeLimits")
     if start_time is not None and (
         isinstance(start_time, bool)
         or not isinstance(start_time, int | float)
@@ -220,9 +236,13 @@ def start(
             faults=settings,
         )
         hub = StreamHub()
-        server = BackgroundServer(
-            create_app(ctx, hub=hub, rpc_routes=make_rpc_routes(chain)), host=host, port=port
+        app = create_app(
+            ctx,
+            hub=hub,
+            rpc_routes=make_rpc_routes(chain, ctx.counters),
+            limits=limits,
         )
+        server = BackgroundServer(app, host=host, port=port)
     except BaseException:
         store.close()
         raise

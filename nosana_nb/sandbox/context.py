@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,45 @@ from .http.faults import FaultSettings
 from .store import Store
 
 DEFAULT_FRPS_DOMAIN = "node.k8s.dev.nos.ci"
+
+COUNTER_NAMES = (
+    "unhandled_errors",
+    "foreign_hosts",
+    "foreign_origins",
+    "bodies_too_large",
+    "bodies_too_slow",
+    "bodies_too_deep",
+    "slow_heads_closed",
+    "connections_evicted",
+    "connections_refused",
+)
+
+
+class SandboxCounters:
+    """Thread-safe counts of what the sandbox refused, and of what it failed to handle.
+
+    ``unhandled_errors`` counts exceptions that no handler turned into an answer: a bug,
+    whatever the client sent, so the hardening tests require it to stay 0. The others count
+    refusals of hostile or broken clients (``GET /_sandbox/stats``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(COUNTER_NAMES, 0)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        if name not in self._counts:
+            raise KeyError(f"unknown sandbox counter {name!r}")
+        with self._lock:
+            self._counts[name] += amount
+
+    def get(self, name: str) -> int:
+        with self._lock:
+            return self._counts[name]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
 
 
 class ChainLike(Protocol):
@@ -56,5 +96,9 @@ class SandboxContext:
     rpc_url: str = ""
     api_url: str = ""
     openapi: dict[str, Any] = field(default_factory=dict)
-    unhandled_errors: int = 0
-    """Exceptions no handler turned into an answer (a bug, whatever the client sent)."""
+    counters: SandboxCounters = field(default_factory=SandboxCounters)
+
+    @property
+    def unhandled_errors(self) -> int:
+        """Exceptions no handler turned into an answer (a bug, whatever the client sent)."""
+        return self.counters.get("unhandled_errors")

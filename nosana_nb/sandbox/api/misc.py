@@ -152,6 +152,11 @@ def set_faults(ctx: SandboxContext, call: Call) -> Reply:
         raise ApiError(400, str(exc)) from None
 
 
+def sandbox_stats(ctx: SandboxContext, call: Call) -> Reply:
+    """What the edge refused and what no handler caught (``unhandled_errors`` must stay 0)."""
+    return Reply({"counters": ctx.counters.snapshot()})
+
+
 def get_faults(ctx: SandboxContext, call: Call) -> Reply:
     return Reply(ctx.faults.snapshot())
 
