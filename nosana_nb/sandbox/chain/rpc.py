@@ -23,6 +23,7 @@ from solders.token.state import Mint
 from solders.transaction import VersionedTransaction
 from spl.token.constants import MINT_LEN, TOKEN_PROGRAM_ID
 
+from .airdrops import AirdropPoolEmpty, AirdropTooLarge
 from .chain import Chain
 from .errors import ChainError
 from .history import TxRecord
@@ -445,7 +446,12 @@ def _request_airdrop(chain: Chain, params: list[Any]) -> Any:
     lamports = _non_negative_int(_param(params, 1, "lamports"), "lamports")
     if lamports == 0:
         raise RpcError(INVALID_PARAMS, "Invalid params: lamports must be greater than 0")
-    return chain.airdrop(key, lamports)
+    try:
+        return chain.request_airdrop(key, lamports)
+    except AirdropTooLarge as exc:
+        raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.message}") from None
+    except AirdropPoolEmpty as exc:
+        raise RpcError(INTERNAL_ERROR, exc.message) from None
 
 
 def _get_minimum_balance(chain: Chain, params: list[Any]) -> Any:

@@ -1,5 +1,5 @@
 """The Starlette application of the sandbox: route table + SSE + /rpc, behind the edge guard
-(body limits) and the fault layer."""
+(names, body limits) and the fault layer."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from nosana_nb.sandbox.context import SandboxContext
 
 from .faults import FaultMiddleware
-from .guard import EdgeGuard
+from .guard import EdgeGuard, LocalNames
 from .limits import EdgeLimits
 from .openapi import build_document
 from .route_table import ALL_ROUTES
@@ -81,10 +81,12 @@ def create_app(
     hub: StreamHub,
     rpc_routes: Sequence[BaseRoute] = (),
     limits: EdgeLimits | None = None,
+    names: LocalNames | None = None,
 ) -> ASGIApp:
     """The ASGI app. ``ctx.openapi`` is filled here from the same route table.
 
-    ``limits``: body sizes and deadlines (``limits.py``).
+    ``names``: the hosts it answers to (default: loopback only); ``limits``: body sizes and
+    deadlines (``limits.py``).
     """
     ctx.openapi = build_document(ALL_ROUTES, server_url=ctx.api_url or None)
     app = Starlette(
@@ -96,5 +98,6 @@ def create_app(
         FaultMiddleware(app, ctx.faults),
         limits=limits or EdgeLimits(),
         counters=ctx.counters,
+        names=names or LocalNames("127.0.0.1"),
     )
     return _CountUncaught(guarded, ctx)

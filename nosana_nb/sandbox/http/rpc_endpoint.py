@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from nosana_nb.sandbox.chain.chain import Chain
-from nosana_nb.sandbox.chain.rpc import INTERNAL_ERROR, PARSE_ERROR, dispatch
+from nosana_nb.sandbox.chain.rpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, dispatch
 from nosana_nb.sandbox.context import SandboxCounters
 
 from .json_body import JsonBodyError, JsonTooDeepError, parse_json
@@ -25,10 +25,17 @@ def _error(code: int, message: str, status: int = 200) -> JSONResponse:
 
 
 def make_rpc_routes(chain: Chain, counters: SandboxCounters | None = None) -> list[Route]:
-    """``POST /rpc``: JSON-RPC errors (including unparsable bodies) come back with HTTP 200."""
+    """``POST /rpc``: JSON-RPC errors (including unparsable bodies) come back with HTTP 200.
+
+    Like a validator, it only reads ``application/json`` (415 otherwise): a ``text/plain`` POST
+    is what a web page can send without a CORS preflight.
+    """
     counts = counters or SandboxCounters()
 
     async def endpoint(request: Request) -> JSONResponse:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _error(INVALID_REQUEST, "Content-Type must be application/json", 415)
         raw = await request.body()
         try:
             payload: Any = parse_json(raw, javascript_numbers=False)
