@@ -243,7 +243,7 @@ def start(
     clock (tests move it with :meth:`SandboxHandle.advance`). ``start_time``: the simulated unix
     time to begin at (default: now); a resumed file never goes back before its saved time.
     ``host`` must be a loopback address unless ``allow_remote=True`` (:class:`RemoteBindRefused`
-    otherwise). ``limits``: body sizes and deadlines (:class:`EdgeLimits`).
+    otherwise). ``limits``: body sizes, timeouts and the connection cap (:class:`EdgeLimits`).
     """
     _check_start_arguments(port=port, host=host, seed=seed, keepalive_s=keepalive_s)
     _check_exposure(host, allow_remote)
@@ -283,7 +283,7 @@ def start(
             limits=limits,
             names=LocalNames(host, allow_remote=allow_remote),
         )
-        server = BackgroundServer(app, host=host, port=port)
+        server = BackgroundServer(app, host=host, port=port, limits=limits, counters=ctx.counters)
     except BaseException:
         store.close()
         raise

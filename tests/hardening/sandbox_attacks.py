@@ -217,3 +217,37 @@ def created_deployment(client: httpx.Client, **fields: Any) -> dict[str, Any]:
     response.raise_for_status()
     created: dict[str, Any] = response.json()
     return created
+
+
+# -- slow clients ---------------------------------------------------------------------------------
+def half_open_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that each send half a request head and then nothing."""
+    opened = []
+    for index in range(count):
+        sock = socket.create_connection((HOST, port), timeout=SOCKET_TIMEOUT_S)
+        sock.sendall(f"GET /health?slow={index} HTTP/1.1\r\nhost: {HOST}".encode())
+        opened.append(sock)
+    return opened
+
+
+def closed_by_server(sockets: list[socket.socket], *, wait_s: float) -> int:
+    """How many of ``sockets`` the server has closed (EOF or reset) within ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    pending = list(sockets)
+    closed = 0
+    while pending and time.monotonic() < deadline:
+        readable, _, _ = select.select(pending, [], [], max(0.0, deadline - time.monotonic()))
+        for sock in readable:
+            try:
+                data = sock.recv(1024)
+            except ConnectionError:
+                data = b""
+            if not data:
+                closed += 1
+            pending.remove(sock)
+    return closed
+
+
+def close_all(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()

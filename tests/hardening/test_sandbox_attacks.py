@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +22,7 @@ from solders.keypair import Keypair
 
 from nosana_nb import cli
 from nosana_nb.sandbox import (
+    EdgeLimits,
     RemoteBindRefused,
     SandboxError,
     SandboxHandle,
@@ -28,9 +33,12 @@ from nosana_nb.sandbox.http.guard import LocalNames
 from tests.hardening.sandbox_attacks import (
     MIB,
     chunked_upload,
+    close_all,
+    closed_by_server,
     created_deployment,
     declared_oversize,
     deep_object,
+    half_open_connections,
     nested,
     quiet_server_logs,
     raw_request,
@@ -230,6 +238,102 @@ def test_item7_the_counter_is_served_and_counts(sandbox: SandboxHandle) -> None:
     assert counters["bodies_too_deep"] >= 1
     reply = raw_request(sandbox.port, "GET", "/health")
     assert reply.status == 200
+
+
+# -- item 10: slow clients ------------------------------------------------------------------------
+SLOW_LIMITS = EdgeLimits(head_timeout_s=2.5, body_timeout_s=1.0, max_connections=16)
+
+
+@pytest.fixture
+def strict_sandbox() -> Iterator[SandboxHandle]:
+    """Short deadlines and a 16-connection cap, so the slow-client attacks run in seconds."""
+    with start(db=":memory:", speed=None, limits=SLOW_LIMITS) as handle:
+        yield handle
+
+
+def test_item10_half_open_connections_cannot_lock_others_out(
+    strict_sandbox: SandboxHandle,
+) -> None:
+    attackers = half_open_connections(strict_sandbox.port, 40)  # 2.5 x the cap
+    try:
+        reply = raw_request(strict_sandbox.port, "GET", "/health", timeout=4.0)
+        assert reply.status == 200
+        assert reply.seconds < 2.0  # before any head deadline: the cap made room at once
+        # every attacker is closed: beyond the cap at once, the rest at the head deadline
+        assert closed_by_server(attackers, wait_s=5.0) == 40
+        counters = strict_sandbox.counters()
+        assert counters["connections_evicted"] + counters["connections_refused"] >= 40 - 16
+        assert counters["slow_heads_closed"] >= 1
+    finally:
+        close_all(attackers)
+
+
+def test_item10_a_body_slower_than_the_deadline_gets_408(strict_sandbox: SandboxHandle) -> None:
+    reply = raw_request(
+        strict_sandbox.port,
+        "POST",
+        "/pinning/pinJSONToIPFS",
+        headers={**JSON, "content-length": "100"},
+        body=b'{"a":',  # 5 of the 100 announced bytes, then silence
+        timeout=4.0,
+    )
+    assert reply.status == 408
+    assert 0.9 < reply.seconds < 3.0
+    assert strict_sandbox.counters()["bodies_too_slow"] == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"body_bytes": 0},
+        {"rpc_body_bytes": True},
+        {"body_timeout_s": float("inf")},
+        {"head_timeout_s": -1},
+        {"keep_alive_s": 0.5},
+        {"max_connections": -1},
+    ],
+)
+def test_item10_limits_refuse_nonsense(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        EdgeLimits(**bad)
+
+
+SUBPROCESS_SANDBOX = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+from nosana_nb.sandbox import start
+with start(db=":memory:", speed=None) as handle:
+    print(handle.port, flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_item10_three_hundred_half_sent_requests_on_256_descriptors() -> None:
+    """The attack as reported: a sandbox process limited to 256 file descriptors, 300 clients
+    that send half a request; a normal client must still get in (the cap derives from the
+    descriptor limit, so accept() never runs out)."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", SUBPROCESS_SANDBOX],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+        text=True,
+    )
+    attackers: list[socket.socket] = []
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        attackers = half_open_connections(port, 300)
+        reply = raw_request(port, "GET", "/health", timeout=5.0)
+        assert reply.status == 200
+        assert reply.seconds < 2.0
+    finally:
+        close_all(attackers)
+        assert server.stdin is not None
+        assert server.stdout is not None
+        server.stdin.close()
+        server.wait(timeout=20)
+        server.stdout.close()
 
 
 # -- item 8: airdrops and the faucet --------------------------------------------------------------
