@@ -51,6 +51,7 @@ __all__ = [
     "SandboxExposureWarning",
     "SandboxHandle",
     "default_db_path",
+    "make_private_dir",
     "serve_forever",
     "start",
 ]
@@ -97,6 +98,14 @@ def default_db_path() -> Path:
     """``$XDG_DATA_HOME/nosana_nb/sandbox.db`` (``~/.local/share`` when unset)."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "nosana_nb" / "sandbox.db"
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (parents as usual) and make it owner-only (0700), even if it existed:
+    the sandbox's data directory holds its database and the demo wallet's key."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
 
 
 def _wallet_address(wallet: Any) -> str:
@@ -256,6 +265,8 @@ def start(
         or start_time < 0
     ):
         raise ValueError("start_time must be a unix time in seconds (a finite number >= 0)")
+    if db is None:
+        make_private_dir(default_db_path().parent)
     store = Store(default_db_path() if db is None else db)
     try:
         resumed = float(store.meta_get(_CLOCK_KEY, 0.0))

@@ -7,6 +7,10 @@ worker, the SSE stream) as :class:`Change` records.
 
 Documents live in memory as well (write-through), so reads are cheap and a restart reloads them
 from the file.
+
+The file holds vault secret keys, the mint and escrow authorities' keys and API keys, so it and
+its WAL files are readable by their owner only (0600), whatever the umask, and a directory the
+store creates for it is 0700.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Doc = dict[str, Any]
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 COLLECTIONS = (
     "deployments",
@@ -62,13 +70,15 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            parent = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(parent, exist_ok=True)
+            prepare_private_file(self.path)
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if self.path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
+            # SQLite gives its WAL files the database's mode; left-overs of an older run may not
+            # have it
+            restrict_side_files(self.path)
         self._depth = 0
         self._pending: list[Change] = []
         self._subscribers: list[Subscriber] = []
@@ -259,6 +269,26 @@ class Store:
             subscribers = list(self._subscribers)
         for callback in subscribers:
             callback(change)
+
+
+def prepare_private_file(path: str) -> None:
+    """Create ``path`` (and a missing parent directory, 0700) as an owner-only file, or make an
+    existing one owner-only, before SQLite opens it."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        os.makedirs(parent, mode=PRIVATE_DIR_MODE, exist_ok=True)
+        os.chmod(parent, PRIVATE_DIR_MODE)  # makedirs' mode is filtered by the umask
+    # O_CREAT with 0600 creates it private from the first byte (an empty file is an empty
+    # database); chmod covers a file an older version left world-readable
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+    os.chmod(path, PRIVATE_FILE_MODE)
+    restrict_side_files(path)
+
+
+def restrict_side_files(path: str) -> None:
+    for suffix in _SIDE_FILES:
+        with suppress(FileNotFoundError):
+            os.chmod(path + suffix, PRIVATE_FILE_MODE)
 
 
 class _Sentinel:

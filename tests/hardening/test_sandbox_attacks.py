@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import httpx
 import pytest
 from solders.keypair import Keypair
 
+import nosana_nb
 from nosana_nb import cli
 from nosana_nb.sandbox import (
     EdgeLimits,
@@ -477,3 +480,62 @@ def test_item9_remote_names_rule_without_binding() -> None:
     local = LocalNames("127.0.0.1")
     assert not local.accepts("192.0.2.10")
     assert local.accepts("127.0.0.1")
+
+
+# -- item 11: files -------------------------------------------------------------------------------
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def lax_umask() -> Iterator[None]:
+    """The common 022: files the code does not protect come out world-readable."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_item11_connect_keeps_keys_and_the_database_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lax_umask: None
+) -> None:
+    """The database holds vault secret keys, mint and escrow authority keys and API keys: no
+    other local user may read it, its WAL files or the demo wallet."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    data = tmp_path / "nosana_nb"
+    try:
+        nosana_nb.connect(speed=None).close()
+        assert _mode(data) == 0o700
+        assert _mode(data / "sandbox.db") == 0o600
+        assert _mode(data / "demo-wallet.json") == 0o600
+        wal_files = [data / "sandbox.db-wal", data / "sandbox.db-shm"]
+        assert all(f.exists() for f in wal_files)  # open in WAL mode
+        assert [_mode(f) for f in wal_files] == [0o600, 0o600]
+    finally:
+        nosana_nb.stop_sandbox()
+
+
+def test_item11_files_left_readable_by_an_older_version_are_closed_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lax_umask: None
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    data = tmp_path / "nosana_nb"
+    data.mkdir(mode=0o755)
+    os.chmod(data, 0o755)
+    with start(speed=None) as first:  # the default database, as connect() uses it
+        first.faucet(str(Keypair().pubkey()), sol="1")
+    for name in ("sandbox.db", "sandbox.db-wal", "sandbox.db-shm"):
+        (data / name).touch()
+        os.chmod(data / name, 0o644)
+    os.chmod(data, 0o755)
+    wallet = data / "demo-wallet.json"
+    wallet.write_text(json.dumps(list(bytes(Keypair()))))
+    os.chmod(wallet, 0o644)
+    try:
+        nosana_nb.connect(speed=None).close()
+        assert _mode(data) == 0o700
+        for name in ("sandbox.db", "sandbox.db-wal", "sandbox.db-shm", "demo-wallet.json"):
+            assert _mode(data / name) == 0o600, name
+    finally:
+        nosana_nb.stop_sandbox()

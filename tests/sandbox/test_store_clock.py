@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -151,3 +153,22 @@ def test_unsubscribe_stops_delivery() -> None:
     unsubscribe()
     store.insert("events", {"type": "X"})
     assert seen == []
+
+
+def test_the_database_file_and_its_wal_files_are_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the usual umask would leave new files world-readable
+    try:
+        before = stat.S_IMODE(tmp_path.stat().st_mode)
+        made = Store(tmp_path / "new" / "store.db")
+        made.insert("meta", {"_id": "k", "value": 1})
+        beside = Store(tmp_path / "beside.db")
+    finally:
+        os.umask(previous)
+    try:
+        assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700  # created by the store
+        assert stat.S_IMODE(tmp_path.stat().st_mode) == before  # a directory it did not make
+        for name in ("new/store.db", "new/store.db-wal", "new/store.db-shm", "beside.db"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    finally:
+        made.close()
+        beside.close()
