@@ -6,7 +6,9 @@ committed before it is acknowledged, and committed writes are published to subsc
 worker, the SSE stream) as :class:`Change` records.
 
 Documents live in memory as well (write-through), so reads are cheap and a restart reloads them
-from the file.
+from the file. A few equality indexes (:data:`INDEXES`) keep the worker's hot lookups (queued
+jobs of a market, active jobs of a deployment, a job by address) independent of how many
+jobs a deployment has ever listed.
 
 The file holds vault secret keys, the mint and escrow authorities' keys and API keys, so it and
 its WAL files are readable by their owner only (0600), whatever the umask, and a directory the
@@ -21,9 +23,10 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 Doc = dict[str, Any]
@@ -31,6 +34,13 @@ Doc = dict[str, Any]
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+
+Index = tuple[str, ...]
+INDEXES: dict[str, tuple[Index, ...]] = {
+    "jobs": (("state",), ("state", "market"), ("deployment", "state"), ("job",)),
+}
+"""Equality indexes per collection. A bucket keeps its documents in the order they entered it
+(for jobs of one state: the order they were listed), which :meth:`Store.scan` relies on."""
 
 COLLECTIONS = (
     "deployments",
@@ -83,6 +93,10 @@ class Store:
         self._pending: list[Change] = []
         self._subscribers: list[Subscriber] = []
         self._docs: dict[str, dict[str, Doc]] = {name: {} for name in COLLECTIONS}
+        # collection -> index fields -> key values -> ordered set of oids
+        self._indexes: dict[str, dict[Index, dict[tuple[Any, ...], dict[str, None]]]] = {
+            name: {fields: {} for fields in INDEXES.get(name, ())} for name in COLLECTIONS
+        }
         with self.lock:
             for name in COLLECTIONS:
                 self.conn.execute(
@@ -171,6 +185,7 @@ class Store:
             current = self._docs[collection].pop(oid, None)
             if current is None:
                 return None
+            self._unindex(collection, oid, current)
             self.conn.execute(f"DELETE FROM doc_{collection} WHERE oid = ?", (oid,))
             self._pending.append(Change(collection, "delete", oid, current, None, frozenset()))
             return copy.deepcopy(current)
@@ -191,9 +206,7 @@ class Store:
         """Documents matching every ``field=value`` and ``predicate``, in insertion order."""
         with self.lock:
             out = []
-            for doc in self._docs[collection].values():
-                if any(doc.get(k, _MISSING) != v for k, v in equals.items()):
-                    continue
+            for doc in self._matching(collection, equals, ordered=True):
                 if predicate is not None and not predicate(doc):
                     continue
                 out.append(copy.deepcopy(doc))
@@ -213,12 +226,29 @@ class Store:
         self, collection: str, predicate: Callable[[Doc], bool] | None = None, /, **equals: Any
     ) -> int:
         with self.lock:
+            bucket = self._bucket(collection, equals, exact=True)
+            if bucket is not None and predicate is None:
+                return len(bucket)
             return sum(
                 1
-                for doc in self._docs[collection].values()
-                if all(doc.get(k, _MISSING) == v for k, v in equals.items())
-                and (predicate is None or predicate(doc))
+                for doc in self._matching(collection, equals, ordered=False)
+                if predicate is None or predicate(doc)
             )
+
+    def index_keys(self, collection: str, fields: Index) -> list[tuple[Any, ...]]:
+        """The distinct values the documents have for an index's fields (one per bucket)."""
+        with self.lock:
+            return list(self._indexes[collection][fields])
+
+    def scan(self, collection: str, /, **equals: Any) -> Iterator[Mapping[str, Any]]:
+        """Read-only views of the matching documents, without copying them, lazily.
+
+        For hot read paths. Iterate while holding :attr:`lock` and write nothing meanwhile
+        that moves a document between index buckets. The order is the index bucket's (the
+        order documents entered it) when an index covers ``equals``, else insertion order.
+        """
+        for doc in self._matching(collection, equals, ordered=False):
+            yield MappingProxyType(doc)
 
     # -- key/value metadata (seeds, counters, keypairs of the simulator) ------------------------
     def meta_get(self, key: str, default: Any = None) -> Any:
@@ -242,7 +272,52 @@ class Store:
             f"INSERT OR REPLACE INTO doc_{collection} (oid, body) VALUES (?, ?)",
             (oid, json.dumps(doc, separators=(",", ":"))),
         )
+        previous = self._docs[collection].get(oid)
+        for fields, buckets in self._indexes[collection].items():
+            key = _index_key(doc, fields)
+            if previous is not None:
+                old_key = _index_key(previous, fields)
+                if old_key == key:
+                    continue  # same bucket: the document keeps its place in it
+                _discard(buckets, old_key, oid)
+            buckets.setdefault(key, {})[oid] = None
         self._docs[collection][oid] = doc
+
+    def _unindex(self, collection: str, oid: str, doc: Doc) -> None:
+        for fields, buckets in self._indexes[collection].items():
+            _discard(buckets, _index_key(doc, fields), oid)
+
+    def _bucket(
+        self, collection: str, equals: dict[str, Any], *, exact: bool = False
+    ) -> dict[str, None] | None:
+        """The oids of the narrowest index covered by ``equals`` (all of it when ``exact``)."""
+        best: dict[str, None] | None = None
+        for fields, buckets in self._indexes[collection].items():
+            if exact and set(fields) != set(equals):
+                continue
+            if not all(name in equals for name in fields):
+                continue
+            key = tuple(equals[name] for name in fields)
+            try:
+                bucket = buckets.get(key, {})
+            except TypeError:  # an unhashable filter value matches nothing indexed as one
+                continue
+            if best is None or len(bucket) < len(best):
+                best = bucket
+        return best
+
+    def _matching(self, collection: str, equals: dict[str, Any], *, ordered: bool) -> Iterator[Doc]:
+        docs = self._docs[collection]
+        bucket = self._bucket(collection, equals)
+        if bucket is None:
+            candidates: Iterable[Doc] = docs.values()
+        elif ordered:  # generated oids sort in insertion order
+            candidates = (docs[oid] for oid in sorted(bucket))
+        else:
+            candidates = (docs[oid] for oid in bucket)
+        for doc in candidates:
+            if all(doc.get(k, _MISSING) == v for k, v in equals.items()):
+                yield doc
 
     def _next_oid(self) -> str:
         return f"{next(self._counter):024x}"
@@ -250,14 +325,19 @@ class Store:
     def _load(self) -> None:
         highest = 0
         for name in COLLECTIONS:
-            docs: dict[str, Doc] = {}
+            self._docs[name] = {}
+            self._indexes[name] = {fields: {} for fields in INDEXES.get(name, ())}
             for oid, body in self.conn.execute(f"SELECT oid, body FROM doc_{name} ORDER BY oid"):
-                docs[oid] = json.loads(body)
+                self._write_loaded(name, oid, json.loads(body))
                 if len(oid) == 24:
                     with suppress(ValueError):
                         highest = max(highest, int(oid, 16))
-            self._docs[name] = docs
         self._counter = itertools.count(highest + 1)
+
+    def _write_loaded(self, collection: str, oid: str, doc: Doc) -> None:
+        for fields, buckets in self._indexes[collection].items():
+            buckets.setdefault(_index_key(doc, fields), {})[oid] = None
+        self._docs[collection][oid] = doc
 
     def _reload_after_rollback(self) -> None:
         counter = self._counter
@@ -294,6 +374,27 @@ def restrict_side_files(path: str) -> None:
 class _Sentinel:
     def __repr__(self) -> str:
         return "<unset>"
+
+
+def _index_key(doc: Doc, fields: Index) -> tuple[Any, ...]:
+    """The bucket key of ``doc``; a value that cannot be a key (a list, a dict) files the
+    document under its JSON text, which no filter value equals."""
+    key = tuple(doc.get(name, _MISSING) for name in fields)
+    try:
+        hash(key)
+    except TypeError:
+        return tuple(json.dumps(value, sort_keys=True) for value in key)
+    return key
+
+
+def _discard(
+    buckets: dict[tuple[Any, ...], dict[str, None]], key: tuple[Any, ...], oid: str
+) -> None:
+    bucket = buckets.get(key)
+    if bucket is not None:
+        bucket.pop(oid, None)
+        if not bucket:
+            del buckets[key]
 
 
 _MISSING: Any = _Sentinel()

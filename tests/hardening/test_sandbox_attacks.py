@@ -14,7 +14,9 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,10 @@ from nosana_nb.sandbox import (
     start,
 )
 from nosana_nb.sandbox.http.guard import LocalNames
+from nosana_nb.sandbox.worker.markets import find_market
 from tests.hardening.sandbox_attacks import (
     MIB,
+    PeakRss,
     chunked_upload,
     close_all,
     closed_by_server,
@@ -47,7 +51,7 @@ from tests.hardening.sandbox_attacks import (
     raw_request,
     signed_client,
 )
-from tests.sandbox.dm_helpers import JOB_DEFINITION, create_body
+from tests.sandbox.dm_helpers import JOB_DEFINITION, MARKET, create_body
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -77,6 +81,72 @@ def sandbox_counters(sandbox: SandboxHandle) -> dict[str, int]:
         "counters"
     ]
     return counters
+
+
+# -- item 5: fairness ------------------------------------------------------------------------------
+JOB_DEPOSIT_NOS = Decimal(find_market(MARKET).job_price * 60 * 60) / 10**6  # 60-minute jobs
+AFFORDABLE_JOBS = 300
+
+
+def _funded_deployment(
+    sandbox: SandboxHandle, client: httpx.Client, *, replicas: int, jobs: int
+) -> dict[str, Any]:
+    """A deployment with its own vault holding NOS for exactly ``jobs`` listings."""
+    created = created_deployment(client, replicas=replicas, new_vault=True)
+    sandbox.faucet(created["vault"], sol="1", nos=str(JOB_DEPOSIT_NOS * jobs))
+    return created
+
+
+def test_item5_a_million_replicas_neither_starve_others_nor_grow_without_bound() -> None:
+    """``replicas: 1000000`` is valid (no maximum): the worker lists it in bounded batches per
+    tick, keeps serving a normal deployment beside it, and ends it in INSUFFICIENT_FUNDS when
+    the vault runs dry."""
+    with start(db=":memory:", speed=None) as sandbox, signed_client(sandbox) as client:
+        huge = _funded_deployment(sandbox, client, replicas=1_000_000, jobs=AFFORDABLE_JOBS)
+        normal = _funded_deployment(sandbox, client, replicas=2, jobs=10)
+
+        def listed(deployment: dict[str, Any]) -> int:
+            return sandbox.store.count("jobs", deployment=deployment["id"])
+
+        def status(deployment: dict[str, Any]) -> str:
+            return str(client.get(f"/deployments/{deployment['id']}").json()["status"])
+
+        for deployment in (huge, normal):  # the huge one first: its LIST is due first
+            client.post(f"/deployments/{deployment['id']}/start").raise_for_status()
+        per_tick: list[int] = []
+        tick_seconds: list[float] = []
+        normal_served_at = None
+        with PeakRss() as peak:
+            for tick in range(2 * AFFORDABLE_JOBS // 10):  # bounded; dry after ~30 ticks
+                before = listed(huge)
+                started = time.monotonic()
+                sandbox.advance(1)
+                tick_seconds.append(time.monotonic() - started)
+                per_tick.append(listed(huge) - before)
+                if normal_served_at is None and listed(normal) == 2:
+                    normal_served_at = tick
+                if status(huge) == "INSUFFICIENT_FUNDS":
+                    break
+        assert normal_served_at is not None
+        assert normal_served_at <= 1  # the normal deployment is not queued behind the huge one
+        assert max(per_tick) <= 20, per_tick  # a bounded batch per tick
+        assert max(tick_seconds) < 2.0, tick_seconds
+        assert peak.growth_mib < 48, f"peak RSS grew {peak.growth_mib:.1f} MiB"
+        # the vault ran dry: every affordable job listed, then INSUFFICIENT_FUNDS
+        assert status(huge) == "INSUFFICIENT_FUNDS"
+        assert listed(huge) == AFFORDABLE_JOBS
+        errors = client.get(
+            f"/deployments/{huge['id']}/events", params={"type": "JOB_LIST_ERROR"}
+        ).json()["events"]
+        assert errors
+        assert "InsufficientFundsForRent" in errors[0]["message"]
+        assert status(normal) == "RUNNING"
+        # a long clock advance stays quick: the dry vault waits on the funds ladder, and only
+        # the money early exits refund is listed again, in batches
+        started = time.monotonic()
+        sandbox.advance(6 * 3600)
+        assert time.monotonic() - started < 10.0
+        assert AFFORDABLE_JOBS <= listed(huge) < 2 * AFFORDABLE_JOBS
 
 
 # -- item 6: request bodies ---------------------------------------------------------------------

@@ -172,3 +172,43 @@ def test_the_database_file_and_its_wal_files_are_owner_only(tmp_path: Path) -> N
     finally:
         made.close()
         beside.close()
+
+
+def test_indexed_lookups_follow_updates_deletes_rollbacks_and_restarts(tmp_path: Path) -> None:
+    store = Store(tmp_path / "indexed.db")
+    first = store.insert("jobs", {"job": "A", "state": "QUEUED", "market": "m", "deployment": "d"})
+    second = store.insert("jobs", {"job": "B", "state": "QUEUED", "market": "m", "deployment": "d"})
+    third = store.insert("jobs", {"job": "C", "state": "QUEUED", "market": "n", "deployment": "d"})
+    store.update("jobs", first["_id"], {"state": "RUNNING"})
+    store.update("jobs", first["_id"], {"state": "QUEUED"})  # back, now last in its bucket
+    with store.lock:
+        bucket_order = [job["job"] for job in store.scan("jobs", state="QUEUED", market="m")]
+    assert bucket_order == ["B", "A"]  # the order they (re-)entered the bucket
+    found = [j["job"] for j in store.find("jobs", state="QUEUED", market="m")]
+    assert found == ["A", "B"]  # find() keeps insertion order
+    assert store.count("jobs", state="QUEUED", market="m") == 2
+    assert store.count("jobs", deployment="d", state="QUEUED") == 3
+    assert store.find_one("jobs", job="C") == store.get("jobs", third["_id"])
+    assert store.find("jobs", state="QUEUED", market=["unhashable"]) == []
+
+    with pytest.raises(RuntimeError), store.transaction():
+        store.update("jobs", second["_id"], {"state": "STOPPED"})
+        raise RuntimeError("roll back")
+    assert store.count("jobs", state="STOPPED") == 0
+    assert store.count("jobs", state="QUEUED", market="m") == 2
+
+    store.delete("jobs", second["_id"])
+    assert [j["job"] for j in store.find("jobs", state="QUEUED")] == ["A", "C"]
+    store.close()
+    reopened = Store(tmp_path / "indexed.db")
+    try:
+        assert [j["job"] for j in reopened.find("jobs", deployment="d", state="QUEUED")] == [
+            "A",
+            "C",
+        ]
+        assert reopened.index_keys("jobs", ("state", "market")) == [
+            ("QUEUED", "m"),
+            ("QUEUED", "n"),
+        ]
+    finally:
+        reopened.close()
