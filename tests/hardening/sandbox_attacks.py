@@ -10,27 +10,33 @@ instead of hanging.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import select
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 from solders.keypair import Keypair
 
-from nosana_nb.sandbox import SandboxHandle
-from tests.sandbox.dm_helpers import MARKET, WalletAuth, create_body
+from nosana_nb.sandbox import SandboxHandle, start
+from nosana_nb.sandbox.worker.markets import find_market
+from tests.sandbox.dm_helpers import JOB_DEFINITION, MARKET, WalletAuth, create_body
 
 MIB = 1024 * 1024
 HOST = "127.0.0.1"
 SOCKET_TIMEOUT_S = 5.0
 PROC_STATUS = Path("/proc/self/status")
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 # -- memory ---------------------------------------------------------------------------------------
@@ -251,3 +257,227 @@ def closed_by_server(sockets: list[socket.socket], *, wait_s: float) -> int:
 def close_all(sockets: list[socket.socket]) -> None:
     for sock in sockets:
         sock.close()
+
+
+@contextmanager
+def sandbox_process(*, max_descriptors: int) -> Iterator[int]:
+    """A sandbox in its own process, limited to ``max_descriptors`` open files; yields its port.
+
+    It stops when its stdin closes; the process is ours, so it is waited for, not killed by name.
+    """
+    code = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({max_descriptors}, {max_descriptors}))\n"
+        "from nosana_nb.sandbox import start\n"
+        "with start(db=':memory:', speed=None) as handle:\n"
+        "    print(handle.port, flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=REPOSITORY,
+        text=True,
+    )
+    assert server.stdin is not None
+    assert server.stdout is not None
+    try:
+        yield int(server.stdout.readline())
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()  # our own child, by its handle
+            server.wait(timeout=5)
+        server.stdout.close()
+
+
+# -- item 5: a huge deployment next to a normal one -----------------------------------------------
+JOB_DEPOSIT_NOS = Decimal(find_market(MARKET).job_price * 60 * 60) / 10**6
+"""NOS one 60-minute job escrows on the market the API tests use."""
+
+
+def funded_deployment(
+    sandbox: SandboxHandle, client: httpx.Client, *, replicas: int, jobs: int
+) -> dict[str, Any]:
+    """A deployment with its own vault holding NOS for exactly ``jobs`` listings."""
+    created = created_deployment(client, replicas=replicas, new_vault=True)
+    sandbox.faucet(created["vault"], sol="1", nos=str(JOB_DEPOSIT_NOS * jobs))
+    return created
+
+
+@dataclass
+class FairnessSeen:
+    normal_served_at_tick: int | None = None
+    listed_per_tick: list[int] = field(default_factory=list)
+    tick_seconds: list[float] = field(default_factory=list)
+    peak_rss_growth_mib: float = 0.0
+    huge_status: str = ""
+    listed_when_dry: int = 0
+    first_list_error: str = ""
+    normal_status: str = ""
+    six_hours_advance_seconds: float = 0.0
+    listed_after_six_hours: int = 0
+
+
+def huge_replicas_next_to_a_normal_deployment(*, affordable_jobs: int) -> FairnessSeen:
+    """``replicas: 1000000`` with a vault for ``affordable_jobs`` jobs, started just before a
+    2-replica deployment; the clock ticks a second at a time until the big vault is dry."""
+    seen = FairnessSeen()
+    with start(db=":memory:", speed=None) as sandbox, signed_client(sandbox) as client:
+        huge = funded_deployment(sandbox, client, replicas=1_000_000, jobs=affordable_jobs)
+        normal = funded_deployment(sandbox, client, replicas=2, jobs=10)
+
+        def listed(deployment: dict[str, Any]) -> int:
+            return sandbox.store.count("jobs", deployment=deployment["id"])
+
+        def status(deployment: dict[str, Any]) -> str:
+            return str(client.get(f"/deployments/{deployment['id']}").json()["status"])
+
+        for deployment in (huge, normal):  # the huge one first: its LIST is due first
+            client.post(f"/deployments/{deployment['id']}/start").raise_for_status()
+        with PeakRss() as peak:
+            for tick in range(2 * affordable_jobs // 10):  # bounded: dry after about half
+                before = listed(huge)
+                started = time.monotonic()
+                sandbox.advance(1)
+                seen.tick_seconds.append(time.monotonic() - started)
+                seen.listed_per_tick.append(listed(huge) - before)
+                if seen.normal_served_at_tick is None and listed(normal) == 2:
+                    seen.normal_served_at_tick = tick
+                if status(huge) == "INSUFFICIENT_FUNDS":
+                    break
+        seen.peak_rss_growth_mib = peak.growth_mib
+        seen.huge_status = status(huge)
+        seen.listed_when_dry = listed(huge)
+        errors = client.get(
+            f"/deployments/{huge['id']}/events", params={"type": "JOB_LIST_ERROR"}
+        ).json()["events"]
+        seen.first_list_error = str(errors[0]["message"]) if errors else ""
+        seen.normal_status = status(normal)
+        started = time.monotonic()
+        sandbox.advance(6 * 3600)
+        seen.six_hours_advance_seconds = time.monotonic() - started
+        seen.listed_after_six_hours = listed(huge)
+    return seen
+
+
+# -- item 6 ---------------------------------------------------------------------------------------
+JSON = {"content-type": "application/json"}
+BODY_ROUTES = ("/rpc", "/pinning/pinJSONToIPFS", "/deployments/create", "/_sandbox/faucet")
+
+
+# -- item 7: JSON that used to raise inside the server --------------------------------------------
+def deep_cursor(depth: int) -> str:
+    return base64.b64encode(nested(depth).encode()).decode()
+
+
+_RAW = {"headers": JSON}
+ITEM7_ATTACKS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    # name: (method, path template, request options)
+    "create: 5,000 nested [": ("POST", "/deployments/create", {**_RAW, "content": nested(5000)}),
+    "create: replicas 1e400 written out": (
+        "POST",
+        "/deployments/create",
+        {
+            **_RAW,
+            "content": json.dumps(create_body()).replace(
+                '"replicas": 1', '"replicas": 1' + "0" * 400
+            ),
+        },
+    ),
+    "create: meta nested 800 deep": (
+        "POST",
+        "/deployments/create",
+        {"json": create_body(job_definition={**JOB_DEFINITION, "meta": deep_object(800)})},
+    ),
+    "create-revision: meta nested 800 deep": (
+        "POST",
+        "/deployments/{id}/create-revision",
+        {"json": {**JOB_DEFINITION, "meta": deep_object(800)}},
+    ),
+    "update-replica-count: 1e400 written out": (
+        "PATCH",
+        "/deployments/{id}/update-replica-count",
+        {**_RAW, "content": '{"replicas": 1' + "0" * 400 + "}"},
+    ),
+    "jobs: cursor nested 2,000 deep": (
+        "GET",
+        "/deployments/{id}/jobs",
+        {"params": {"cursor": deep_cursor(2000)}},
+    ),
+    "deployments: cursor nested 2,000 deep": (
+        "GET",
+        "/deployments",
+        {"params": {"cursor": deep_cursor(2000)}},
+    ),
+    "pinning: 800 deep": ("POST", "/pinning/pinJSONToIPFS", {"json": deep_object(800)}),
+    "rpc: 5,000 nested [": ("POST", "/rpc", {**_RAW, "content": nested(5000)}),
+    "rpc: id nested 900 deep": (
+        "POST",
+        "/rpc",
+        {**_RAW, "content": '{"jsonrpc":"2.0","method":"getSlot","id":' + nested(900) + "}"},
+    ),
+    "rpc: id an array 50 deep": (
+        "POST",
+        "/rpc",
+        {**_RAW, "content": '{"jsonrpc":"2.0","method":"getSlot","id":' + nested(50) + "}"},
+    ),
+    "rpc: id NaN": (
+        "POST",
+        "/rpc",
+        {**_RAW, "content": '{"jsonrpc":"2.0","method":"getSlot","id":NaN}'},
+    ),
+    "rpc: id 1e400": (
+        "POST",
+        "/rpc",
+        {**_RAW, "content": '{"jsonrpc":"2.0","method":"getSlot","id":1e400}'},
+    ),
+}
+
+_BARE_400 = {"error": "Bad Request"}
+_ROUTE_ANSWERS: dict[str, tuple[int, Any]] = {
+    # the route's own error format: the bare 400 on create, Fastify's 400 elsewhere, the list
+    # routes' cursor 500, JSON-RPC errors (HTTP 200, id null) on /rpc
+    "create: 5,000 nested [": (400, _BARE_400),
+    "create: replicas 1e400 written out": (400, _BARE_400),
+    "create: meta nested 800 deep": (400, _BARE_400),
+    "create-revision: meta nested 800 deep": (400, "FST_ERR_VALIDATION"),
+    "update-replica-count: 1e400 written out": (400, "body/replicas must be integer"),
+    "jobs: cursor nested 2,000 deep": (500, {"error": "Failed to get deployment jobs"}),
+    "deployments: cursor nested 2,000 deep": (500, {"error": "Internal Server Error"}),
+    "pinning: 800 deep": (400, "FST_ERR_VALIDATION"),
+    "rpc: 5,000 nested [": (200, -32700),
+    "rpc: id nested 900 deep": (200, -32700),
+    "rpc: id an array 50 deep": (200, -32600),
+    "rpc: id NaN": (200, -32700),
+    "rpc: id 1e400": (200, -32600),
+}
+
+
+def answered_in_route_format(name: str, response: httpx.Response) -> bool:
+    """Whether the answer to attack ``name`` is the route's own error, as expected."""
+    status, expected = _ROUTE_ANSWERS[name]
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if response.status_code != status or not isinstance(body, dict):
+        return False
+    if isinstance(expected, int):  # a JSON-RPC error code, answered with id null
+        error = body.get("error")
+        return isinstance(error, dict) and error.get("code") == expected and body["id"] is None
+    if isinstance(expected, str):  # Fastify's validation body, by code or message
+        return expected in (body.get("code"), body.get("message"))
+    return bool(body == expected)
+
+
+# -- item 8 ---------------------------------------------------------------------------------------
+SOL = 10**9
+
+
+def airdrop_body(address: str, lamports: int, request_id: int = 1) -> bytes:
+    call = {"jsonrpc": "2.0", "id": request_id, "method": "requestAirdrop"}
+    return json.dumps({**call, "params": [address, lamports]}).encode()

@@ -7,16 +7,10 @@ memory of this process (the server runs in it), and no exception escaping a hand
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import socket
 import stat
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,27 +29,29 @@ from nosana_nb.sandbox import (
     start,
 )
 from nosana_nb.sandbox.http.guard import LocalNames
-from nosana_nb.sandbox.worker.markets import find_market
+from nosana_nb.sandbox.http.route_table import ALL_ROUTES
 from tests.hardening.sandbox_attacks import (
+    BODY_ROUTES,
+    ITEM7_ATTACKS,
+    JSON,
     MIB,
-    PeakRss,
+    SOL,
+    airdrop_body,
+    answered_in_route_format,
     chunked_upload,
     close_all,
     closed_by_server,
     created_deployment,
     declared_oversize,
-    deep_object,
     half_open_connections,
-    nested,
+    huge_replicas_next_to_a_normal_deployment,
     quiet_server_logs,
     raw_request,
+    sandbox_process,
     signed_client,
 )
-from tests.sandbox.dm_helpers import JOB_DEFINITION, MARKET, create_body
 
 pytestmark = pytest.mark.timeout(60)
-
-JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -84,75 +80,28 @@ def sandbox_counters(sandbox: SandboxHandle) -> dict[str, int]:
 
 
 # -- item 5: fairness ------------------------------------------------------------------------------
-JOB_DEPOSIT_NOS = Decimal(find_market(MARKET).job_price * 60 * 60) / 10**6  # 60-minute jobs
-AFFORDABLE_JOBS = 300
-
-
-def _funded_deployment(
-    sandbox: SandboxHandle, client: httpx.Client, *, replicas: int, jobs: int
-) -> dict[str, Any]:
-    """A deployment with its own vault holding NOS for exactly ``jobs`` listings."""
-    created = created_deployment(client, replicas=replicas, new_vault=True)
-    sandbox.faucet(created["vault"], sol="1", nos=str(JOB_DEPOSIT_NOS * jobs))
-    return created
-
-
 def test_item5_a_million_replicas_neither_starve_others_nor_grow_without_bound() -> None:
     """``replicas: 1000000`` is valid (no maximum): the worker lists it in bounded batches per
     tick, keeps serving a normal deployment beside it, and ends it in INSUFFICIENT_FUNDS when
     the vault runs dry."""
-    with start(db=":memory:", speed=None) as sandbox, signed_client(sandbox) as client:
-        huge = _funded_deployment(sandbox, client, replicas=1_000_000, jobs=AFFORDABLE_JOBS)
-        normal = _funded_deployment(sandbox, client, replicas=2, jobs=10)
-
-        def listed(deployment: dict[str, Any]) -> int:
-            return sandbox.store.count("jobs", deployment=deployment["id"])
-
-        def status(deployment: dict[str, Any]) -> str:
-            return str(client.get(f"/deployments/{deployment['id']}").json()["status"])
-
-        for deployment in (huge, normal):  # the huge one first: its LIST is due first
-            client.post(f"/deployments/{deployment['id']}/start").raise_for_status()
-        per_tick: list[int] = []
-        tick_seconds: list[float] = []
-        normal_served_at = None
-        with PeakRss() as peak:
-            for tick in range(2 * AFFORDABLE_JOBS // 10):  # bounded; dry after ~30 ticks
-                before = listed(huge)
-                started = time.monotonic()
-                sandbox.advance(1)
-                tick_seconds.append(time.monotonic() - started)
-                per_tick.append(listed(huge) - before)
-                if normal_served_at is None and listed(normal) == 2:
-                    normal_served_at = tick
-                if status(huge) == "INSUFFICIENT_FUNDS":
-                    break
-        assert normal_served_at is not None
-        assert normal_served_at <= 1  # the normal deployment is not queued behind the huge one
-        assert max(per_tick) <= 20, per_tick  # a bounded batch per tick
-        assert max(tick_seconds) < 2.0, tick_seconds
-        assert peak.growth_mib < 48, f"peak RSS grew {peak.growth_mib:.1f} MiB"
-        # the vault ran dry: every affordable job listed, then INSUFFICIENT_FUNDS
-        assert status(huge) == "INSUFFICIENT_FUNDS"
-        assert listed(huge) == AFFORDABLE_JOBS
-        errors = client.get(
-            f"/deployments/{huge['id']}/events", params={"type": "JOB_LIST_ERROR"}
-        ).json()["events"]
-        assert errors
-        assert "InsufficientFundsForRent" in errors[0]["message"]
-        assert status(normal) == "RUNNING"
-        # a long clock advance stays quick: the dry vault waits on the funds ladder, and only
-        # the money early exits refund is listed again, in batches
-        started = time.monotonic()
-        sandbox.advance(6 * 3600)
-        assert time.monotonic() - started < 10.0
-        assert AFFORDABLE_JOBS <= listed(huge) < 2 * AFFORDABLE_JOBS
+    seen = huge_replicas_next_to_a_normal_deployment(affordable_jobs=300)
+    assert seen.normal_served_at_tick is not None
+    assert seen.normal_served_at_tick <= 1  # not queued behind the huge deployment
+    assert max(seen.listed_per_tick) <= 20, seen.listed_per_tick  # a bounded batch per tick
+    assert max(seen.tick_seconds) < 2.0, seen.tick_seconds
+    assert seen.peak_rss_growth_mib < 48, f"peak RSS grew {seen.peak_rss_growth_mib:.1f} MiB"
+    # the vault ran dry: every affordable job listed, then INSUFFICIENT_FUNDS
+    assert seen.huge_status == "INSUFFICIENT_FUNDS"
+    assert seen.listed_when_dry == 300
+    assert "InsufficientFundsForRent" in seen.first_list_error
+    assert seen.normal_status == "RUNNING"
+    # a long clock advance stays quick: the dry vault waits on the funds ladder, and only the
+    # money early exits refund is listed again, in batches
+    assert seen.six_hours_advance_seconds < 10.0
+    assert 300 <= seen.listed_after_six_hours < 600
 
 
 # -- item 6: request bodies ---------------------------------------------------------------------
-BODY_ROUTES = ["/rpc", "/pinning/pinJSONToIPFS", "/deployments/create", "/_sandbox/faucet"]
-
-
 @pytest.mark.parametrize("path", BODY_ROUTES)
 def test_item6_chunked_body_is_cut_off_at_the_limit_while_reading(
     sandbox: SandboxHandle, path: str
@@ -200,117 +149,37 @@ def test_item6_refusals_speak_each_routes_format(sandbox: SandboxHandle) -> None
 
 
 # -- item 7: inputs that used to raise inside the server ------------------------------------------
-def _deep_cursor(depth: int) -> str:
-    return base64.b64encode(nested(depth).encode()).decode()
-
-
-ITEM7_ATTACKS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    # name: (method, path template, request options)
-    "create: 5,000 nested [": ("POST", "/deployments/create", {"content": nested(5000)}),
-    "create: replicas 1e400 written out": (
-        "POST",
-        "/deployments/create",
-        {
-            "content": json.dumps(create_body()).replace(
-                '"replicas": 1', '"replicas": 1' + "0" * 400
-            )
-        },
-    ),
-    "create: meta nested 800 deep": (
-        "POST",
-        "/deployments/create",
-        {"json": create_body(job_definition={**JOB_DEFINITION, "meta": deep_object(800)})},
-    ),
-    "create-revision: meta nested 800 deep": (
-        "POST",
-        "/deployments/{id}/create-revision",
-        {"json": {**JOB_DEFINITION, "meta": deep_object(800)}},
-    ),
-    "update-replica-count: 1e400 written out": (
-        "PATCH",
-        "/deployments/{id}/update-replica-count",
-        {"content": '{"replicas": 1' + "0" * 400 + "}"},
-    ),
-    "jobs: cursor nested 2,000 deep": (
-        "GET",
-        "/deployments/{id}/jobs",
-        {"params": {"cursor": _deep_cursor(2000)}},
-    ),
-    "deployments: cursor nested 2,000 deep": (
-        "GET",
-        "/deployments",
-        {"params": {"cursor": _deep_cursor(2000)}},
-    ),
-    "pinning: 800 deep": ("POST", "/pinning/pinJSONToIPFS", {"json": deep_object(800)}),
-    "rpc: 5,000 nested [": ("POST", "/rpc", {"content": nested(5000)}),
-    "rpc: id nested 900 deep": (
-        "POST",
-        "/rpc",
-        {"content": '{"jsonrpc":"2.0","method":"getSlot","id":' + nested(900) + "}"},
-    ),
-    "rpc: id an array 50 deep": (
-        "POST",
-        "/rpc",
-        {"content": '{"jsonrpc":"2.0","method":"getSlot","id":' + nested(50) + "}"},
-    ),
-    "rpc: id NaN": ("POST", "/rpc", {"content": '{"jsonrpc":"2.0","method":"getSlot","id":NaN}'}),
-    "rpc: id 1e400": (
-        "POST",
-        "/rpc",
-        {"content": '{"jsonrpc":"2.0","method":"getSlot","id":1e400}'},
-    ),
-}
-
-BARE_400 = {"error": "Bad Request"}
-EXPECTED_ITEM7: dict[str, tuple[int, Any]] = {
-    # the route's own error format: bare 400 on create, Fastify's 400 elsewhere, the list
-    # routes' cursor 500, JSON-RPC errors with HTTP 200 on /rpc
-    "create: 5,000 nested [": (400, BARE_400),
-    "create: replicas 1e400 written out": (400, BARE_400),
-    "create: meta nested 800 deep": (400, BARE_400),
-    "create-revision: meta nested 800 deep": (400, "FST_ERR_VALIDATION"),
-    "update-replica-count: 1e400 written out": (400, "body/replicas must be integer"),
-    "jobs: cursor nested 2,000 deep": (500, {"error": "Failed to get deployment jobs"}),
-    "deployments: cursor nested 2,000 deep": (500, {"error": "Internal Server Error"}),
-    "pinning: 800 deep": (400, "FST_ERR_VALIDATION"),
-    "rpc: 5,000 nested [": (200, -32700),
-    "rpc: id nested 900 deep": (200, -32700),
-    "rpc: id an array 50 deep": (200, -32600),
-    "rpc: id NaN": (200, -32700),
-    "rpc: id 1e400": (200, -32600),
-}
-
-
-def _matches(expected: Any, body: Any) -> bool:
-    if isinstance(expected, int):  # a JSON-RPC error code, answered with id null
-        return bool(body["error"]["code"] == expected and body["id"] is None)
-    if isinstance(expected, str):  # Fastify's validation body, by code or message
-        return bool(body.get("code") == expected or body.get("message") == expected)
-    return bool(body == expected)
-
-
 @pytest.mark.parametrize("name", list(ITEM7_ATTACKS))
 def test_item7_hostile_json_is_answered_in_the_routes_format_without_raising(
     sandbox: SandboxHandle, client: httpx.Client, deployment: dict[str, Any], name: str
 ) -> None:
     method, template, options = ITEM7_ATTACKS[name]
-    if "content" in options:
-        options = {**options, "headers": JSON}
     before = sandbox_counters(sandbox)["unhandled_errors"]
     with quiet_server_logs():
         response = client.request(method, template.format(id=deployment["id"]), **options)
-    status, expected = EXPECTED_ITEM7[name]
-    assert response.status_code == status, response.text[:300]
-    assert _matches(expected, response.json()), response.text[:300]
+    assert answered_in_route_format(name, response), response.text[:300]
     assert sandbox_counters(sandbox)["unhandled_errors"] == before == 0
 
 
-def test_item7_the_counter_is_served_and_counts(sandbox: SandboxHandle) -> None:
-    """The check above reads a counter that really moves when a handler raises."""
-    counters = sandbox_counters(sandbox)
-    assert counters["bodies_too_deep"] >= 1
-    reply = raw_request(sandbox.port, "GET", "/health")
-    assert reply.status == 200
+def test_item7_the_counter_moves_when_a_handler_raises(sandbox: SandboxHandle) -> None:
+    """The check above reads a counter that really counts: a handler that raises is answered in
+    the route's 500 format and counted."""
+    health = next(r for r in ALL_ROUTES if r.method == "GET" and r.path == "/health")
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    before = sandbox_counters(sandbox)["unhandled_errors"]
+    original = health.handler
+    object.__setattr__(health, "handler", broken)  # a frozen Route; the endpoint reads it per call
+    try:
+        with quiet_server_logs():
+            reply = raw_request(sandbox.port, "GET", "/health")
+    finally:
+        object.__setattr__(health, "handler", original)
+    assert (reply.status, reply.json()) == (500, {"error": "Internal Server Error"})
+    assert sandbox_counters(sandbox)["unhandled_errors"] == before + 1
+    assert sandbox_counters(sandbox)["bodies_too_deep"] >= 1  # the attacks above were counted
 
 
 # -- item 10: slow clients ------------------------------------------------------------------------
@@ -371,57 +240,25 @@ def test_item10_limits_refuse_nonsense(bad: dict[str, Any]) -> None:
         EdgeLimits(**bad)
 
 
-SUBPROCESS_SANDBOX = """
-import resource, sys
-resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-from nosana_nb.sandbox import start
-with start(db=":memory:", speed=None) as handle:
-    print(handle.port, flush=True)
-    sys.stdin.read()  # until the test closes our stdin
-"""
-
-
 def test_item10_three_hundred_half_sent_requests_on_256_descriptors() -> None:
     """The attack as reported: a sandbox process limited to 256 file descriptors, 300 clients
     that send half a request; a normal client must still get in (the cap derives from the
     descriptor limit, so accept() never runs out)."""
-    server = subprocess.Popen(
-        [sys.executable, "-c", SUBPROCESS_SANDBOX],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[2],
-        text=True,
-    )
-    attackers: list[socket.socket] = []
-    try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
+    with sandbox_process(max_descriptors=256) as port:
         attackers = half_open_connections(port, 300)
-        reply = raw_request(port, "GET", "/health", timeout=5.0)
-        assert reply.status == 200
-        assert reply.seconds < 2.0
-    finally:
-        close_all(attackers)
-        assert server.stdin is not None
-        assert server.stdout is not None
-        server.stdin.close()
-        server.wait(timeout=20)
-        server.stdout.close()
+        try:
+            reply = raw_request(port, "GET", "/health", timeout=5.0)
+        finally:
+            close_all(attackers)
+    assert reply.status == 200
+    assert reply.seconds < 2.0
 
 
 # -- item 8: airdrops and the faucet --------------------------------------------------------------
-SOL = 10**9
-
-
-def _airdrop_body(address: str, lamports: int, request_id: int = 1) -> bytes:
-    call = {"jsonrpc": "2.0", "id": request_id, "method": "requestAirdrop"}
-    return json.dumps({**call, "params": [address, lamports]}).encode()
-
-
 def test_item8_a_web_page_cannot_ask_for_airdrops(sandbox: SandboxHandle) -> None:
     """What any web page can send without a CORS preflight: a text/plain POST, from its origin."""
     address = str(Keypair().pubkey())
-    body = _airdrop_body(address, 2 * SOL)
+    body = airdrop_body(address, 2 * SOL)
     from_page = raw_request(
         sandbox.port,
         "POST",
@@ -455,7 +292,7 @@ def test_item8_airdrops_are_capped_and_cannot_drain_the_faucet() -> None:
     with start(db=":memory:", speed=None) as sandbox, httpx.Client(timeout=10) as rpc:
 
         def airdrop(lamports: int, request_id: int) -> dict[str, Any]:
-            body = _airdrop_body(str(Keypair().pubkey()), lamports, request_id)
+            body = airdrop_body(str(Keypair().pubkey()), lamports, request_id)
             answer: dict[str, Any] = rpc.post(sandbox.rpc_url, content=body, headers=JSON).json()
             return answer
 
