@@ -84,6 +84,9 @@ class WorkerLike(Protocol):
 
     def advance(self, seconds: float, *, step: float | None = None) -> None: ...
 
+    @property
+    def failed_passes(self) -> int: ...
+
 
 @dataclass
 class SandboxContext:

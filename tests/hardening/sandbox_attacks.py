@@ -320,6 +320,7 @@ class FairnessSeen:
     normal_status: str = ""
     six_hours_advance_seconds: float = 0.0
     listed_after_six_hours: int = 0
+    failed_worker_passes: int = 0
 
 
 def huge_replicas_next_to_a_normal_deployment(*, affordable_jobs: int) -> FairnessSeen:
@@ -361,6 +362,7 @@ def huge_replicas_next_to_a_normal_deployment(*, affordable_jobs: int) -> Fairne
         sandbox.advance(6 * 3600)
         seen.six_hours_advance_seconds = time.monotonic() - started
         seen.listed_after_six_hours = listed(huge)
+        seen.failed_worker_passes = sandbox.worker.failed_passes
     return seen
 
 

@@ -59,6 +59,7 @@ def fairness() -> list[AttackRow]:
         seen.peak_rss_growth_mib < 48,
         seen.huge_status == "INSUFFICIENT_FUNDS" and seen.listed_when_dry == 300,
         seen.six_hours_advance_seconds < 10.0,
+        seen.failed_worker_passes == 0,
     ]
     figures = (
         f"other deployment served at tick {seen.normal_served_at_tick}; "
@@ -66,7 +67,11 @@ def fairness() -> list[AttackRow]:
         f"peak RSS +{seen.peak_rss_growth_mib:.1f} MiB; dry -> {seen.huge_status}; "
         f"6 h advance {seen.six_hours_advance_seconds:.1f} s"
     )
-    return [AttackRow(5, "replicas 1,000,000 beside a normal deployment", 6, sum(checks), figures)]
+    return [
+        AttackRow(
+            5, "replicas 1,000,000 beside a normal deployment", len(checks), sum(checks), figures
+        )
+    ]
 
 
 def bodies(sandbox: SandboxHandle) -> list[AttackRow]:

@@ -99,6 +99,7 @@ def test_item5_a_million_replicas_neither_starve_others_nor_grow_without_bound()
     # money early exits refund is listed again, in batches
     assert seen.six_hours_advance_seconds < 10.0
     assert 300 <= seen.listed_after_six_hours < 600
+    assert seen.failed_worker_passes == 0
 
 
 # -- item 6: request bodies ---------------------------------------------------------------------
@@ -180,6 +181,8 @@ def test_item7_the_counter_moves_when_a_handler_raises(sandbox: SandboxHandle) -
     assert (reply.status, reply.json()) == (500, {"error": "Internal Server Error"})
     assert sandbox_counters(sandbox)["unhandled_errors"] == before + 1
     assert sandbox_counters(sandbox)["bodies_too_deep"] >= 1  # the attacks above were counted
+    stats = httpx.get(f"{sandbox.api_url}/_sandbox/stats", timeout=10).json()
+    assert stats["worker"] == {"failed_passes": 0}
 
 
 # -- item 10: slow clients ------------------------------------------------------------------------

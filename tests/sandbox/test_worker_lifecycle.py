@@ -8,6 +8,7 @@ does the rest.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -945,5 +946,32 @@ def test_a_task_abandoned_under_archived_leaves_the_deployment_archived() -> Non
         assert box.tasks(dep) == []
         assert len(box.events(dep, "JOB_LIST_ERROR")) == 2
         assert box.status(dep) == "ARCHIVED"
+    finally:
+        box.close()
+
+
+def test_a_failing_background_pass_is_counted_and_the_worker_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box = Sandbox()
+    real_pass = box.worker._pass
+    failures = iter([RuntimeError("a bug in one pass")])
+
+    def pass_once_broken() -> int:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_pass()
+
+    monkeypatch.setattr(box.worker, "_pass", pass_once_broken)
+    try:
+        dep = box.create("SIMPLE", replicas=1, timeout=10)
+        box.worker.start()
+        box.start(dep)
+        deadline = time.monotonic() + 5
+        while not box.jobs(dep) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert box.worker.failed_passes == 1
+        assert len(box.jobs(dep)) == 1  # the next pass did the work
     finally:
         box.close()

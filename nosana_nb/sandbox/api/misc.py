@@ -160,12 +160,13 @@ def set_faults(ctx: SandboxContext, call: Call) -> Reply:
 
 
 def sandbox_stats(ctx: SandboxContext, call: Call) -> Reply:
-    """What the edge refused and what no handler caught (``unhandled_errors`` must stay 0),
-    and what ``requestAirdrop`` has given away."""
+    """What the edge refused and what no handler caught (``unhandled_errors`` and the worker's
+    ``failed_passes`` must stay 0), and what ``requestAirdrop`` has given away."""
     airdrops = ctx.chain.public_airdrops()
     return Reply(
         {
             "counters": ctx.counters.snapshot(),
+            "worker": {"failed_passes": ctx.worker.failed_passes},
             "public_airdrops": {
                 "granted_lamports": airdrops.granted_lamports,
                 "pool_left_lamports": airdrops.pool_left_lamports,
