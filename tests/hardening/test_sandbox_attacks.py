@@ -213,6 +213,20 @@ def test_item10_half_open_connections_cannot_lock_others_out(
         close_all(attackers)
 
 
+def test_item10_the_cap_evicts_only_to_admit_someone(strict_sandbox: SandboxHandle) -> None:
+    """Exactly at the cap nothing is closed; one more client closes exactly one waiting one."""
+    waiting = half_open_connections(strict_sandbox.port, 16)  # the cap
+    try:
+        assert closed_by_server(waiting, wait_s=0.5) == 0
+        counters = strict_sandbox.counters()
+        assert counters["connections_evicted"] + counters["connections_refused"] == 0
+        reply = raw_request(strict_sandbox.port, "GET", "/health", timeout=3.0)
+        assert reply.status == 200
+        assert strict_sandbox.counters()["connections_evicted"] == 1
+    finally:
+        close_all(waiting)
+
+
 def test_item10_a_body_slower_than_the_deadline_gets_408(strict_sandbox: SandboxHandle) -> None:
     reply = raw_request(
         strict_sandbox.port,

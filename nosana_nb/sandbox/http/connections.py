@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import select
 import socket
 from typing import Any, ClassVar
 
@@ -66,9 +67,13 @@ class ConnectionGate:
         self.waiting: dict[GuardedH11Protocol, None] = {}
         """Connections waiting for request headers, longest-waiting first."""
 
+    def full(self) -> bool:
+        return self.open - self.evicting >= self.cap
+
     def decide(self) -> Admission:
-        """What to do with the next connection in the kernel's queue."""
-        if self.open - self.evicting < self.cap:
+        """What to do with the next connection in the kernel's queue (it must be there: at the
+        cap, deciding closes another connection)."""
+        if not self.full():
             return Admission.ADMIT
         if self.open < self.ceiling and self._make_room():
             return Admission.ADMIT
@@ -117,6 +122,10 @@ class GatedListener(socket.socket):
 
     def accept(self) -> tuple[socket.socket, Any]:
         while True:  # ends with BlockingIOError once the kernel queue is empty
+            # asyncio calls accept() until it fails: at the cap, make room only for a
+            # connection that is really waiting, not for that last call
+            if self.gate.full() and not self._connection_waiting():
+                raise BlockingIOError
             decision = self.gate.decide()
             if decision is Admission.WAIT:
                 raise BlockingIOError  # asyncio tries again on the next loop iteration
@@ -125,6 +134,11 @@ class GatedListener(socket.socket):
                 self.gate.admitted()
                 return conn, address
             conn.close()
+
+    def _connection_waiting(self) -> bool:
+        poller = select.poll()  # poll, not select: descriptors may be numbered above 1024
+        poller.register(self.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
 
 
 class GuardedH11Protocol(H11Protocol):
