@@ -131,10 +131,11 @@ class Network:
                     free -= 1  # a planned job holds its node; an unplanned one takes one now
                     if job.get("claim_at") is None:
                         chosen.append((str(job["_id"]), str(job["job"])))
-        for oid, address in chosen:
-            self._store.update(
-                "jobs", oid, {"claim_at": math.ceil(now) + self._claim_delay(address)}
-            )
+            # still under the lock: no API thread deletes one of them in between
+            for oid, address in chosen:
+                self._store.update(
+                    "jobs", oid, {"claim_at": math.ceil(now) + self._claim_delay(address)}
+                )
         return len(chosen)
 
     def next_event(self) -> NetworkEvent | None:
