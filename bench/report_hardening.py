@@ -1,10 +1,12 @@
 """Print the hardening figures: bad inputs refused before sending, malformed replies handled,
-secret leaks found. Runs the test corpus and scans in-process (no sandbox, no network).
+secret leaks found, and the attacks on the embedded sandbox (issue 14, items 5-11) with what
+was tried and what held. The client figures run in-process without a network; the sandbox
+attacks run against sandboxes on 127.0.0.1 (one in its own process), in about half a minute.
 
-    .venv/bin/python bench/report_hardening.py [--notebook]
+    .venv/bin/python bench/report_hardening.py [--notebook] [--no-sandbox]
 
 ``--notebook`` also executes and exports the leak-check notebook (needs a Jupyter kernel; ~10 s).
-Exit status is 0 only when every figure is clean.
+Exit status is 0 only when every figure is clean and every sandbox attack held.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from nosana_nb.core.wallet import Wallet
 from tests.hardening import test_malformed_replies as malformed
 from tests.hardening import test_secrets as secrets
 from tests.hardening.bad_input_corpus import CORPUS
+from tests.hardening.sandbox_report import AttackRow, sandbox_attack_rows
 from tests.hardening.secret_scan import scan_texts
 from tests.hardening.test_bad_inputs import check_case, names_argument
 
@@ -119,9 +122,26 @@ def _table(rows: list[tuple[str, object]]) -> str:
     return "\n".join(f"  {label:<{width}}  {value:>8}" for label, value in rows)
 
 
+def _attack_table(rows: list[AttackRow]) -> str:
+    header = ("item", "attack", "tried", "held", "figures")
+    cells = [(str(r.item), r.attack, str(r.tried), str(r.held), r.figures) for r in rows]
+    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(4)]
+    lines = []
+    for row in [header, *cells]:
+        item, attack, tried, held, figures = row
+        lines.append(
+            f"  {item:>{widths[0]}}  {attack:<{widths[1]}}  {tried:>{widths[2]}}"
+            f"  {held:>{widths[3]}}  {figures}"
+        )
+    return "\n".join(lines)
+
+
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notebook", action="store_true", help="also scan an executed notebook")
+    parser.add_argument(
+        "--no-sandbox", action="store_true", help="skip the attacks on the embedded sandbox"
+    )
     args = parser.parse_args(argv)
 
     bad, bad_problems = await bad_inputs()
@@ -150,6 +170,14 @@ async def main(argv: list[str] | None = None) -> int:
         for line in problems():
             print(f"! {title}: {line}")
     clean = not (bad_problems or reply_problems or hits or bad.requests_sent)
+    if not args.no_sandbox:
+        attacks = sandbox_attack_rows()
+        print("sandbox attacks (issue 14): tried / held")
+        print(_attack_table(attacks))
+        for row in attacks:
+            if row.held != row.tried:
+                print(f"! sandbox item {row.item}: {row.attack}: {row.held} of {row.tried} held")
+        clean = clean and all(row.held == row.tried for row in attacks)
     return 0 if clean else 1
 
 

@@ -104,11 +104,13 @@ def _demo_wallet(in_memory: bool) -> Wallet:
     """A persistent demo wallet beside the sandbox database (a fresh one for ``:memory:``)."""
     if in_memory:
         return Wallet.generate()
-    path = data_dir() / "demo-wallet.json"
+    from nosana_nb.sandbox import make_private_dir
+
+    path = make_private_dir(data_dir()) / "demo-wallet.json"
     if path.exists():
+        os.chmod(path, 0o600)  # a key another local user could read is not a secret
         return Wallet.from_path(path)
     wallet = Wallet.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
     secret = list(bytes(wallet.keypair_for_signing()))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

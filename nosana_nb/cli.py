@@ -30,7 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox", help="serve the embedded local Nosana (deployment manager, RPC, IPFS, markets)"
     )
-    sandbox.add_argument("--host", default="127.0.0.1", help="interface to bind (loopback)")
+    sandbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default loopback; any other address needs --allow-remote)",
+    )
+    sandbox.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="really bind a non-loopback --host: the API, /rpc, pinning, /stats and the faucet "
+        "are then open to every machine that can reach this one",
+    )
     sandbox.add_argument("--port", type=_port, default=3001, help="port, 0 = any free port")
     sandbox.add_argument(
         "--speed",
@@ -46,11 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "sandbox":
-        from nosana_nb.sandbox import serve_forever
+        from nosana_nb.sandbox import RemoteBindRefused, serve_forever
 
-        serve_forever(host=args.host, port=args.port, speed=args.speed, db=args.db, seed=args.seed)
+        try:
+            serve_forever(
+                host=args.host,
+                port=args.port,
+                speed=args.speed,
+                db=args.db,
+                seed=args.seed,
+                allow_remote=args.allow_remote,
+            )
+        except RemoteBindRefused as refused:
+            parser.error(str(refused))  # exits with status 2 before anything is bound
         return 0
     if args.command == "demo":
         from nosana_nb.demo import main as demo_main

@@ -13,11 +13,14 @@ and moves money on ``chain/`` (LiteSVM ledger, NOS escrow, JSON-RPC). This modul
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
+import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +35,8 @@ from .context import DEFAULT_FRPS_DOMAIN, SandboxContext
 from .http.app import create_app
 from .http.auth import Principal
 from .http.faults import FaultSettings
+from .http.guard import LocalNames, is_loopback_host
+from .http.limits import EdgeLimits
 from .http.routing import ApiError, Call, Reply
 from .http.rpc_endpoint import make_rpc_routes
 from .http.server import BackgroundServer
@@ -40,15 +45,21 @@ from .store import Store
 from .worker.worker import Worker
 
 __all__ = [
+    "EdgeLimits",
+    "RemoteBindRefused",
     "SandboxError",
+    "SandboxExposureWarning",
     "SandboxHandle",
     "default_db_path",
+    "make_private_dir",
     "resume_time",
     "serve_forever",
     "start",
 ]
 
 _CLOCK_KEY = "sandbox.clock"
+log = logging.getLogger("nosana_nb.sandbox")
+
 CLOCK_SAVE_INTERVAL_S = 0.25
 """How often a running clock (speed mode) is written to the store, in wall seconds."""
 CLOCK_SAVE_AHEAD_S = 1.0
@@ -61,10 +72,48 @@ class SandboxError(RuntimeError):
     """A sandbox helper was called with something it cannot use."""
 
 
+class RemoteBindRefused(SandboxError):
+    """A non-loopback address was asked for without ``allow_remote=True``."""
+
+
+class SandboxExposureWarning(UserWarning):
+    """The sandbox listens beyond this machine: anyone who can reach it can use it."""
+
+
+def _exposure_text(host: str) -> str:
+    return (
+        f"binding the sandbox to {host!r} opens its API, /rpc (airdrops), pinning, /stats and "
+        "the faucet to every machine that can reach this one, with no real authentication"
+    )
+
+
+def _check_exposure(host: str, allow_remote: bool) -> None:
+    """Loopback only, unless the caller opted in; then say loudly what that means."""
+    if not isinstance(allow_remote, bool):
+        raise ValueError("allow_remote must be True or False")
+    if is_loopback_host(host):
+        return
+    if not allow_remote:
+        raise RemoteBindRefused(
+            f"{_exposure_text(host)}; use host='127.0.0.1', or pass allow_remote=True "
+            "(CLI: --allow-remote) if that is what you want"
+        )
+    warnings.warn(_exposure_text(host), SandboxExposureWarning, stacklevel=3)
+    log.warning("%s (allow_remote=True)", _exposure_text(host))
+
+
 def default_db_path() -> Path:
     """``$XDG_DATA_HOME/nosana_nb/sandbox.db`` (``~/.local/share`` when unset)."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "nosana_nb" / "sandbox.db"
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (parents as usual) and make it owner-only (0700), even if it existed:
+    the sandbox's data directory holds its database and the demo wallet's key."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
 
 
 def _wallet_address(wallet: Any) -> str:
@@ -127,6 +176,10 @@ class SandboxHandle:
     def unhandled_errors(self) -> int:
         """Requests that raised past every handler; a correct sandbox keeps this at 0."""
         return self._ctx.unhandled_errors
+
+    def counters(self) -> dict[str, int]:
+        """What the sandbox refused (hosts, origins, bodies, slow clients) and failed to handle."""
+        return self._ctx.counters.snapshot()
 
     def faucet(self, wallet: Any, *, sol: Any = None, nos: Any = None) -> dict[str, Any]:
         """Airdrop SOL and mint NOS (whole units: Decimal, int, float or decimal string)."""
@@ -239,6 +292,8 @@ def start(
     keepalive_s: float = 25.0,
     frps_domain: str = DEFAULT_FRPS_DOMAIN,
     start_time: float | None = None,
+    allow_remote: bool = False,
+    limits: EdgeLimits | None = None,
 ) -> SandboxHandle:
     """Start the sandbox on ``host:port`` (0 = any free port) and return its handle.
 
@@ -246,8 +301,13 @@ def start(
     same file resumes everything. ``speed``: simulated seconds per wall second; None freezes the
     clock (tests move it with :meth:`SandboxHandle.advance`). ``start_time``: the simulated unix
     time to begin at (default: now); a resumed file never goes back before its saved time.
+    ``host`` must be a loopback address unless ``allow_remote=True`` (:class:`RemoteBindRefused`
+    otherwise). ``limits``: body sizes, timeouts and the connection cap (:class:`EdgeLimits`).
     """
     _check_start_arguments(port=port, host=host, seed=seed, keepalive_s=keepalive_s)
+    _check_exposure(host, allow_remote)
+    if limits is not None and not isinstance(limits, EdgeLimits):
+        raise ValueError("limits must be an EdgeLimits")
     if start_time is not None and (
         isinstance(start_time, bool)
         or not isinstance(start_time, int | float)
@@ -255,6 +315,8 @@ def start(
         or start_time < 0
     ):
         raise ValueError("start_time must be a unix time in seconds (a finite number >= 0)")
+    if db is None:
+        make_private_dir(default_db_path().parent)
     store = Store(default_db_path() if db is None else db)
     try:
         clock = Clock(speed=speed, start=resume_time(store, start_time))
@@ -273,9 +335,14 @@ def start(
             faults=settings,
         )
         hub = StreamHub()
-        server = BackgroundServer(
-            create_app(ctx, hub=hub, rpc_routes=make_rpc_routes(chain)), host=host, port=port
+        app = create_app(
+            ctx,
+            hub=hub,
+            rpc_routes=make_rpc_routes(chain, ctx.counters),
+            limits=limits,
+            names=LocalNames(host, allow_remote=allow_remote),
         )
+        server = BackgroundServer(app, host=host, port=port, limits=limits, counters=ctx.counters)
     except BaseException:
         store.close()
         raise
@@ -299,9 +366,15 @@ def serve_forever(
     speed: float | None = DEMO_SPEED,
     db: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    allow_remote: bool = False,
 ) -> None:
-    """Run the sandbox in the foreground (the ``nosana-nb sandbox`` command) until Ctrl-C."""
-    sandbox = start(port=port, host=host, speed=speed, db=db, seed=seed)
+    """Run the sandbox in the foreground (the ``nosana-nb sandbox`` command) until Ctrl-C.
+
+    A non-loopback ``host`` needs ``allow_remote=True`` (see :func:`start`).
+    """
+    sandbox = start(port=port, host=host, speed=speed, db=db, seed=seed, allow_remote=allow_remote)
+    if not is_loopback_host(host):
+        print(f"WARNING: {_exposure_text(host)}.", file=sys.stderr)
     print(f"Nosana sandbox (network 'local')\n  API:  {sandbox.api_url}\n  RPC:  {sandbox.rpc_url}")
     print(f"  NOS mint: {sandbox.nos_mint}\n  DB:   {sandbox.store.path}\nPress Ctrl-C to stop.")
     stopped = threading.Event()

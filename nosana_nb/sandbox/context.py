@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,45 @@ from .store import Store
 
 DEFAULT_FRPS_DOMAIN = "node.k8s.dev.nos.ci"
 
+COUNTER_NAMES = (
+    "unhandled_errors",
+    "foreign_hosts",
+    "foreign_origins",
+    "bodies_too_large",
+    "bodies_too_slow",
+    "bodies_too_deep",
+    "slow_heads_closed",
+    "connections_evicted",
+    "connections_refused",
+)
+
+
+class SandboxCounters:
+    """Thread-safe counts of what the sandbox refused, and of what it failed to handle.
+
+    ``unhandled_errors`` counts exceptions that no handler turned into an answer: a bug,
+    whatever the client sent, so the hardening tests require it to stay 0. The others count
+    refusals of hostile or broken clients (``GET /_sandbox/stats``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(COUNTER_NAMES, 0)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        if name not in self._counts:
+            raise KeyError(f"unknown sandbox counter {name!r}")
+        with self._lock:
+            self._counts[name] += amount
+
+    def get(self, name: str) -> int:
+        with self._lock:
+            return self._counts[name]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
 
 class ChainLike(Protocol):
     """The part of ``sandbox.chain.Chain`` the API uses."""
@@ -23,6 +63,8 @@ class ChainLike(Protocol):
     def nos_mint(self) -> Pubkey: ...
 
     def airdrop(self, pubkey: str, lamports: int) -> str: ...
+
+    def public_airdrops(self) -> Any: ...
 
     def mint_nos(self, owner: str, base_units: int) -> str: ...
 
@@ -42,6 +84,9 @@ class WorkerLike(Protocol):
 
     def advance(self, seconds: float, *, step: float | None = None) -> None: ...
 
+    @property
+    def failed_passes(self) -> int: ...
+
 
 @dataclass
 class SandboxContext:
@@ -56,5 +101,9 @@ class SandboxContext:
     rpc_url: str = ""
     api_url: str = ""
     openapi: dict[str, Any] = field(default_factory=dict)
-    unhandled_errors: int = 0
-    """Exceptions no handler turned into an answer (a bug, whatever the client sent)."""
+    counters: SandboxCounters = field(default_factory=SandboxCounters)
+
+    @property
+    def unhandled_errors(self) -> int:
+        """Exceptions no handler turned into an answer (a bug, whatever the client sent)."""
+        return self.counters.get("unhandled_errors")

@@ -10,6 +10,10 @@ from the file. Equality lookups on the fields in ``INDEXED`` (the ones every req
 a deployment's id and owner, the deployment of a job or event, ...) go through in-memory hash
 indexes, and each index bucket keeps its documents' keyset order (``created_at``, ``_id``) for
 pagination, so a get or a page costs the same with 1,000 or 100,000 documents stored.
+
+The file holds vault secret keys, the mint and escrow authorities' keys and API keys, so it and
+its WAL files are readable by their owner only (0600), whatever the umask, and a directory the
+store creates for it is 0700.
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 Doc = dict[str, Any]
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 COLLECTIONS = (
     "deployments",
@@ -86,13 +95,15 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            parent = os.path.dirname(os.path.abspath(self.path))
-            os.makedirs(parent, exist_ok=True)
+            prepare_private_file(self.path)
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         if self.path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
+            # SQLite gives its WAL files the database's mode; left-overs of an older run may not
+            # have it
+            restrict_side_files(self.path)
         self._depth = 0
         self._closed = False
         self._pending: list[Change] = []
@@ -270,6 +281,15 @@ class Store:
         with self.lock:
             table = self._docs[collection]
             return [copy.deepcopy(table[oid]) for oid in oids if oid in table]
+
+    def scan(self, collection: str, /, **equals: Any) -> Iterator[Mapping[str, Any]]:
+        """Read-only views of the matching documents, without copying them, lazily.
+
+        For hot read paths: iterate while holding :attr:`lock` and write nothing meanwhile.
+        The order is insertion (``_id``) order, through the narrowest index ``equals`` covers.
+        """
+        for doc in self._matching(collection, None, equals):
+            yield MappingProxyType(doc)
 
     # -- key/value metadata (seeds, counters, keypairs of the simulator) ------------------------
     def meta_get(self, key: str, default: Any = None) -> Any:
@@ -473,6 +493,26 @@ def _matches(doc: Doc, predicate: Callable[[Doc], bool] | None, equals: dict[str
 
 def _sort_key(doc: Doc) -> str:
     return str(doc.get(SORT_FIELD) or "")
+
+
+def prepare_private_file(path: str) -> None:
+    """Create ``path`` (and a missing parent directory, 0700) as an owner-only file, or make an
+    existing one owner-only, before SQLite opens it."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        os.makedirs(parent, mode=PRIVATE_DIR_MODE, exist_ok=True)
+        os.chmod(parent, PRIVATE_DIR_MODE)  # makedirs' mode is filtered by the umask
+    # O_CREAT with 0600 creates it private from the first byte (an empty file is an empty
+    # database); chmod covers a file an older version left world-readable
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+    os.chmod(path, PRIVATE_FILE_MODE)
+    restrict_side_files(path)
+
+
+def restrict_side_files(path: str) -> None:
+    for suffix in _SIDE_FILES:
+        with suppress(FileNotFoundError):
+            os.chmod(path + suffix, PRIVATE_FILE_MODE)
 
 
 class _Sentinel:

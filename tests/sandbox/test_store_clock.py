@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -193,3 +195,59 @@ def test_indexes_are_rebuilt_when_a_file_is_reopened(tmp_path: Path) -> None:
     assert [d["id"] for d in reopened.find("deployments", owner="w2")] == ["d2"]
     assert len(reopened.sort_keys("deployments", owner="w1")) == 1
     reopened.close()
+
+
+def test_the_database_file_and_its_wal_files_are_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the usual umask would leave new files world-readable
+    try:
+        before = stat.S_IMODE(tmp_path.stat().st_mode)
+        made = Store(tmp_path / "new" / "store.db")
+        made.insert("meta", {"_id": "k", "value": 1})
+        beside = Store(tmp_path / "beside.db")
+    finally:
+        os.umask(previous)
+    try:
+        assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700  # created by the store
+        assert stat.S_IMODE(tmp_path.stat().st_mode) == before  # a directory it did not make
+        for name in ("new/store.db", "new/store.db-wal", "new/store.db-shm", "beside.db"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    finally:
+        made.close()
+        beside.close()
+
+
+def test_indexed_lookups_follow_updates_deletes_rollbacks_and_restarts(tmp_path: Path) -> None:
+    store = Store(tmp_path / "indexed.db")
+    first = store.insert("jobs", {"job": "A", "state": "QUEUED", "market": "m", "deployment": "d"})
+    second = store.insert("jobs", {"job": "B", "state": "QUEUED", "market": "m", "deployment": "d"})
+    third = store.insert("jobs", {"job": "C", "state": "QUEUED", "market": "n", "deployment": "d"})
+    store.update("jobs", first["_id"], {"state": "RUNNING"})
+    store.update("jobs", first["_id"], {"state": "QUEUED"})  # back, now last in its bucket
+    with store.lock:
+        bucket_order = [job["job"] for job in store.scan("jobs", state="QUEUED", market="m")]
+    assert bucket_order == ["A", "B"]  # listing (_id) order: the queue is FIFO
+    found = [j["job"] for j in store.find("jobs", state="QUEUED", market="m")]
+    assert found == ["A", "B"]  # find() keeps insertion order
+    assert store.count("jobs", state="QUEUED", market="m") == 2
+    assert store.count("jobs", deployment="d", state="QUEUED") == 3
+    assert store.find_one("jobs", job="C") == store.get("jobs", third["_id"])
+    assert store.find("jobs", state="QUEUED", market=["unhashable"]) == []
+
+    with pytest.raises(RuntimeError), store.transaction():
+        store.update("jobs", second["_id"], {"state": "STOPPED"})
+        raise RuntimeError("roll back")
+    assert store.count("jobs", state="STOPPED") == 0
+    assert store.count("jobs", state="QUEUED", market="m") == 2
+
+    store.delete("jobs", second["_id"])
+    assert [j["job"] for j in store.find("jobs", state="QUEUED")] == ["A", "C"]
+    store.close()
+    reopened = Store(tmp_path / "indexed.db")
+    try:
+        assert [j["job"] for j in reopened.find("jobs", deployment="d", state="QUEUED")] == [
+            "A",
+            "C",
+        ]
+        assert {j["market"] for j in reopened.scan("jobs", state="QUEUED")} == {"m", "n"}
+    finally:
+        reopened.close()

@@ -8,6 +8,7 @@ does the rest.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -842,3 +843,135 @@ def test_a_crashing_task_is_retried_then_gives_error(
     assert sandbox.status(dep) == "ERROR"
     assert sandbox.tasks(dep) == []
     assert sandbox.worker.stats()["tasks"]["failed"] == 5
+
+
+# -- fairness: bounded batches per task run ---------------------------------------------------
+BATCH = WorkerConfig().units_per_task_run
+
+
+def test_a_big_list_runs_in_batches_behind_other_deployments(sandbox: Sandbox) -> None:
+    big = sandbox.create("SIMPLE", replicas=2 * BATCH + 5, timeout=60)
+    small = sandbox.create("SIMPLE", replicas=1, timeout=60)
+    sandbox.start(big)
+    sandbox.start(small)
+    sandbox.worker.run_pending()
+    assert len(sandbox.jobs(big)) == BATCH  # one batch, then the others' due tasks
+    assert len(sandbox.jobs(small)) == 1
+    (task,) = sandbox.tasks(big, "LIST")
+    assert (task["status"], task["attempts"], task["confirmed_count"]) == ("PENDING", 0, BATCH)
+    assert parse_iso(task["due_at"]) == START + 1  # the next poll
+    assert sandbox.worker.stats()["tasks"]["successful"] == 1  # the small LIST; big not yet
+
+    sandbox.worker.advance(1)
+    assert len(sandbox.jobs(big)) == 2 * BATCH
+    sandbox.worker.advance(1)
+    assert len(sandbox.jobs(big)) == 2 * BATCH + 5
+    assert sandbox.tasks(big) == []
+    assert sandbox.worker.stats()["tasks"]["successful"] == 2
+
+
+def test_scaling_down_caps_a_list_still_under_way(sandbox: Sandbox) -> None:
+    dep = sandbox.create("SIMPLE", replicas=1_000_000, timeout=60)
+    sandbox.start(dep)
+    sandbox.worker.run_pending()
+    assert len(sandbox.jobs(dep)) == BATCH
+    sandbox.api_update(dep, replicas=BATCH + 3)
+    sandbox.worker.advance(5)
+    assert len(sandbox.jobs(dep)) == BATCH + 3  # not a million
+    assert sandbox.tasks(dep, "LIST") == []
+    sandbox.api_update(dep, replicas=2)  # below what runs: nothing more listed, the rest trimmed
+    sandbox.worker.advance(5)
+    assert len(sandbox.jobs(dep, "QUEUED")) + len(sandbox.jobs(dep, "RUNNING")) == 2
+
+
+def test_a_big_stop_ends_jobs_in_batches(sandbox: Sandbox) -> None:
+    dep = sandbox.create("SIMPLE", replicas=2 * BATCH + 5, timeout=60)
+    sandbox.start(dep)
+    sandbox.worker.advance(3)
+    assert len(sandbox.jobs(dep, "QUEUED")) == 2 * BATCH + 5
+    sandbox.stop(dep)
+    sandbox.worker.run_pending()
+    assert len(sandbox.jobs(dep, "STOPPED")) == BATCH
+    assert sandbox.status(dep) == "STOPPING"
+    sandbox.worker.advance(2)
+    assert len(sandbox.jobs(dep, "STOPPED")) == 2 * BATCH + 5
+    assert sandbox.status(dep) == "STOPPED"
+    assert sandbox.tasks(dep) == []
+
+
+def test_a_batch_after_a_top_up_ends_insufficient_funds(sandbox: Sandbox) -> None:
+    deposit = PRICE * 3600
+    vault = sandbox.vault(nos=deposit * 3)
+    dep = sandbox.create("SIMPLE", replicas=3 * BATCH, timeout=60, vault=vault)
+    sandbox.start(dep)
+    sandbox.worker.run_pending()
+    assert len(sandbox.jobs(dep)) == 3
+    assert sandbox.status(dep) == "INSUFFICIENT_FUNDS"
+    sandbox.chain.mint_nos(vault, deposit * 3 * BATCH)
+    sandbox.worker.advance(600)  # the funds retry lists a batch: progress is recovery
+    assert sandbox.status(dep) == "RUNNING"
+    assert "next_retry_at" not in sandbox.deployment(dep)
+    (task,) = sandbox.tasks(dep, "LIST")
+    assert task["inflight_retries"] == 0
+
+
+# -- statuses the worker must leave alone -------------------------------------------------------
+def test_a_job_ending_under_error_leaves_the_deployment_in_error() -> None:
+    box = Sandbox(config=WorkerConfig(early_exit_probability=0.0, max_inflight_retries=1))
+    try:
+        deposit = PRICE * 600
+        vault = box.vault(nos=deposit)  # one job of two: the LIST's retry cap (1) gives ERROR
+        dep = box.create("SIMPLE", replicas=2, timeout=10, vault=vault)
+        box.start(dep)
+        box.worker.run_pending()
+        assert box.status(dep) == "ERROR"
+        assert len(box.jobs(dep)) == 1
+        box.worker.advance(61 + 600)  # the one job is claimed, runs its 10 minutes and ends
+        assert box.jobs(dep)[0]["state"] == "COMPLETED"
+        assert box.status(dep) == "ERROR"  # the last job ending does not make it STOPPED
+    finally:
+        box.close()
+
+
+def test_a_task_abandoned_under_archived_leaves_the_deployment_archived() -> None:
+    box = Sandbox(config=WorkerConfig(early_exit_probability=0.0, max_inflight_retries=2))
+    try:
+        dep = box.create("SIMPLE", replicas=1, timeout=10, market="not-a-market")
+        box.start(dep)
+        box.worker.run_pending()
+        (task,) = box.tasks(dep, "LIST")
+        assert task["inflight_retries"] == 1
+        box.api_update(dep, status="ARCHIVED")  # as if archived while the LIST still retries
+        box.worker.advance(60)  # the second failure reaches the cap: the task is abandoned
+        assert box.tasks(dep) == []
+        assert len(box.events(dep, "JOB_LIST_ERROR")) == 2
+        assert box.status(dep) == "ARCHIVED"
+    finally:
+        box.close()
+
+
+def test_a_failing_background_pass_is_counted_and_the_worker_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box = Sandbox()
+    real_pass = box.worker._pass
+    failures = iter([RuntimeError("a bug in one pass")])
+
+    def pass_once_broken() -> int:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_pass()
+
+    monkeypatch.setattr(box.worker, "_pass", pass_once_broken)
+    try:
+        dep = box.create("SIMPLE", replicas=1, timeout=10)
+        box.worker.start()
+        box.start(dep)
+        deadline = time.monotonic() + 5
+        while not box.jobs(dep) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert box.worker.failed_passes == 1
+        assert len(box.jobs(dep)) == 1  # the next pass did the work
+    finally:
+        box.close()

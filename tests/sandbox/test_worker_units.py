@@ -53,6 +53,8 @@ def test_retry_ladders_match_the_service_defaults() -> None:
         ({"early_exit_span": (0.0, 0.5)}, "early_exit_span"),
         ({"max_attempts": 0}, "max_attempts"),
         ({"poll_interval_s": 0}, "poll_interval_s"),
+        ({"units_per_task_run": 0}, "units_per_task_run"),
+        ({"task_poll_s": 0.0}, "task_poll_s"),
     ],
 )
 def test_worker_config_rejects_nonsense(changes: dict[str, object], message: str) -> None:

@@ -17,6 +17,10 @@ from . import ipfs
 
 LAMPORTS_PER_SOL = 10**9
 NOS_BASE_UNITS = 10**6
+FAUCET_MAX_SOL = 10_000
+FAUCET_MAX_NOS = 10_000_000
+"""Per faucet call: far beyond any notebook's needs, and 100,000 calls short of draining
+LiteSVM's pool (10^9 SOL) or the NOS mint's u64 supply."""
 
 
 def root(ctx: SandboxContext, call: Call) -> Reply:
@@ -66,8 +70,9 @@ def get_ipfs(ctx: SandboxContext, call: Call) -> Reply:
 
 
 # -- admin ----------------------------------------------------------------------------------
-def _amount(value: Any, name: str, scale: int) -> int:
-    """Whole-unit decimal (string or number) -> exact base units; refuses anything inexact."""
+def _amount(value: Any, name: str, scale: int, maximum: int) -> int:
+    """Whole-unit decimal (string or number) -> exact base units; refuses anything inexact
+    and anything above ``maximum`` whole units."""
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -78,6 +83,8 @@ def _amount(value: Any, name: str, scale: int) -> int:
         raise ApiError(400, f"{name} must be a decimal string or a number") from None
     if not amount.is_finite() or amount < 0:
         raise ApiError(400, f"{name} must be a finite amount >= 0")
+    if amount > maximum:
+        raise ApiError(400, f"{name} must be at most {maximum} per faucet call")
     units = amount * scale
     if units != units.to_integral_value():
         raise ApiError(400, f"{name} has more decimals than the token allows")
@@ -104,8 +111,8 @@ def faucet(ctx: SandboxContext, call: Call) -> Reply:
         wallet = None
     if wallet is None:
         raise ApiError(400, "wallet must be a base58 public key")
-    lamports = _amount(body.get("sol"), "sol", LAMPORTS_PER_SOL)
-    nos = _amount(body.get("nos"), "nos", NOS_BASE_UNITS)
+    lamports = _amount(body.get("sol"), "sol", LAMPORTS_PER_SOL, FAUCET_MAX_SOL)
+    nos = _amount(body.get("nos"), "nos", NOS_BASE_UNITS, FAUCET_MAX_NOS)
     try:
         sol_sig = ctx.chain.airdrop(wallet, lamports) if lamports else None
         nos_sig = ctx.chain.mint_nos(wallet, nos) if nos else None
@@ -150,6 +157,23 @@ def set_faults(ctx: SandboxContext, call: Call) -> Reply:
         return Reply(ctx.faults.configure(call.body))
     except FaultConfigError as exc:
         raise ApiError(400, str(exc)) from None
+
+
+def sandbox_stats(ctx: SandboxContext, call: Call) -> Reply:
+    """What the edge refused and what no handler caught (``unhandled_errors`` and the worker's
+    ``failed_passes`` must stay 0), and what ``requestAirdrop`` has given away."""
+    airdrops = ctx.chain.public_airdrops()
+    return Reply(
+        {
+            "counters": ctx.counters.snapshot(),
+            "worker": {"failed_passes": ctx.worker.failed_passes},
+            "public_airdrops": {
+                "granted_lamports": airdrops.granted_lamports,
+                "pool_left_lamports": airdrops.pool_left_lamports,
+                "refused": airdrops.refused,
+            },
+        }
+    )
 
 
 def get_faults(ctx: SandboxContext, call: Call) -> Reply:

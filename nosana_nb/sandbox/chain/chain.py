@@ -15,6 +15,7 @@ from solders.pubkey import Pubkey
 from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Store
 
+from .airdrops import AirdropFigures, PublicAirdrops
 from .history import TxRecord
 from .ledger import Ledger
 from .money import Money, ServiceKeys
@@ -34,6 +35,7 @@ class Chain:
                     self._ledger.write_meta(keys.to_meta())
                     self._money = Money(self._ledger, keys)
                     self._money.create_mint_and_escrow()
+        self._public_airdrops = PublicAirdrops(self._ledger)
 
     def __repr__(self) -> str:
         return f"Chain(nos_mint={self.nos_mint}, slot={self.slot})"
@@ -53,8 +55,16 @@ class Chain:
 
     # -- faucets --------------------------------------------------------------------------
     def airdrop(self, pubkey: str | Pubkey, lamports: int) -> str:
-        """Credit SOL from LiteSVM's airdrop pool; recorded like any transaction."""
+        """Credit SOL from LiteSVM's airdrop pool (the sandbox faucet's); recorded like any
+        transaction. ``/rpc`` clients get :meth:`request_airdrop` instead."""
         return self._ledger.airdrop(pubkey, lamports)
+
+    def request_airdrop(self, pubkey: str | Pubkey, lamports: int) -> str:
+        """``requestAirdrop`` from ``/rpc``: capped per request and drawn from its own pool."""
+        return self._public_airdrops.request(pubkey, lamports)
+
+    def public_airdrops(self) -> AirdropFigures:
+        return self._public_airdrops.figures()
 
     def mint_nos(self, owner: str | Pubkey, base_units: int) -> str:
         """Mint NOS into ``owner``'s associated token account (created if missing)."""

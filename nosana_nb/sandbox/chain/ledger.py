@@ -70,6 +70,8 @@ class Ledger:
             self._saved = SavedState(store)
             self.history = History(store)
             self._svm = LiteSVM().with_blockhash_check(False).with_lamports(_AIRDROP_POOL)
+            # fixed for this LiteSVM; asking it costs more than the rest of a balance lookup
+            self._airdrop_pool_key = self._svm.airdrop_pubkey()
             self.meta = self._saved.meta()
             if self.meta:
                 self._slot = int(self.meta["slot"])
@@ -200,7 +202,7 @@ class Ledger:
 
     # -- internals ------------------------------------------------------------------------
     def _airdrop(self, target: Pubkey, lamports: int) -> str:
-        pool = self._svm.airdrop_pubkey()
+        pool = self._airdrop_pool_key
         blockhash = self._svm.latest_blockhash()
         pre = self._snapshot([pool, target, SYSTEM_PROGRAM_ID])
         result = self._svm.airdrop(target, lamports)
@@ -281,7 +283,7 @@ class Ledger:
         return signature
 
     def _persist_account(self, key: Pubkey, account: Account | None) -> None:
-        if key == self._svm.airdrop_pubkey():
+        if key == self._airdrop_pool_key:
             return  # LiteSVM's pool is per process; a restart brings a fresh one
         if account is not None and (account.executable or account.owner == _SYSVAR_OWNER):
             return  # programs and sysvars come with every LiteSVM

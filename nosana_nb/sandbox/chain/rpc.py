@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from solders.token.state import Mint
 from solders.transaction import VersionedTransaction
 from spl.token.constants import MINT_LEN, TOKEN_PROGRAM_ID
 
+from .airdrops import AirdropPoolEmpty, AirdropTooLarge
 from .chain import Chain
 from .errors import ChainError
 from .history import TxRecord
@@ -31,6 +33,7 @@ PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
 PREFLIGHT_FAILURE = -32002
 UNSUPPORTED_TX_VERSION = -32015
 MAX_SIGNATURES_LIMIT = 1000
@@ -50,8 +53,8 @@ def dispatch(chain: Chain, payload: Any) -> Any:
     """Answer one request or a batch; ``payload`` may also be raw JSON text or bytes."""
     if isinstance(payload, str | bytes | bytearray):
         try:
-            payload = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+            payload = json.loads(payload, parse_constant=_not_json)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _error(None, RpcError(PARSE_ERROR, "Parse error"))
     if isinstance(payload, list):
         if not payload:
@@ -60,9 +63,24 @@ def dispatch(chain: Chain, payload: Any) -> Any:
     return _answer(chain, payload)
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 # -- envelope ---------------------------------------------------------------------------------
+def _valid_id(value: Any) -> bool:
+    """JSON-RPC 2.0: an id is a string, a number or null; it is echoed, so nothing else is."""
+    if value is None or isinstance(value, str):
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def _answer(chain: Chain, request: Any) -> dict[str, Any]:
-    if not isinstance(request, dict):
+    if not isinstance(request, dict) or not _valid_id(request.get("id")):
         return _error(None, RpcError(INVALID_REQUEST, "Invalid request"))
     request_id = request.get("id")
     method = request.get("method")
@@ -428,7 +446,12 @@ def _request_airdrop(chain: Chain, params: list[Any]) -> Any:
     lamports = _non_negative_int(_param(params, 1, "lamports"), "lamports")
     if lamports == 0:
         raise RpcError(INVALID_PARAMS, "Invalid params: lamports must be greater than 0")
-    return chain.airdrop(key, lamports)
+    try:
+        return chain.request_airdrop(key, lamports)
+    except AirdropTooLarge as exc:
+        raise RpcError(INVALID_PARAMS, f"Invalid params: {exc.message}") from None
+    except AirdropPoolEmpty as exc:
+        raise RpcError(INTERNAL_ERROR, exc.message) from None
 
 
 def _get_minimum_balance(chain: Chain, params: list[Any]) -> Any:

@@ -1,4 +1,5 @@
-"""The Starlette application of the sandbox: route table + SSE + /rpc, behind the fault layer."""
+"""The Starlette application of the sandbox: route table + SSE + /rpc, behind the edge guard
+(names, body limits) and the fault layer."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nosana_nb.sandbox.context import SandboxContext
 
 from .faults import FaultMiddleware
+from .guard import EdgeGuard, LocalNames
+from .limits import EdgeLimits
 from .openapi import build_document
 from .route_table import ALL_ROUTES
 from .routing import Route, endpoint, not_found_route, prepare_or_response, raw_url
@@ -70,7 +73,7 @@ class _CountUncaught:
         try:
             await self.app(scope, receive, send)
         except Exception:
-            self.ctx.unhandled_errors += 1
+            self.ctx.counters.add("unhandled_errors")
             raise
 
 
@@ -112,13 +115,29 @@ class _StampClock:
 
 
 def create_app(
-    ctx: SandboxContext, *, hub: StreamHub, rpc_routes: Sequence[BaseRoute] = ()
-) -> FaultMiddleware:
-    """The ASGI app. ``ctx.openapi`` is filled here from the same route table."""
+    ctx: SandboxContext,
+    *,
+    hub: StreamHub,
+    rpc_routes: Sequence[BaseRoute] = (),
+    limits: EdgeLimits | None = None,
+    names: LocalNames | None = None,
+) -> ASGIApp:
+    """The ASGI app. ``ctx.openapi`` is filled here from the same route table.
+
+    ``names``: the hosts it answers to (default: loopback only); ``limits``: body sizes and
+    deadlines (``limits.py``).
+    """
     ctx.openapi = build_document(ALL_ROUTES, server_url=ctx.api_url or None)
     app = Starlette(
         routes=_starlette_routes(ctx, hub, rpc_routes),
         exception_handlers={404: _fastify_not_found, 405: _fastify_not_found},
     )
     app.router.redirect_slashes = False
-    return FaultMiddleware(_StampClock(_CountUncaught(app, ctx), ctx), ctx.faults)
+    guarded = EdgeGuard(
+        FaultMiddleware(app, ctx.faults),
+        limits=limits or EdgeLimits(),
+        counters=ctx.counters,
+        names=names or LocalNames("127.0.0.1"),
+    )
+    # stamped outermost, so refusals at the edge carry the simulated time too
+    return _CountUncaught(_StampClock(guarded, ctx), ctx)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .json_body import parse_json
+
 Direction = Literal["next", "prev"]
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 
@@ -37,7 +39,8 @@ def encode_cursor(sort_value: str, oid: str, direction: Direction) -> str:
 
 def decode_cursor(text: str) -> Cursor:
     try:
-        decoded = json.loads(base64.b64decode(text, validate=True))
+        # a cursor is one flat object: anything nested is refused before it can recurse
+        decoded = parse_json(base64.b64decode(text, validate=True), max_depth=1)
     except (binascii.Error, ValueError) as exc:
         raise InvalidCursorError("cursor is not base64 JSON") from exc
     if not isinstance(decoded, dict):

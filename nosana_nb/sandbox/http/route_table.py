@@ -519,6 +519,12 @@ ADMIN_ROUTES: tuple[Route, ...] = (
         ),
     ),
     admin_route("GET", "/_sandbox/faults", misc.get_faults, "Fault settings"),
+    admin_route(
+        "GET",
+        "/_sandbox/stats",
+        misc.sandbox_stats,
+        "Refusals of the HTTP edge and unhandled errors (a bug when not 0)",
+    ),
     admin_route("GET", "/_sandbox/info", misc.info, "Network facts of this sandbox"),
 )
 

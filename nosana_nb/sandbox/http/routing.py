@@ -21,6 +21,7 @@ from starlette.responses import Response
 from nosana_nb.sandbox.context import SandboxContext
 
 from .auth import AuthFailure, Principal, authenticate
+from .json_body import JsonBodyError, JsonTooDeepError, parse_json
 from .validation import (
     USER_HEADERS,
     RequestValidationError,
@@ -155,8 +156,12 @@ class _Refusal(Exception):
         self.response = response
 
 
-async def _read_body(route: Route, request: Request) -> Any:
-    """Fastify's parsing: JSON via JSON.parse (errors -> 500), text/plain as a string."""
+async def _read_body(route: Route, ctx: SandboxContext, request: Request) -> Any:
+    """Fastify's parsing: JSON via JSON.parse (errors -> 500), text/plain as a string.
+
+    The edge guard (``guard.py``) has already refused bodies over the limit while reading them;
+    the check here keeps handlers safe when the app runs without it.
+    """
     if request.method not in BODY_METHODS:
         return None
     raw = await request.body()
@@ -179,12 +184,22 @@ async def _read_body(route: Route, request: Request) -> Any:
         return None
     if content_type == "application/json":
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError):
+            return parse_json(raw)
+        except JsonTooDeepError as exc:
+            # the database could not store it; answered like a schema failure of the route
+            ctx.counters.add("bodies_too_deep")
+            message = f"body must NOT be nested deeper than {exc.limit} levels"
+            raise _Refusal(_bad_request(route, message)) from None
+        except JsonBodyError:
             raise _Refusal(server_error(route.auth_style, "Invalid JSON")) from None
     if content_type == "text/plain":
         return raw.decode("utf-8", errors="replace")
     raise _Refusal(_unsupported_media_type())
+
+
+def _bad_request(route: Route, message: str) -> Response:
+    body = {"error": "Bad Request"} if route.bare_bad_request else fastify_400(message)
+    return json_response(body, 400)
 
 
 def _unsupported_media_type() -> Response:
@@ -197,10 +212,6 @@ def _unsupported_media_type() -> Response:
         },
         415,
     )
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _validate(route: Route, call: Call, request: Request) -> None:
@@ -217,8 +228,7 @@ def _validate(route: Route, call: Call, request: Request) -> None:
         try:
             validate(schema, value, part)
         except RequestValidationError as exc:
-            body = {"error": "Bad Request"} if route.bare_bad_request else fastify_400(exc.message)
-            raise _Refusal(json_response(body, 400)) from None
+            raise _Refusal(_bad_request(route, exc.message)) from None
 
 
 async def prepare(route: Route, ctx: SandboxContext, request: Request) -> Call:
@@ -232,7 +242,7 @@ async def prepare(route: Route, ctx: SandboxContext, request: Request) -> Call:
             principal = authenticate(request.headers, wall_time=ctx.wall_time)
         except AuthFailure as failure:
             raise _Refusal(auth_failure_response(route, failure)) from None
-    body = await _read_body(route, request)
+    body = await _read_body(route, ctx, request)
     call = Call(
         principal=principal,
         params=params,
@@ -248,18 +258,15 @@ def endpoint(route: Route, ctx: SandboxContext) -> Callable[[Request], Awaitable
     async def handle(request: Request) -> Response:
         if route.loopback_only and not is_loopback(request):
             return json_response({"error": "The sandbox admin API only answers loopback."}, 403)
+        prepared = await prepare_or_response(route, ctx, request)
+        if isinstance(prepared, Response):
+            return prepared
         try:
-            call = await prepare(route, ctx, request)
-        except _Refusal as refusal:
-            return refusal.response
-        try:
-            reply = await anyio.to_thread.run_sync(route.handler, ctx, call)
+            reply = await anyio.to_thread.run_sync(route.handler, ctx, prepared)
         except ApiError as error:
             return json_response({"error": error.message}, error.status)
         except Exception:
-            ctx.unhandled_errors += 1
-            logger.exception("unhandled error in %s %s", route.method, route.path)
-            return server_error(route.auth_style, "Internal Server Error")
+            return _unhandled(route, ctx)
         if reply.text:
             return text_response(str(reply.body), reply.status)
         return json_response(reply.body, reply.status)
@@ -270,8 +277,17 @@ def endpoint(route: Route, ctx: SandboxContext) -> Callable[[Request], Awaitable
 async def prepare_or_response(
     route: Route, ctx: SandboxContext, request: Request
 ) -> Call | Response:
-    """For handlers that are not plain ``Reply`` functions (the SSE stream)."""
+    """Everything before the handler, as a ``Call`` or the refusal to send instead."""
     try:
         return await prepare(route, ctx, request)
     except _Refusal as refusal:
         return refusal.response
+    except Exception:
+        return _unhandled(route, ctx)
+
+
+def _unhandled(route: Route, ctx: SandboxContext) -> Response:
+    """A bug: counted (``unhandled_errors``), logged, answered in the route's 500 format."""
+    ctx.counters.add("unhandled_errors")
+    logger.exception("unhandled error in %s %s", route.method, route.path)
+    return server_error(route.auth_style, "Internal Server Error")

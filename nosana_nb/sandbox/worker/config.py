@@ -45,6 +45,14 @@ class WorkerConfig:
     early_exit_span: tuple[float, float] = (0.05, 0.9)
     """An early exit happens at this fraction (uniform) of the job's initial timeout."""
 
+    # Fairness: no task of one deployment runs unbounded work while others wait.
+    units_per_task_run: int = 10
+    """Jobs a LIST lists (or a STOP ends) in one run; the rest continues a poll later, after
+    the other deployments' due tasks. The real consumer takes 10 tasks per 1 s poll and
+    confirms each listing in its own transaction, so no deployment lists a million at once."""
+    task_poll_s: float = 1.0
+    """Simulated seconds until a LIST or STOP with jobs left runs again (the consumer's poll)."""
+
     # Execution.
     poll_interval_s: float = 0.05
     """Wall seconds between background passes when nothing wakes the worker."""
@@ -64,6 +72,8 @@ class WorkerConfig:
             raise ValueError("max_inflight_retries must be >= 0 and max_attempts >= 1")
         if self.poll_interval_s <= 0:
             raise ValueError("poll_interval_s must be positive")
+        if self.units_per_task_run < 1 or not self.task_poll_s > 0:
+            raise ValueError("units_per_task_run must be >= 1 and task_poll_s positive")
 
 
 def ladder_delay(retries: int, *, base: float, multiplier: float, maximum: float) -> float:

@@ -14,15 +14,29 @@ def find_deployment(store: Store, deployment_id: str) -> Doc | None:
     return store.find_one("deployments", id=deployment_id)
 
 
+ACTIVE_STATES = ("QUEUED", "RUNNING")
+
+
 def active_jobs(store: Store, deployment_id: str, *, revision: int | None = None) -> list[Doc]:
-    """QUEUED and RUNNING jobs of a deployment (of one revision when given)."""
-    return store.find(
-        "jobs",
-        lambda j: (
-            j.get("state") in ("QUEUED", "RUNNING")
-            and (revision is None or j.get("revision") == revision)
-        ),
-        deployment=deployment_id,
+    """QUEUED and RUNNING jobs of a deployment (of one revision when given), oldest first."""
+    found = [
+        job
+        for state in ACTIVE_STATES
+        for job in store.find("jobs", deployment=deployment_id, state=state)
+        if revision is None or job.get("revision") == revision
+    ]
+    return sorted(found, key=lambda job: str(job["_id"]))
+
+
+def count_active_jobs(store: Store, deployment_id: str, *, revision: int | None = None) -> int:
+    """How many jobs :func:`active_jobs` would return, without copying them."""
+    if revision is None:
+        return sum(store.count("jobs", deployment=deployment_id, state=s) for s in ACTIVE_STATES)
+    return sum(
+        store.count(
+            "jobs", lambda j: j.get("revision") == revision, deployment=deployment_id, state=s
+        )
+        for s in ACTIVE_STATES
     )
 
 

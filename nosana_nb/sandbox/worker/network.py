@@ -4,7 +4,9 @@ Everything is derived from the store and the seed, never from hidden in-memory s
 restarted on the same SQLite file continues exactly where the last one stopped:
 
 * a queued job gets ``claim_at`` (internal) once a node of its market is free for it; queues are
-  FIFO per market and a node is reserved by the planned claim;
+  FIFO per market and a node is reserved by the planned claim, so the planned jobs of a market
+  are always its oldest queued ones (which keeps every lookup here a walk over a few jobs at
+  the head of a queue, however long the queue is);
 * at ``claim_at`` an idle node claims it: RUNNING, ``node``, ``time_start``;
 * the container runs to its on-chain timeout (``timeout_s``, raised by extensions) or, for a
   seeded share of jobs, exits on its own after ``run_seconds``; then COMPLETED and settled;
@@ -18,8 +20,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from solders.keypair import Keypair
 
@@ -116,41 +119,37 @@ class Network:
         return max(1, int(timeout_s * fraction))
 
     # -- simulation -----------------------------------------------------------------------
-    def _active_jobs(self) -> list[Doc]:
-        # through the store's state index: finished jobs pile up, and every pass asks this
-        return self._store.find_in("jobs", "state", ACTIVE_STATES)
-
     def plan_claims(self, now: float) -> int:
         """Reserve free nodes for the oldest unplanned queued jobs; returns jobs planned."""
-        queued_by_market: dict[str, list[Doc]] = {}
-        running_by_market: dict[str, int] = {}
-        for job in self._active_jobs():
-            market = str(job.get("market"))
-            if job["state"] == "RUNNING":
-                running_by_market[market] = running_by_market.get(market, 0) + 1
-            else:
-                queued_by_market.setdefault(market, []).append(job)
-        planned = 0
-        for market, queued in queued_by_market.items():
-            pool = self._pools.get(market)
-            if pool is None:
-                continue
-            reserved = sum(1 for job in queued if job.get("claim_at") is not None)
-            free = len(pool) - running_by_market.get(market, 0) - reserved
-            for job in queued:
-                if free <= 0:
-                    break
-                if job.get("claim_at") is not None:
-                    continue
-                low, high = self._config.claim_delay_s
-                delay = low + int(self.uniform(job["job"], "claim") * (high - low + 1))
-                self._store.update("jobs", job["_id"], {"claim_at": math.ceil(now) + delay})
-                free -= 1
-                planned += 1
-        return planned
+        chosen: list[tuple[str, str]] = []
+        with self._store.lock:
+            for market, pool in self._pools.items():
+                free = len(pool) - self._store.count("jobs", state="RUNNING", market=market)
+                for job in self._store.scan("jobs", state="QUEUED", market=market):
+                    if free <= 0:
+                        break
+                    free -= 1  # a planned job holds its node; an unplanned one takes one now
+                    if job.get("claim_at") is None:
+                        chosen.append((str(job["_id"]), str(job["job"])))
+            # still under the lock: no API thread deletes one of them in between
+            for oid, address in chosen:
+                self._store.update(
+                    "jobs", oid, {"claim_at": math.ceil(now) + self._claim_delay(address)}
+                )
+        return len(chosen)
 
     def next_event(self) -> NetworkEvent | None:
-        events = [e for job in self._active_jobs() if (e := self._event_of(job))]
+        """The earliest node event: a running job ending, a planned claim, or the oldest
+        unplanned job of a market expiring (queues are FIFO, so later ones expire later)."""
+        events: list[NetworkEvent] = []
+        with self._store.lock:
+            for job in self._store.scan("jobs", state="RUNNING"):
+                events.append(NetworkEvent(job_end_time(job), "end", str(job["_id"])))
+            for market in self._queued_markets():
+                for job in self._store.scan("jobs", state="QUEUED", market=market):
+                    events.append(self._queued_event(job))
+                    if job.get("claim_at") is None:
+                        break
         return min(events, key=lambda e: e.order) if events else None
 
     def run_event(self, event: NetworkEvent) -> None:
@@ -165,15 +164,28 @@ class Network:
             self._finish(job, "STOPPED", event.at)
 
     # -- internals ------------------------------------------------------------------------
-    def _event_of(self, job: Doc) -> NetworkEvent | None:
-        if job["state"] == "RUNNING":
-            return NetworkEvent(job_end_time(job), "end", job["_id"])
+    def _claim_delay(self, address: str) -> int:
+        low, high = self._config.claim_delay_s
+        return low + int(self.uniform(address, "claim") * (high - low + 1))
+
+    def _queued_markets(self) -> list[str]:
+        """Markets with queued jobs: the simulated ones, and any other a stored job names."""
+        markets = list(self._pools)
+        for job in self._store.scan("jobs", state="QUEUED"):
+            market = str(job.get("market"))
+            if market not in self._pools and market not in markets:
+                markets.append(market)
+        return markets
+
+    def _queued_event(self, job: Mapping[str, Any]) -> NetworkEvent:
         claim_at = job.get("claim_at")
         if claim_at is not None:
-            return NetworkEvent(float(claim_at), "claim", job["_id"])
+            return NetworkEvent(float(claim_at), "claim", str(job["_id"]))
         spec = find_market(str(job.get("market")))
         expiration = spec.job_expiration_s if spec else 24 * 3600
-        return NetworkEvent(parse_iso(job["created_at"]) + expiration, "expire", job["_id"])
+        return NetworkEvent(
+            parse_iso(str(job["created_at"])) + expiration, "expire", str(job["_id"])
+        )
 
     def _claim(self, job: Doc, at: float) -> None:
         pool = self._pools.get(str(job.get("market")), ())
@@ -182,8 +194,11 @@ class Network:
             for j in self._store.find("jobs", state="RUNNING", market=job.get("market"))
         }
         idle = [node for node in pool if node not in busy]
-        if not idle:  # only after a config change across a restart; wait for a free node
-            self._store.update("jobs", job["_id"], {"claim_at": None})
+        if not idle:
+            # only after a config change across a restart: try again later, still planned, so
+            # the planned jobs stay the oldest of the queue
+            retry_at = math.ceil(at) + max(1, self._claim_delay(job["job"]))
+            self._store.update("jobs", job["_id"], {"claim_at": retry_at})
             return
         node = idle[int(self.uniform(job["job"], "node") * len(idle))]
         self._store.update(
@@ -216,7 +231,7 @@ class Network:
         self._store.update("jobs", job["_id"], fields)
 
 
-def job_end_time(job: Doc) -> float:
+def job_end_time(job: Mapping[str, Any]) -> float:
     """When a running job's container stops: its own exit or the on-chain timeout."""
     start = float(job.get("time_start") or 0)
     timeout_s = int(job["timeout_s"])

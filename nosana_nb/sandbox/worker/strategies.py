@@ -22,7 +22,7 @@ from .documents import (
     SCHEDULED,
     SIMPLE,
     SIMPLE_EXTEND,
-    active_jobs,
+    count_active_jobs,
     find_deployment,
     replicas_of,
     set_status,
@@ -141,9 +141,10 @@ class Strategies:
     def _on_replicas(self, deployment: Doc) -> None:
         if deployment.get("strategy") not in (SIMPLE, SIMPLE_EXTEND, INFINITE):
             return
-        active = len(active_jobs(self._store, deployment["id"]))
+        active = count_active_jobs(self._store, deployment["id"])
         replicas = replicas_of(deployment)
         now = self._clock.now()
+        self._queue.shrink_started_lists(deployment["id"], still_needed=max(0, replicas - active))
         if active > replicas:
             self._queue.schedule("STOP", deployment["id"], due=now, limit=active - replicas)
         elif active < replicas:
@@ -154,9 +155,7 @@ class Strategies:
             return
         target = timeout_seconds(deployment)
         now = self._clock.now()
-        for job in active_jobs(self._store, deployment["id"]):
-            if job.get("state") != "RUNNING":
-                continue
+        for job in self._store.find("jobs", deployment=deployment["id"], state="RUNNING"):
             delta = target - int(job["timeout_s"])
             if delta <= 0:
                 continue  # on-chain timeouts never shrink
@@ -207,7 +206,7 @@ class Strategies:
             )
         elif strategy == INFINITE and deployment.get("status") == "RUNNING":
             now = self._clock.now()
-            active = len(active_jobs(self._store, deployment["id"]))
+            active = count_active_jobs(self._store, deployment["id"])
             if active > replicas_of(deployment):
                 self._queue.schedule("STOP", deployment["id"], due=now, limit=1)
             rotation_s = float(deployment.get("rotation_time") or 0) * 60
@@ -222,7 +221,7 @@ class Strategies:
     def _on_job_ended(self, deployment: Doc, job: Doc) -> None:
         self._queue.delete_for_job(deployment["id"], job["job"])
         deployment = find_deployment(self._store, deployment["id"]) or deployment
-        remaining = active_jobs(self._store, deployment["id"])
+        remaining = count_active_jobs(self._store, deployment["id"])
         status = deployment.get("status")
         strategy = deployment.get("strategy")
         if (
@@ -236,7 +235,7 @@ class Strategies:
             return
         if job.get("state") == "COMPLETED" and self._rapid_round(deployment):
             return
-        if len(remaining) < replicas_of(deployment):
+        if remaining < replicas_of(deployment):
             self._queue.schedule("LIST", deployment["id"], due=self._clock.now(), limit=1)
 
     def _rapid_round(self, deployment: Doc) -> bool:
@@ -248,8 +247,9 @@ class Strategies:
         since = str(deployment.get("updated_at") or "")
         completed = self._store.find(
             "jobs",
-            lambda j: j.get("state") == "COMPLETED" and str(j.get("created_at", "")) >= since,
+            lambda j: str(j.get("created_at", "")) >= since,
             deployment=deployment["id"],
+            state="COMPLETED",
         )
         completed.sort(key=lambda j: (j.get("created_at", ""), j["_id"]), reverse=True)
         recent = completed[: max(replicas_of(deployment), 1) * config.rapid_job_count]

@@ -129,6 +129,21 @@ class TaskQueue:
                 self._store.delete("tasks", task["_id"])
         return len(tasks)
 
+    def shrink_started_lists(self, deployment_id: str, *, still_needed: int) -> None:
+        """Replicas went down: a LIST already under way (its target fixed at its first attempt,
+        perhaps a million jobs) lists only what the new replica count still needs."""
+        for task in self._store.find(
+            "tasks",
+            lambda t: t.get("target_count") is not None,
+            task="LIST",
+            deploymentId=deployment_id,
+            job=None,
+            status=PENDING,
+        ):
+            confirmed = int(task.get("confirmed_count") or 0)
+            if int(task["target_count"]) > confirmed + still_needed:
+                self.update(task["_id"], {"target_count": confirmed + still_needed})
+
     def for_deployment(self, deployment_id: str) -> list[Doc]:
         return self._store.find("tasks", deploymentId=deployment_id)
 

@@ -1,10 +1,13 @@
 """Execution of LIST, EXTEND and STOP tasks, with the retry ladders.
 
-A task runs unit by unit (one job each). A unit that fails writes a ``JOB_*_ERROR`` event with
-the raw error text and reschedules the task on the funds ladder (``InsufficientFundsForRent`` /
-``Insufficient credits``; RUNNING becomes INSUFFICIENT_FUNDS) or the ordinary ladder; progress
-already made is kept, so a retry only does what is left. Success after retries turns
-INSUFFICIENT_FUNDS back into RUNNING. See docs/wire-contract.md#tasks.
+A task runs unit by unit (one job each), at most ``units_per_task_run`` units per run: a LIST
+or STOP with more left goes back to PENDING for the next poll, behind the other deployments'
+due tasks, so ``replicas: 1000000`` lists in bounded batches instead of holding the worker. A
+unit that fails writes a ``JOB_*_ERROR`` event with the raw error text and reschedules the task
+on the funds ladder (``InsufficientFundsForRent`` / ``Insufficient credits``; RUNNING becomes
+INSUFFICIENT_FUNDS) or the ordinary ladder; progress already made is kept, so a retry only does
+what is left. Progress after retries turns INSUFFICIENT_FUNDS back into RUNNING. See
+docs/wire-contract.md#tasks.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .documents import (
     SIMPLE,
     SIMPLE_EXTEND,
     active_jobs,
+    count_active_jobs,
     find_deployment,
     replicas_of,
     set_status,
@@ -71,7 +75,7 @@ class TaskRunner:
         self._payments = payments
         self._config = config
         self._stats = stats
-        self._handlers: dict[str, Callable[[Doc, Doc], None]] = {
+        self._handlers: dict[str, Callable[[Doc, Doc], bool]] = {
             "LIST": self._run_list,
             "EXTEND": self._run_extend,
             "STOP": self._run_stop,
@@ -113,7 +117,7 @@ class TaskRunner:
             self._queue.delete(task["_id"])
             return
         try:
-            handler(task, deployment)
+            finished = handler(task, deployment)
         except UnitFailed as failure:
             self._retry(task["_id"], str(failure))
             return
@@ -121,20 +125,45 @@ class TaskRunner:
             log.exception("task %s (%s) crashed", task["_id"], task.get("task"))
             self._crashed(task["_id"])
             return
-        self._succeeded(task)
+        if finished:
+            self._succeeded(task)
+        else:
+            self._continue_later(task)
 
     def _succeeded(self, task: Doc) -> None:
         self._stats.add("successful")
         current = self._store.get("tasks", task["_id"])
         if current is not None and current.get("status") == PROCESSING:
             self._queue.delete(task["_id"])
-        if int(task.get("inflight_retries", 0)) > 0:
-            deployment = find_deployment(self._store, str(task["deploymentId"]))
-            if deployment is not None:
-                with self._store.transaction():
-                    if deployment.get("status") == "INSUFFICIENT_FUNDS":
-                        set_status(self._store, deployment, "RUNNING")
-                    self._store.update("deployments", deployment["_id"], {"next_retry_at": UNSET})
+        self._recovered(task)
+
+    def _continue_later(self, task: Doc) -> None:
+        """Jobs left after this run's batch: PENDING again a poll later, so the other
+        deployments' due tasks run first. A batch done is progress: the retry streak ends."""
+        current = self._store.get("tasks", task["_id"])
+        if current is None or current.get("status") != PROCESSING:
+            return  # deleted meanwhile (a full STOP clears other tasks)
+        self._queue.update(
+            task["_id"],
+            {
+                "status": PENDING,
+                "due_at": _iso_after(self._clock.now(), self._config.task_poll_s),
+                "attempts": 0,
+                "inflight_retries": 0,
+            },
+        )
+        self._recovered(task)
+
+    def _recovered(self, task: Doc) -> None:
+        """Work went through after failed attempts: INSUFFICIENT_FUNDS is over."""
+        if int(task.get("inflight_retries", 0)) == 0:
+            return
+        deployment = find_deployment(self._store, str(task["deploymentId"]))
+        if deployment is not None:
+            with self._store.transaction():
+                if deployment.get("status") == "INSUFFICIENT_FUNDS":
+                    set_status(self._store, deployment, "RUNNING")
+                self._store.update("deployments", deployment["_id"], {"next_retry_at": UNSET})
 
     # -- failures -------------------------------------------------------------------------
     def _retry(self, task_id: str, message: str) -> None:
@@ -216,23 +245,25 @@ class TaskRunner:
             return max(0, int(task["limit"]))
         if deployment.get("strategy") in (SIMPLE, SIMPLE_EXTEND):
             revision = task.get("active_revision")
-            active = len(active_jobs(self._store, deployment["id"], revision=revision))
+            active = count_active_jobs(self._store, deployment["id"], revision=revision)
             return max(0, replicas_of(deployment) - active)
         return replicas_of(deployment)
 
-    def _run_list(self, task: Doc, deployment: Doc) -> None:
+    def _run_list(self, task: Doc, deployment: Doc) -> bool:
+        """Lists the next batch; True once ``target_count`` jobs are confirmed."""
         target = task.get("target_count")
         if target is None:
             target = self._list_target(task, deployment)
             self._queue.update(task["_id"], {"target_count": target, "confirmed_count": 0})
         confirmed = int(task.get("confirmed_count") or 0)
-        if confirmed < target:
+        batch_end = min(int(target), confirmed + self._config.units_per_task_run)
+        if confirmed < batch_end:
             spec = find_market(str(deployment.get("market")))
             if spec is None:
                 raise UnitFailed(f"Market {deployment.get('market')} does not exist")
             timeout_s = timeout_seconds(deployment)
             deposit = spec.job_price * timeout_s
-            for _ in range(int(target) - confirmed):
+            for _ in range(batch_end - confirmed):
                 job = self._network.new_job_address()
                 with _payment_step():
                     signature = self._payments.escrow(
@@ -241,7 +272,10 @@ class TaskRunner:
                 confirmed += 1
                 self._record_listed(deployment, job, signature, spec.address, spec.job_price)
                 self._queue.update(task["_id"], {"confirmed_count": confirmed})
+        if confirmed < int(target):
+            return False
         self._schedule_next_firing(deployment)
+        return True
 
     def _record_listed(
         self, deployment: Doc, job: str, signature: str, market: str, price: int
@@ -296,14 +330,14 @@ class TaskRunner:
         self._queue.schedule("LIST", current["id"], due=firing)
 
     # -- EXTEND ---------------------------------------------------------------------------
-    def _run_extend(self, task: Doc, deployment: Doc) -> None:
+    def _run_extend(self, task: Doc, deployment: Doc) -> bool:
         job = self._store.find_one("jobs", job=task.get("job"), deployment=deployment["id"])
         if job is None or job.get("state") != "RUNNING":
-            return  # the job already ended: the extension is a no-op and the chain stops
+            return True  # the job already ended: the extension is a no-op and the chain stops
         one_shot = task.get("extend_seconds")
         seconds = int(one_shot) if one_shot is not None else timeout_seconds(deployment)
         if seconds <= 0:
-            return
+            return True
         deposit = int(job["price"]) * seconds
         with _payment_step():
             signature = self._payments.escrow(
@@ -331,6 +365,7 @@ class TaskRunner:
             # From the time this extension was due, so processing lateness does not drift.
             due = min(self._clock.now(), due_time(task)) + timeout_seconds(deployment)
             self._queue.schedule("EXTEND", deployment["id"], due=due, job=job["job"])
+        return True
 
     # -- STOP -----------------------------------------------------------------------------
     def _stop_selection(self, task: Doc, deployment: Doc) -> list[str]:
@@ -359,7 +394,8 @@ class TaskRunner:
                     continue
                 self._queue.delete(other["_id"])
 
-    def _run_stop(self, task: Doc, deployment: Doc) -> None:
+    def _run_stop(self, task: Doc, deployment: Doc) -> bool:
+        """Ends the next batch of the jobs fixed on the first attempt; True when all are done."""
         full = task.get("job") is None and task.get("limit") is None
         targets = task.get("stop_targets")
         if targets is None:
@@ -368,15 +404,20 @@ class TaskRunner:
             targets = self._stop_selection(task, deployment)
             self._queue.update(task["_id"], {"stop_targets": targets, "stop_done": []})
         done: list[str] = list(task.get("stop_done") or [])
+        already = set(done)
+        left = [address for address in targets if address not in already]
+        batch = left[: self._config.units_per_task_run]
         stopped = int(task.get("stopped_count") or 0)
-        for address in targets:
-            if address in done:
-                continue
-            if self._stop_job(deployment, address):
-                stopped += 1
-            done.append(address)
+        try:
+            for address in batch:
+                if self._stop_job(deployment, address):
+                    stopped += 1
+                done.append(address)
+        finally:  # progress survives a failed unit: the retry does only what is left
             self._queue.update(task["_id"], {"stop_done": done, "stopped_count": stopped})
-        remaining = active_jobs(self._store, deployment["id"])
+        if len(left) > len(batch):
+            return False
+        remaining = count_active_jobs(self._store, deployment["id"])
         current = find_deployment(self._store, deployment["id"]) or deployment
         if stopped == 0 and not remaining and current.get("status") == "STOPPING":
             set_status(self._store, current, "STOPPED")
@@ -384,6 +425,7 @@ class TaskRunner:
             # Jobs listed while this STOP ran: stop them too (idempotent reschedule).
             self._queue.delete(task["_id"])
             self._queue.schedule("STOP", deployment["id"], due=self._clock.now())
+        return True
 
     def _stop_job(self, deployment: Doc, address: str) -> bool:
         """Delist a QUEUED job or end a RUNNING one; False when it had already ended."""

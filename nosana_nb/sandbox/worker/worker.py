@@ -57,6 +57,8 @@ class Worker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._recovered = False
+        self.failed_passes = 0
+        """Background passes that raised (logged, retried next poll): a bug when not 0."""
 
         payments = Payments(store, chain)
         self._stats = WorkerStats(store, clock)
@@ -249,4 +251,5 @@ class Worker:
                         if wall is not None:
                             wait = min(wait, wall)
             except Exception:  # keep the sandbox alive; the next pass retries
+                self.failed_passes += 1
                 log.exception("sandbox worker pass failed")
