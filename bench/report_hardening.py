@@ -1,5 +1,6 @@
 """Print the hardening figures: bad inputs refused before sending, malformed replies handled,
-secret leaks found. Runs the test corpus and scans in-process (no sandbox, no network).
+secret leaks found, client attacks from hostile local servers held (tried / held). Runs the
+test corpus and scans in-process (no sandbox, no network; the attack servers are local sockets).
 
     .venv/bin/python bench/report_hardening.py [--notebook]
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nosana_nb.core.errors import NosanaError
 from nosana_nb.core.wallet import Wallet
+from tests.core import hostile
 from tests.hardening import test_malformed_replies as malformed
 from tests.hardening import test_secrets as secrets
 from tests.hardening.bad_input_corpus import CORPUS
@@ -114,6 +116,27 @@ async def leaks(with_notebook: bool) -> tuple[int, int, list[str]]:
     return len(texts), len(needles), [str(hit) for hit in hits]
 
 
+# -- client attacks: a hostile or broken server against the user's kernel (issue 14, items 1-4) --
+
+
+async def client_attacks() -> tuple[list[tuple[str, object]], list[str]]:
+    """Each attack of tests/core/hostile.py against the sync and async clients: (rows, problems)."""
+    rows: list[tuple[str, object]] = []
+    problems = []
+    tried = held = 0
+    for name, run in hostile.ATTACKS.items():
+        for mode in ("sync", "async"):
+            tried += 1
+            outcome = await run(mode)
+            held += outcome.held
+            figures = ", ".join(f"{key} {value}" for key, value in outcome.figures.items())
+            rows.append((f"  {name} ({mode})", "held" if outcome.held else "FAILED"))
+            rows.append((f"    {figures}", ""))
+            if not outcome.held:
+                problems.append(f"{mode}-{name}: {outcome.detail}")
+    return [("client attacks tried", tried), ("  held", held), *rows], problems
+
+
 def _table(rows: list[tuple[str, object]]) -> str:
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label:<{width}}  {value:>8}" for label, value in rows)
@@ -127,6 +150,7 @@ async def main(argv: list[str] | None = None) -> int:
     bad, bad_problems = await bad_inputs()
     tried, handled, reply_problems = await malformed_replies()
     scanned, needle_count, hits = await leaks(args.notebook)
+    attack_rows, attack_problems = await client_attacks()
     rows: list[tuple[str, object]] = [
         ("bad inputs tried (case x client)", bad.tried),
         ("  refused with a typed error", bad.refused_typed),
@@ -138,6 +162,7 @@ async def main(argv: list[str] | None = None) -> int:
         ("texts scanned for secrets", scanned),
         ("  secret encodings per text", needle_count),
         ("  leaks found (must be 0)", len(hits)),
+        *attack_rows,
     ]
     print("nosana_nb hardening report")
     print(_table(rows))
@@ -145,11 +170,12 @@ async def main(argv: list[str] | None = None) -> int:
         ("bad inputs", lambda: bad_problems),
         ("malformed replies", lambda: reply_problems),
         ("leaks", lambda: hits),
+        ("client attacks", lambda: attack_problems),
     ]
     for title, problems in report:
         for line in problems():
             print(f"! {title}: {line}")
-    clean = not (bad_problems or reply_problems or hits or bad.requests_sent)
+    clean = not (bad_problems or reply_problems or hits or bad.requests_sent or attack_problems)
     return 0 if clean else 1
 
 
