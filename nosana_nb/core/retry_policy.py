@@ -347,12 +347,13 @@ class Deadline:
         )
 
     def error(self, method: str, url: str) -> DeadlineExceededError:
+        seconds = self.seconds or 0.0
         return DeadlineExceededError(
-            f"{method} {url} did not complete within its deadline of {self.seconds:g} s "
+            f"{method} {url} did not complete within its deadline of {seconds:g} s "
             "(the client option deadline)",
             method=method,
             url=url,
-            deadline=self.seconds or 0.0,
+            deadline=seconds,
         )
 
     def check(self, method: str, url: str) -> None:
