@@ -131,11 +131,11 @@ def test_the_retrier_names_a_request_by_default(caplog: pytest.LogCaptureFixture
 
 
 def test_the_reconnect_schedule_starts_at_first_and_never_ends() -> None:
-    backoff = policy.reconnect_backoff(1.0, 8.0)
+    backoff = policy.reconnect_backoff(2.0, 8.0)
     assert (backoff.max_retries, backoff.total_cap) == (None, None)
-    assert (backoff.factor, backoff.cap) == (0.5, 8.0)
+    assert (backoff.factor, backoff.cap) == (1.0, 8.0)
     assert backoff.jitter == policy.STREAM_RECONNECT_JITTER
-    assert 0.75 <= backoff.wait(1) <= 1.0
+    assert 1.5 <= backoff.wait(1) <= 2.0
 
 
 class Clock:
