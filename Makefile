@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: browser install lint typecheck pytest test demo bench report sandbox clean
+.PHONY: browser install lint typecheck pytest test demo bench report mutation sandbox clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,8 +57,12 @@ report: install
 	$(BIN)/python bench/report_reliability.py
 	$(BIN)/python bench/report_hardening.py
 
+# mutation testing of the critical modules ([tool.mutmut] in pyproject.toml); slow, not in `test`
+mutation: install
+	$(BIN)/python scripts/mutation_score.py
+
 sandbox: install
 	$(BIN)/nosana-nb sandbox
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info mutants

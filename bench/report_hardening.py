@@ -1,7 +1,8 @@
 """Print the hardening figures: bad inputs refused before sending, malformed replies handled,
-secret leaks found, and the attacks on the embedded sandbox (issue 14, items 5-11) with what
-was tried and what held. The client figures run in-process without a network; the sandbox
-attacks run against sandboxes on 127.0.0.1 (one in its own process), in about half a minute.
+secret leaks found, client attacks from hostile local servers (tried / held), and the attacks on
+the embedded sandbox (issue 14, items 5-11) with what was tried and what held. The client figures
+run in-process (the attack servers are local sockets); the sandbox attacks run against sandboxes
+on 127.0.0.1 (one in its own process), in about half a minute.
 
     .venv/bin/python bench/report_hardening.py [--notebook] [--no-sandbox]
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nosana_nb.core.errors import NosanaError
 from nosana_nb.core.wallet import Wallet
+from tests.core import hostile
 from tests.hardening import test_malformed_replies as malformed
 from tests.hardening import test_secrets as secrets
 from tests.hardening.bad_input_corpus import CORPUS
@@ -117,6 +119,27 @@ async def leaks(with_notebook: bool) -> tuple[int, int, list[str]]:
     return len(texts), len(needles), [str(hit) for hit in hits]
 
 
+# -- client attacks: a hostile or broken server against the user's kernel (issue 14, items 1-4) --
+
+
+async def client_attacks() -> tuple[list[tuple[str, object]], list[str]]:
+    """Each attack of tests/core/hostile.py against the sync and async clients: (rows, problems)."""
+    rows: list[tuple[str, object]] = []
+    problems = []
+    tried = held = 0
+    for name, run in hostile.ATTACKS.items():
+        for mode in ("sync", "async"):
+            tried += 1
+            outcome = await run(mode)
+            held += outcome.held
+            figures = ", ".join(f"{key} {value}" for key, value in outcome.figures.items())
+            rows.append((f"  {name} ({mode})", "held" if outcome.held else "FAILED"))
+            rows.append((f"    {figures}", ""))
+            if not outcome.held:
+                problems.append(f"{mode}-{name}: {outcome.detail}")
+    return [("client attacks tried", tried), ("  held", held), *rows], problems
+
+
 def _table(rows: list[tuple[str, object]]) -> str:
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label:<{width}}  {value:>8}" for label, value in rows)
@@ -147,6 +170,7 @@ async def main(argv: list[str] | None = None) -> int:
     bad, bad_problems = await bad_inputs()
     tried, handled, reply_problems = await malformed_replies()
     scanned, needle_count, hits = await leaks(args.notebook)
+    attack_rows, attack_problems = await client_attacks()
     rows: list[tuple[str, object]] = [
         ("bad inputs tried (case x client)", bad.tried),
         ("  refused with a typed error", bad.refused_typed),
@@ -158,6 +182,7 @@ async def main(argv: list[str] | None = None) -> int:
         ("texts scanned for secrets", scanned),
         ("  secret encodings per text", needle_count),
         ("  leaks found (must be 0)", len(hits)),
+        *attack_rows,
     ]
     print("nosana_nb hardening report")
     print(_table(rows))
@@ -165,11 +190,12 @@ async def main(argv: list[str] | None = None) -> int:
         ("bad inputs", lambda: bad_problems),
         ("malformed replies", lambda: reply_problems),
         ("leaks", lambda: hits),
+        ("client attacks", lambda: attack_problems),
     ]
     for title, problems in report:
         for line in problems():
             print(f"! {title}: {line}")
-    clean = not (bad_problems or reply_problems or hits or bad.requests_sent)
+    clean = not (bad_problems or reply_problems or hits or bad.requests_sent or attack_problems)
     if not args.no_sandbox:
         attacks = sandbox_attack_rows()
         print("sandbox attacks (issue 14): tried / held")

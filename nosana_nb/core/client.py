@@ -36,10 +36,12 @@ from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.jobs import AsyncJobs, Jobs
 from nosana_nb.core.markets import AsyncMarkets, Markets
 from nosana_nb.core.models import Stats
-from nosana_nb.core.options import ClientOptions
+from nosana_nb.core.options import AUTO, ClientOptions, DeadlineArg
 from nosana_nb.core.retry_policy import (
     DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
     RetryCounter,
     Sleeper,
@@ -148,6 +150,9 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         allow_insecure_http: bool = False,
         env: Mapping[str, str] | None = None,
         sleeper: Sleeper | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: DeadlineArg = AUTO,
+        stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> None:
         options = ClientOptions.resolve(
             network,
@@ -165,6 +170,9 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
             allow_insecure_http=allow_insecure_http,
             env=env,
             sleeper=sleeper,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
+            stream_idle_timeout=stream_idle_timeout,
         )
         self._wire(options, RetryCounter(), None)
 
@@ -211,6 +219,8 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
             "transport": options.transport,
             "retry_counter": counter,
             "sleeper": options.sleeper,
+            "max_response_bytes": options.max_response_bytes,
+            "deadline": options.request_deadline,
         }
         # Each shell gets only its own credential; an injected http_client serves only the
         # deployment manager (it is the caller's, configured for that service).
@@ -219,6 +229,7 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
             auth=_dm_auth(options.wallet, options.api_key),
             http_client=options.http_client,
             service_clock=self._service_clock,
+            stream_idle_timeout=options.stream_idle_timeout,
             **common,
         )
         self._public = flavor.http(network.api_url, service_clock=self._service_clock, **common)

@@ -24,6 +24,7 @@ __all__ = [
     "NetworkConfig",
     "check_url",
     "local_network",
+    "refuse_credentials",
     "resolve_network",
 ]
 
@@ -107,10 +108,29 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def refuse_credentials(url: str, *, field: str) -> None:
+    """Raise ConfigError if ``url`` carries ``user:password@``, without repeating either.
+
+    URLs reach exception messages, DEBUG logs and reprs; a password inside one would too.
+    Checked by hand before any parsing, as a parser's error could quote the URL.
+    """
+    after_scheme = url.partition("://")[2] if "://" in url else url
+    authority = after_scheme
+    for end in "/?#":
+        authority = authority.partition(end)[0]
+    if "@" in authority:
+        raise ConfigError(
+            f"{field} holds credentials (user:password@host), which would show in errors, logs "
+            "and reprs; remove them from the URL (the deployment manager authenticates with "
+            "your wallet, an API key goes in api_key=)"
+        )
+
+
 def check_url(url: str, *, field: str, allow_insecure_http: bool) -> str:
     """Return ``url`` without a trailing slash, or raise ConfigError saying what is wrong."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{field} must be an http(s) URL; got {type(url).__name__} {url!r}")
+    refuse_credentials(url, field=field)
     try:
         parsed = httpx.URL(url.strip())
     except httpx.InvalidURL as err:

@@ -26,6 +26,7 @@ __all__ = [
     "BadRequestError",
     "ConfigError",
     "ConflictError",
+    "DeadlineExceededError",
     "DeploymentFailedError",
     "DeploymentNotFoundError",
     "DeploymentWaitError",
@@ -41,11 +42,13 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "RevisionNotFoundError",
     "RowFormatError",
     "SolanaRPCError",
     "StaticImageError",
     "StreamError",
+    "StreamIdleError",
     "UnsafeWithdrawError",
     "ValidationError",
     "VaultEmptyError",
@@ -86,6 +89,18 @@ class StreamError(NosanaError):
 
 class StaticImageError(NosanaError, RuntimeError):
     """An export could not draw a chart as a picture (kaleido or its browser missing, or failed)."""
+
+
+class StreamIdleError(StreamError):
+    """A stream delivered no event for ``idle_timeout`` seconds (heartbeat comments do not count).
+
+    A server that only pings keeps the connection alive while telling nothing; the watcher
+    reopens the stream after this, a direct iterator raises it.
+    """
+
+    def __init__(self, message: str, *, idle_timeout: float) -> None:
+        super().__init__(message)
+        self.idle_timeout = idle_timeout
 
 
 class OperationCancelled(NosanaError):
@@ -163,8 +178,32 @@ class APITimeoutError(APIConnectionError):
     """The service did not answer in time."""
 
 
+class DeadlineExceededError(APITimeoutError):
+    """A request (its retries included) outlived its overall deadline.
+
+    httpx's timeouts bound each read; a server trickling one byte per read never trips them.
+    ``deadline`` is the limit in seconds (the client option ``deadline``).
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, deadline: float) -> None:
+        super().__init__(message, method=method, url=url, request_sent=True)
+        self.deadline = deadline
+
+
 class APIResponseValidationError(APIError):
     """A 2xx response whose body is not what the API promises (bad JSON, wrong shape)."""
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A reply body, or one event of a stream, is larger than the client accepts.
+
+    ``limit`` is the client option ``max_response_bytes``; the client stopped reading there, so
+    a server that never ends its body cannot fill the kernel's memory.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, limit: int) -> None:
+        super().__init__(message, method=method, url=url)
+        self.limit = limit
 
 
 class UnsafeWithdrawError(APIResponseValidationError):

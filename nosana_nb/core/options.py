@@ -4,6 +4,11 @@ Both clients are built from one frozen options object, so ``with_options``/``cop
 ``to_async``/``to_sync`` conversions carry every setting - network, wallet, API key, timeout,
 retries, backoff, transport or injected httpx client, the insecure-http opt-in and the sleeper -
 instead of rebuilding a client from its network and wallet alone.
+
+Three limits keep a hostile or broken server from hurting the kernel: ``max_response_bytes``
+(the largest reply body or stream event read), ``deadline`` (seconds one request may take in
+all, retries included; "auto" is 4x the longest timeout) and ``stream_idle_timeout`` (seconds
+a stream may send nothing but heartbeats).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, Final, Literal, NoReturn
 
 import httpx
 
@@ -22,16 +27,25 @@ from nosana_nb.core.config import NetworkConfig, resolve_network
 from nosana_nb.core.errors import ValidationError, WalletError
 from nosana_nb.core.retry_policy import (
     DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
     DEFAULT_SLEEPER,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
     Sleeper,
     check_backoff_factor,
+    check_deadline,
+    check_max_response_bytes,
     check_max_retries,
+    check_stream_idle_timeout,
+    derive_deadline,
 )
 from nosana_nb.core.wallet import ENV_WALLET, Wallet
 
 __all__ = ["ClientOptions"]
+
+AUTO: Final = "auto"
+DeadlineArg = float | Literal["auto"] | None
 
 HTTPClient = httpx.Client | httpx.AsyncClient
 Transport = httpx.BaseTransport | httpx.AsyncBaseTransport
@@ -66,6 +80,10 @@ def _check_bool(value: Any, argument: str) -> bool:
     return value
 
 
+def _check_deadline_option(deadline: Any) -> DeadlineArg:
+    return AUTO if deadline == AUTO else check_deadline(deadline)
+
+
 def _kind(obj: object) -> str:
     return f"{type(obj).__module__}.{type(obj).__name__}"
 
@@ -88,6 +106,16 @@ class ClientOptions:
     http_client: HTTPClient | None = None
     allow_insecure_http: bool = False
     sleeper: Sleeper = DEFAULT_SLEEPER
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    deadline: DeadlineArg = AUTO
+    stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT
+
+    @property
+    def request_deadline(self) -> float | None:
+        """Seconds one request may take in all (``deadline``, with "auto" worked out)."""
+        if self.deadline == AUTO:
+            return derive_deadline(self.timeout)
+        return self.deadline if not isinstance(self.deadline, str) else None
 
     @classmethod
     def resolve(
@@ -108,6 +136,9 @@ class ClientOptions:
         allow_insecure_http: bool = False,
         env: Mapping[str, str] | None = None,
         sleeper: Sleeper | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: DeadlineArg = AUTO,
+        stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> ClientOptions:
         """Resolve a client's constructor arguments (presets, overrides, environment) once."""
         resolved = resolve_network(
@@ -130,6 +161,9 @@ class ClientOptions:
             http_client=http_client,
             allow_insecure_http=allow_insecure_http,
             sleeper=sleeper,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
+            stream_idle_timeout=stream_idle_timeout,
         )
 
     @classmethod
@@ -161,6 +195,9 @@ class ClientOptions:
             http_client=values["http_client"],
             allow_insecure_http=_check_bool(values["allow_insecure_http"], "allow_insecure_http"),
             sleeper=_check_sleeper(values["sleeper"]),
+            max_response_bytes=check_max_response_bytes(values["max_response_bytes"]),
+            deadline=_check_deadline_option(values["deadline"]),
+            stream_idle_timeout=check_stream_idle_timeout(values["stream_idle_timeout"]),
         )
 
     def replace(self, **changes: Any) -> ClientOptions:

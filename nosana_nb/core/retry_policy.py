@@ -28,6 +28,11 @@ the Solana JSON-RPC client, the watcher's stream session and the reconciliation 
   httpx-retries' ``Retry.backoff_strategy``, a server's ``Retry-After`` honoured (parsed by
   ``Retry.parse_retry_after``) up to a cap, and a cap on the total wait of one operation.
 
+- **how long one request may take in all** (:class:`Deadline`): httpx's timeouts bound each
+  read, so a server trickling a byte per read would hold a request for ever; every request
+  (its retries and waits included) also has an overall deadline, by default
+  :data:`DEADLINE_PER_TIMEOUT` times the longest of its timeouts.
+
 - **the loop and the count** (:class:`Retrier`): one loop, sync and async, used by every
   shell; each retry it makes is added to the client's shared :class:`RetryCounter`, which is
   what ``client.retries_total`` reports (HTTP, RPC, stream reconnects, POST reconciliations).
@@ -55,6 +60,7 @@ from nosana_nb.core.errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
+    DeadlineExceededError,
     InternalServerError,
     InvalidStateError,
     NosanaError,
@@ -65,11 +71,14 @@ from nosana_nb.core.errors import (
 
 __all__ = [
     "BACKOFF_JITTER",
+    "DEADLINE_PER_TIMEOUT",
     "DEFAULT_BACKOFF_FACTOR",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_RPC_BACKOFF",
     "DEFAULT_RPC_RETRIES",
     "DEFAULT_RPC_TIMEOUT",
+    "DEFAULT_STREAM_IDLE_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "FINAL_500_ERRORS",
     "GENERIC_500_TEXTS",
@@ -86,13 +95,18 @@ __all__ = [
     "UNREACHABLE_RETRIES",
     "UNREACHABLE_WAIT_S",
     "Backoff",
+    "Deadline",
     "Retrier",
     "RetryCounter",
     "Sleeper",
     "Verdict",
     "check_backoff_factor",
+    "check_deadline",
+    "check_max_response_bytes",
     "check_max_retries",
+    "check_stream_idle_timeout",
     "classify",
+    "derive_deadline",
     "is_idempotent",
     "is_retryable",
     "outcome_unknown",
@@ -116,6 +130,16 @@ MAX_BACKOFF_SECONDS: Final = 30.0
 """Caps one wait, a server's ``Retry-After`` included."""
 MAX_TOTAL_BACKOFF_SECONDS: Final = 90.0
 """Caps all waits of one request together."""
+
+DEADLINE_PER_TIMEOUT: Final = 4
+"""A request's default overall deadline is this many times its longest timeout (30 s -> 120 s):
+room for retries and backoff, and an end to a reply that trickles in a byte per read."""
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 2**20
+"""The largest reply body (and stream event) a client reads: far above any real reply, far
+below what hurts a kernel."""
+DEFAULT_STREAM_IDLE_TIMEOUT: Final = 300.0
+"""Seconds a stream may go without an event (heartbeat comments do not count) before the
+watcher reopens it or a direct iterator raises StreamIdleError."""
 
 DEFAULT_RPC_TIMEOUT: Final = DEFAULT_TIMEOUT
 DEFAULT_RPC_RETRIES: Final = DEFAULT_MAX_RETRIES
@@ -253,6 +277,104 @@ def check_backoff_factor(backoff_factor: object) -> float:
     return float(backoff_factor)
 
 
+def _check_seconds(value: object, argument: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{argument} must be seconds > 0 or None", argument=argument)
+    if not math.isfinite(value) or value <= 0:
+        raise ValidationError(f"{argument} must be finite seconds > 0, or None", argument=argument)
+    return float(value)
+
+
+def check_deadline(deadline: object) -> float | None:
+    return _check_seconds(deadline, "deadline")
+
+
+def check_stream_idle_timeout(idle_timeout: object) -> float | None:
+    return _check_seconds(idle_timeout, "stream_idle_timeout")
+
+
+def check_max_response_bytes(limit: object) -> int:
+    if type(limit) is not int or limit <= 0:
+        raise ValidationError(
+            f"max_response_bytes must be an int > 0; got {limit!r}"[:120],
+            argument="max_response_bytes",
+        )
+    return limit
+
+
+def derive_deadline(timeout: httpx.Timeout) -> float | None:
+    """The default overall deadline for ``timeout``; None when every part of it is None."""
+    parts = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
+    return DEADLINE_PER_TIMEOUT * max(parts) if parts else None
+
+
+class Deadline:
+    """The overall time limit of one request: every attempt, read and wait must end before it.
+
+    ``seconds=None`` is no limit. Times come from ``clock`` (monotonic by default).
+    """
+
+    def __init__(
+        self, seconds: float | None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._ends_at = None if seconds is None else clock() + seconds
+
+    def remaining(self) -> float | None:
+        """Seconds left (never below 0), or None without a limit."""
+        if self._ends_at is None:
+            return None
+        return max(0.0, self._ends_at - self._clock())
+
+    def expired(self) -> bool:
+        remaining = self.remaining()
+        return remaining is not None and remaining <= 0
+
+    def allows(self, wait: float) -> bool:
+        """Whether waiting ``wait`` seconds still leaves time for another attempt."""
+        remaining = self.remaining()
+        return remaining is None or wait < remaining
+
+    def clamp(self, timeout: httpx.Timeout) -> httpx.Timeout:
+        """``timeout`` with no part longer than the time left (so no single read outlives it)."""
+        remaining = self.remaining()
+        if remaining is None:
+            return timeout
+        # httpx reads 0 as "no time at all"; a tiny positive value fails the read the same way.
+        left = max(remaining, 0.001)
+
+        def cap(part: float | None) -> float:
+            return left if part is None else min(part, left)
+
+        return httpx.Timeout(
+            connect=cap(timeout.connect),
+            read=cap(timeout.read),
+            write=cap(timeout.write),
+            pool=cap(timeout.pool),
+        )
+
+    def error(self, method: str, url: str) -> DeadlineExceededError:
+        seconds = self.seconds or 0.0
+        return DeadlineExceededError(
+            f"{method} {url} did not complete within its deadline of {seconds:g} s "
+            "(the client option deadline)",
+            method=method,
+            url=url,
+            deadline=seconds,
+        )
+
+    def check(self, method: str, url: str) -> None:
+        """Raise DeadlineExceededError once the time is up."""
+        if self.expired():
+            raise self.error(method, url)
+
+    def __repr__(self) -> str:
+        return f"Deadline(seconds={self.seconds!r}, remaining={self.remaining()!r})"
+
+
 _RETRY_AFTER_PARSER: Final = Retry()
 
 
@@ -371,7 +493,8 @@ class Retrier:
     """The retries of one operation: which failures to retry, how long to wait, the count.
 
     ``retry_on`` decides per failure (defaults to :func:`is_retryable` for an idempotent
-    request); ``on_retry(failure, wait)`` is told about each retry before its wait.
+    request); ``on_retry(failure, wait)`` is told about each retry before its wait; with a
+    ``deadline``, no retry is made whose wait would reach it.
     :meth:`call` and :meth:`acall` are the one request loop of the package.
     """
 
@@ -384,8 +507,10 @@ class Retrier:
         sleeper: Sleeper | None = None,
         what: str = "request",
         on_retry: Callable[[BaseException, float], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.backoff = backoff
+        self.deadline = deadline
         self.retry_on = retry_on or (lambda failure: is_retryable(failure, idempotent=True))
         self.counter = counter
         self.sleeper = sleeper or DEFAULT_SLEEPER
@@ -407,17 +532,19 @@ class Retrier:
             return None
         cap = self.backoff.unreachable_retries
         unreachable = isinstance(failure, APIConnectionError) and failure.unreachable
-        if unreachable and cap is not None:
-            if self.unreachable >= cap:
-                return None
-            self.unreachable += 1
-        self.retries += 1
+        if unreachable and cap is not None and self.unreachable >= cap:
+            return None
         if unreachable and cap is not None:
             wait = min(UNREACHABLE_WAIT_S, self.backoff.cap)
         else:
             wait = self.backoff.wait(
-                self.retries, retry_after=_retry_after(failure), waited=self.waited
+                self.retries + 1, retry_after=_retry_after(failure), waited=self.waited
             )
+        if self.deadline is not None and not self.deadline.allows(wait):
+            return None  # the next attempt could not finish in time: give up now
+        if unreachable and cap is not None:
+            self.unreachable += 1
+        self.retries += 1
         self.waited += wait
         total = self.counter.add() if self.counter is not None else self.retries
         logger.debug(

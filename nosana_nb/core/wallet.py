@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -21,7 +22,7 @@ from solders.transaction import VersionedTransaction
 
 from nosana_nb.core.errors import WalletError
 
-__all__ = ["ENV_WALLET", "Wallet"]
+__all__ = ["ENV_WALLET", "MAX_KEY_FILE_BYTES", "Wallet"]
 
 ENV_WALLET = "NOSANA_WALLET"
 
@@ -30,6 +31,8 @@ _Out = TypeVar("_Out")
 
 _SECRET_KEY_BYTES = 64
 _PUBKEY_BYTES = 32
+MAX_KEY_FILE_BYTES = 2048
+"""A Solana key file is about 230 bytes (under 600 pretty-printed); more is not a key file."""
 _FORMATS_HELP = (
     "Pass a path to a Solana id.json file, its JSON array text, a base58 secret key, "
     "a base58 public key (read-only), 64 secret-key bytes, or a solders Keypair."
@@ -101,12 +104,7 @@ class Wallet:
     def from_path(cls, path: str | os.PathLike[str]) -> Wallet:
         """Read a Solana CLI key file (JSON array of 64 numbers), e.g. ~/.config/solana/id.json."""
         file = Path(path).expanduser()
-        try:
-            raw = file.read_bytes()
-        except FileNotFoundError:
-            raise WalletError(f"wallet file not found: {file}") from None
-        except OSError as err:
-            raise WalletError(f"cannot read wallet file {file}: {type(err).__name__}") from None
+        raw = _read_key_file(file)
         text = _quietly(_utf8, raw)
         values = None if text is None else _parse_json(text)
         if not isinstance(values, list):
@@ -260,6 +258,57 @@ class Wallet:
 
     def __getstate__(self) -> NoReturn:
         raise WalletError("Wallet state cannot be exported")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _read_key_file(file: Path) -> bytes:
+    """The bytes of a key file: a regular file of at most MAX_KEY_FILE_BYTES, links followed.
+
+    ``/dev/zero`` or a FIFO would otherwise be read until memory runs out (or for ever); the
+    checks run on the opened descriptor, so the file cannot be swapped after them.
+    """
+    target = os.path.realpath(file)
+    shown = str(file) if target == os.path.abspath(file) else f"{file} (a link to {target})"
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise WalletError(f"wallet file not found: {shown}") from None
+    except OSError as err:
+        raise WalletError(f"cannot read wallet file {shown}: {type(err).__name__}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise WalletError(
+                f"wallet file {shown} is {_file_kind(info.st_mode)}, not a regular file"
+            )
+        if info.st_size > MAX_KEY_FILE_BYTES:
+            raise WalletError(
+                f"wallet file {shown} is {info.st_size} bytes; a Solana key file is under "
+                f"{MAX_KEY_FILE_BYTES} bytes"
+            )
+        raw = b""
+        while len(raw) <= MAX_KEY_FILE_BYTES and (piece := os.read(fd, 4096)):
+            raw += piece
+    except OSError as err:
+        raise WalletError(f"cannot read wallet file {shown}: {type(err).__name__}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_KEY_FILE_BYTES:  # it grew after fstat
+        raise WalletError(
+            f"wallet file {shown} is over {MAX_KEY_FILE_BYTES} bytes; not a Solana key file"
+        )
+    return raw
 
 
 def _looks_like_path(text: str) -> bool:

@@ -430,6 +430,9 @@ class FakeNosana:
         if "search" in params:
             needle = params["search"].lower()
             items = [d for d in items if needle in d["id"].lower() or needle in d["name"].lower()]
+        for exact in ("name", "vault"):  # like the service (found by test_api_backends)
+            if exact in params:
+                items = [d for d in items if d[exact] == params[exact]]
         return self._paginate("deployments", items, params)
 
     def _paginate(

@@ -489,11 +489,25 @@ def test_sse_rejects_bad_read_timeout() -> None:
                 pass
 
 
-def test_sse_without_read_timeout() -> None:
+def test_sse_without_read_timeout_or_idle_limit() -> None:
     script = Script(sse(*SNAPSHOT))
-    with sync_http(script) as http, http.stream_sse("/s", read_timeout=None) as messages:
+    with (
+        sync_http(script) as http,
+        http.stream_sse("/s", read_timeout=None, idle_timeout=None) as messages,
+    ):
         assert len(list(messages)) == 2
     assert script.requests[0].extensions["timeout"]["read"] is None
+
+
+def test_sse_read_gap_never_outlasts_the_idle_limit() -> None:
+    # a silent server must not outlive the idle limit by waiting out a longer read timeout
+    script = Script(sse(*SNAPSHOT), sse(*SNAPSHOT))
+    with sync_http(script) as http:
+        with http.stream_sse("/s", read_timeout=None, idle_timeout=7.0) as messages:
+            list(messages)
+        with http.stream_sse("/s", read_timeout=5.0, idle_timeout=7.0) as messages:
+            list(messages)
+    assert [r.extensions["timeout"]["read"] for r in script.requests] == [7.0, 5.0]
 
 
 # -- async twin ------------------------------------------------------------------------------

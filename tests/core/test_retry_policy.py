@@ -345,6 +345,38 @@ def test_a_create_dropped_after_it_landed_is_reconciled_not_resent(
     assert "had landed" in quiet_logs.text
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_lost_create_whose_lookup_fails_raises_and_is_never_resent(
+    owned_fake: FakeNosana, wallet: Wallet, mode: str
+) -> None:
+    """Resending blind after a failed lookup could create the deployment twice."""
+    transport = FaultyTransport.over(httpx.MockTransport(owned_fake))
+    transport.plan("POST", "/deployments/create", "drop_after")
+    transport.plan("GET", "/deployments", "502")
+    options: dict[str, Any] = {"transport": transport, "env": {}, "max_retries": 0}
+    options["sleeper"] = ManualSleeper()
+    with pytest.raises(E.APIConnectionError) as caught:  # the create's own failure
+        if mode == "sync":
+            with NosanaClient("local", wallet, **options) as client:
+                _create(client)
+        else:
+            async with AsyncNosanaClient("local", wallet, **options) as aclient:
+                await aclient.deployments.create(
+                    name="resent",
+                    market=MARKET_3060,
+                    replicas=1,
+                    timeout=3600,
+                    job_definition=JOB,
+                    check_funds=False,
+                )
+    assert caught.value.request_sent
+    assert isinstance(caught.value.__cause__, E.InternalServerError)  # the failed lookup
+    assert caught.value.__cause__.status_code == 502
+    assert len(transport.requests("POST", "/deployments/create")) == 1
+    assert [r.fault for r in transport.requests("GET", "/deployments")] == ["502"]
+    assert len(owned_fake.deployments) == 1  # it had landed: exactly once
+
+
 def test_a_post_whose_outcome_stays_unknown_is_resent_at_most_twice(
     owned_fake: FakeNosana, wallet: Wallet, quiet_logs: pytest.LogCaptureFixture
 ) -> None:

@@ -202,6 +202,15 @@ UNSAFE: dict[str, Builder] = {
         o,
         [transfer(TransferParams(from_pubkey=o, to_pubkey=a, lamports=9))],
     ),
+    # to the owner, but not from the vault: only the check of the source catches these
+    "SOL from a third party to the owner": lambda v, o, a: (
+        o,
+        [transfer(TransferParams(from_pubkey=a, to_pubkey=o, lamports=9))],
+    ),
+    "SOL from the owner to the owner": lambda v, o, a: (
+        o,
+        [transfer(TransferParams(from_pubkey=o, to_pubkey=o, lamports=9)), _sol_to(v, o)],
+    ),
     "NOS goes elsewhere": lambda v, o, a: (o, [_nos_to(v, a)]),
     "another mint": lambda v, o, a: (o, [_nos_to(v, o, Keypair().pubkey())]),
     "owner pays for someone's account": lambda v, o, a: (
@@ -216,6 +225,16 @@ UNSAFE: dict[str, Builder] = {
     "huge priority fee": lambda v, o, a: (
         o,
         [set_compute_unit_limit(1_400_000), set_compute_unit_price(10**9), _sol_to(v, o)],
+    ),
+    # one lamport over MAX_PRIORITY_FEE_LAMPORTS (0.01 SOL): 1e6 units at 10_000_001 micro-lamports
+    "priority fee one lamport over the cap": lambda v, o, a: (
+        o,
+        [set_compute_unit_limit(1_000_000), set_compute_unit_price(10_000_001), _sol_to(v, o)],
+    ),
+    # no unit limit: the price applies to the default 1.4M units; 7_142_858 * 1.4 > 1e7
+    "priority fee over the cap at the default unit limit": lambda v, o, a: (
+        o,
+        [set_compute_unit_price(7_142_858), _sol_to(v, o)],
     ),
 }
 
@@ -236,6 +255,38 @@ def test_unsafe_withdraw_transactions_are_refused(case: str) -> None:
     assert [r.url.path for r in recorder.requests] == [
         f"/deployments/vaults/{vault.address}/withdraw"
     ]
+
+
+def _reaches_send(
+    instructions: list[Instruction], vault: Any, vault_key: Keypair, owner: Any, recorder: Recorder
+) -> None:
+    """Assert the withdraw passes the checks: the (fake) node then refuses the send."""
+    message = MessageV0.try_compile(owner.pubkey, instructions, [], Hash.default())
+    tx = VersionedTransaction(message, [NullSigner(owner.pubkey), vault_key])
+    recorder.withdraw_tx = base64.b64encode(bytes(tx)).decode()
+    with pytest.raises(InternalServerError, match="unexpected request"):
+        vault.withdraw()
+    sent = [json.loads(r.content) for r in recorder.requests if r.url.path == "/rpc"]
+    assert [body["method"] for body in sent] == ["sendTransaction"]
+
+
+@pytest.mark.parametrize(
+    ("unit_limit", "micro_lamports"),
+    [
+        (1_000_000, 10_000_000),  # exactly MAX_PRIORITY_FEE_LAMPORTS
+        (None, 7_142_857),  # the default 1.4M units: 9_999_999 lamports
+    ],
+)
+def test_a_priority_fee_at_the_cap_is_accepted(unit_limit: int | None, micro_lamports: int) -> None:
+    recorder = Recorder()
+    vault, vault_key, owner = make_vault(recorder)
+    budget = [] if unit_limit is None else [set_compute_unit_limit(unit_limit)]
+    instructions = [
+        *budget,
+        set_compute_unit_price(micro_lamports),
+        _sol_to(vault_key, owner.pubkey),
+    ]
+    _reaches_send(instructions, vault, vault_key, owner, recorder)
 
 
 def test_the_service_shaped_withdraw_passes_the_checks() -> None:

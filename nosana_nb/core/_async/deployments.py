@@ -48,6 +48,7 @@ from nosana_nb.core._shared.deployments import (
     _wanted_statuses,
     logger,
 )
+from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven
 from nosana_nb.core._shared.markets import (
     check_market_ref,
     check_vault_funds,
@@ -604,13 +605,24 @@ class AsyncDeployment:
             await sleep(min(frozen.interval(interval), remaining))
             interval = min(interval * 1.5, max_poll_interval)
 
-    def stream(self, *, read_timeout: float | None = 60.0) -> AsyncIterator[StreamMessage]:
-        """Live messages (snapshot first, then changes); ``deployment`` frames update ``state``."""
+    def stream(
+        self,
+        *,
+        read_timeout: float | None = 60.0,
+        idle_timeout: float | NotGiven | None = NOT_GIVEN,
+    ) -> AsyncIterator[StreamMessage]:
+        """Live messages (snapshot first, then changes); ``deployment`` frames update ``state``.
+
+        ``idle_timeout``: seconds without a message (heartbeats do not count) before the
+        iterator raises StreamIdleError; by default the client's ``stream_idle_timeout``.
+        """
         _require_signing_wallet(self._services.wallet)
         path = routes.stream_path(self.id)
 
         async def messages() -> AsyncIterator[StreamMessage]:
-            async with self._services.dm.stream_sse(path, read_timeout=read_timeout) as frames:
+            async with self._services.dm.stream_sse(
+                path, read_timeout=read_timeout, idle_timeout=idle_timeout
+            ) as frames:
                 async for message in aiter_messages(frames):
                     self._state = _apply_message(self._state, message)
                     yield message

@@ -14,17 +14,20 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, SSEError, aconnect_sse
+from httpx_sse import aconnect_sse
 
 from nosana_nb.core._shared.http import (
     NOT_GIVEN,
+    BodyReader,
+    EventReader,
     Expect,
     HTTPBase,
+    NotGiven,
     TimeoutArg,
+    awithin_deadline,
     check_event_stream,
     check_injected,
     connection_failed,
-    invalid_url,
     log_response,
     parse_response,
     stall,
@@ -32,8 +35,11 @@ from nosana_nb.core._shared.http import (
 )
 from nosana_nb.core.retry_policy import (
     DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
+    Deadline,
     RetryCounter,
     Sleeper,
 )
@@ -57,6 +63,9 @@ class AsyncHTTP(HTTPBase):
         retry_counter: RetryCounter | None = None,
         sleeper: Sleeper | None = None,
         service_clock: ServiceClock | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> None:
         check_injected(http_client, httpx.AsyncClient, transport, httpx.AsyncBaseTransport)
         super().__init__(
@@ -71,6 +80,9 @@ class AsyncHTTP(HTTPBase):
             retry_counter=retry_counter,
             sleeper=sleeper,
             service_clock=service_clock,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
+            stream_idle_timeout=stream_idle_timeout,
         )
         if http_client is None:
             http_client = httpx.AsyncClient(transport=transport, **self._client_options())
@@ -85,23 +97,32 @@ class AsyncHTTP(HTTPBase):
         json: Any = NOT_GIVEN,
         expect: Expect = "json",
     ) -> Any:
-        """Send one request (retried as the policy says) and parse its reply."""
+        """Send one request (retried as the policy says) and parse its reply.
+
+        The whole call, retries included, ends by the shell's ``deadline``; a reply body above
+        ``max_response_bytes`` raises ResponseTooLargeError.
+        """
         method, url, expect = self._prepare(self._client, method, path, expect)
-        kwargs = self._send_kwargs(params, json)
+        deadline = Deadline(self.deadline)
 
         async def attempt() -> Any:
+            request = self._build(self._client, method, url, params, json, deadline)
             started = time.perf_counter()
             try:
-                response = await self._client.request(method, url, **kwargs)
-            except httpx.InvalidURL as err:
-                raise invalid_url(url, err) from err
+                async with awithin_deadline(deadline, method, url):
+                    response = await read_capped(
+                        self._client,
+                        request,
+                        self._body_reader(method, url, deadline),
+                        auth=self._auth_arg(),
+                    )
             except httpx.HTTPError as err:
                 raise connection_failed(method, url, err, started) from err
             log_response(method, url, response, started)
             self._observe_clock(url, response)
             return parse_response(response, expect, method, url)
 
-        return await self._retrier(method, url).acall(attempt)
+        return await self._retrier(method, url, deadline).acall(attempt)
 
     @contextlib.asynccontextmanager
     async def stream_sse(
@@ -110,17 +131,22 @@ class AsyncHTTP(HTTPBase):
         *,
         params: Mapping[str, Any] | None = None,
         read_timeout: float | None = 60.0,
+        idle_timeout: float | NotGiven | None = NOT_GIVEN,
     ) -> AsyncIterator[AsyncIterator[str]]:
         """Open an SSE stream; the iterator yields each message's ``data``, skipping comments.
 
         Opening is retried like a GET; once the stream is open, a break or a stall raises
-        StreamError (reconnecting is the caller's choice: the watcher does).
+        StreamError (reconnecting is the caller's choice: the watcher does), no event for
+        ``idle_timeout`` seconds (default: the shell's ``stream_idle_timeout``; heartbeats do
+        not count) StreamIdleError, an event above ``max_response_bytes`` ResponseTooLargeError.
         """
-        url, read_timeout = self._prepare_stream(self._client, path, read_timeout)
-        kwargs = self._sse_kwargs(self._client, params, read_timeout)
+        url, read_timeout, idle_timeout = self._prepare_stream(
+            self._client, path, read_timeout, idle_timeout
+        )
+        kwargs = self._sse_kwargs(self._client, params, read_timeout, idle_timeout)
         async with contextlib.AsyncExitStack() as stack:
 
-            async def attempt() -> EventSource:
+            async def attempt() -> httpx.Response:
                 started = time.perf_counter()
                 async with contextlib.AsyncExitStack() as opening:
                     try:
@@ -133,14 +159,22 @@ class AsyncHTTP(HTTPBase):
                     log_response("GET", url, response, started)
                     self._observe_clock(url, response)
                     if not response.is_success:
-                        await response.aread()  # the error body, for the mapped error
-                        raise status_error(response, "GET", url)
+                        # the error body, for the mapped error; bounded like any other body
+                        reader = self._body_reader("GET", url, Deadline(self.deadline))
+                        try:
+                            reader.start(response)
+                            async for chunk in response.aiter_bytes():
+                                reader.add(chunk)
+                        except httpx.HTTPError as err:
+                            raise connection_failed("GET", url, err, started) from err
+                        raise status_error(reader.response(response), "GET", url)
                     stack.push_async_exit(opening.pop_all())
-                    return source
+                    return response
 
-            source = await self._retrier("GET", url).acall(attempt)
-            check_event_stream(source.response, url)
-            messages = _data_of(source, url, read_timeout)
+            response = await self._retrier("GET", url).acall(attempt)
+            check_event_stream(response, url)
+            gap = kwargs["timeout"].read
+            messages = _data_of(response, self._event_reader(url, idle_timeout), url, gap)
             stack.push_async_callback(messages.aclose)
             yield messages
 
@@ -156,12 +190,31 @@ class AsyncHTTP(HTTPBase):
         await self.aclose()
 
 
+async def read_capped(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    reader: BodyReader,
+    *,
+    auth: httpx.Auth | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT,
+) -> httpx.Response:
+    """Send ``request`` and read its body through ``reader`` (size and deadline bounded)."""
+    response = await client.send(request, auth=auth, stream=True)
+    try:
+        reader.start(response)
+        async for chunk in response.aiter_bytes():
+            reader.add(chunk)
+    finally:
+        await response.aclose()
+    return reader.response(response)
+
+
 async def _data_of(
-    source: EventSource, url: str, read_timeout: float | None
+    response: httpx.Response, reader: EventReader, url: str, read_timeout: float | None
 ) -> AsyncGenerator[str, None]:
     try:
-        async for event in source.aiter_sse():
-            if event.data:
-                yield event.data
-    except (httpx.HTTPError, SSEError) as err:
+        async for chunk in response.aiter_bytes():
+            events = reader.feed(chunk)  # (a list, so the generated twin has no `yield from`)
+            while events:
+                yield events.pop(0)
+    except httpx.HTTPError as err:
         raise stall(url, read_timeout, err) from err

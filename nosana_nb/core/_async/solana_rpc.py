@@ -15,6 +15,8 @@ from solders.account import Account
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 
+from nosana_nb.core._async.http import read_capped
+from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven, awithin_deadline
 from nosana_nb.core._shared.solana_rpc import (
     MAX_SIGNATURES,
     RPCBase,
@@ -36,9 +38,11 @@ from nosana_nb.core._shared.solana_rpc import (
     transport_error,
 )
 from nosana_nb.core.retry_policy import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RPC_BACKOFF,
     DEFAULT_RPC_RETRIES,
     DEFAULT_RPC_TIMEOUT,
+    Deadline,
     RetryCounter,
     Sleeper,
 )
@@ -58,6 +62,8 @@ class AsyncSolanaRPC(RPCBase):
         backoff_factor: float = DEFAULT_RPC_BACKOFF,
         retry_counter: RetryCounter | None = None,
         sleeper: Sleeper | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> None:
         super().__init__(
             url,
@@ -68,20 +74,25 @@ class AsyncSolanaRPC(RPCBase):
             transport=transport,
             retry_counter=retry_counter,
             sleeper=sleeper,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
         )
         self._client = http_client or httpx.AsyncClient(transport=transport, timeout=self._timeout)
 
     async def call(self, call: RPCCall) -> Any:
-        """Send one call (retried as the policy says) and parse its answer."""
+        """Send one call (retried as the policy says, within the deadline) and parse its answer."""
+        deadline = Deadline(self.deadline)
 
         async def attempt() -> Any:
+            request = self._request(self._client, call, deadline)
             try:
-                response = await self._client.post(self._url, json=self._body(call))
+                async with awithin_deadline(deadline, "POST", self.url):
+                    response = await read_capped(self._client, request, self._body_reader(deadline))
             except httpx.HTTPError as exc:
                 raise transport_error(exc, call, self.url) from None
             return parse_answer(call, response, self.url)
 
-        return await self._retrier(call).acall(attempt)
+        return await self._retrier(call, deadline).acall(attempt)
 
     async def get_balance(self, pubkey: str | Pubkey) -> int:
         return int(await self.call(balance_call(pubkey)))

@@ -7,36 +7,48 @@ Logs name the method, URL, status and elapsed time, never a header.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Final, Literal, cast
 
 import httpx
-from httpx_sse import SSEError
 
+from nosana_nb.core._shared.sse import SSEParser
+from nosana_nb.core.config import refuse_credentials
 from nosana_nb.core.errors import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    ResponseTooLargeError,
     StreamError,
+    StreamIdleError,
     ValidationError,
     status_error_from_response,
 )
 from nosana_nb.core.retry_policy import (
     DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
     IDEMPOTENT_METHODS,
     Backoff,
+    Deadline,
     Retrier,
     RetryCounter,
     Sleeper,
     check_backoff_factor,
+    check_deadline,
+    check_max_response_bytes,
     check_max_retries,
+    check_stream_idle_timeout,
+    derive_deadline,
     is_idempotent,
     is_retryable,
     request_was_sent,
@@ -276,17 +288,129 @@ def check_event_stream(response: httpx.Response, url: str) -> None:
         raise StreamError(f"GET {url} did not answer with an event stream ({content_type!r})")
 
 
-def _stream_timeout(base: httpx.Timeout, read_timeout: float | None) -> httpx.Timeout:
+def _stream_timeout(
+    base: httpx.Timeout, read_timeout: float | None, idle_timeout: float | None
+) -> httpx.Timeout:
     # The read timeout bounds the gap between two chunks: heartbeats reset it, a stall trips it.
-    return httpx.Timeout(connect=base.connect, read=read_timeout, write=base.write, pool=base.pool)
+    # No gap may outlast the idle limit either, or a silent server would outlive it.
+    gaps = [t for t in (read_timeout, idle_timeout) if t is not None]
+    read = min(gaps) if gaps else None
+    return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
 
 
 def stall(url: str, read_timeout: float | None, err: Exception) -> StreamError:
     if isinstance(err, httpx.ReadTimeout):
         return StreamError(f"the event stream from {url} stalled: no data for {read_timeout} s")
-    if isinstance(err, SSEError):
-        return StreamError(f"the event stream from {url} sent malformed data: {err}")
     return StreamError(f"the event stream from {url} broke ({type(err).__name__}: {err})")
+
+
+# -- limits: body size, overall deadline, stream idleness -------------------------------------
+
+
+def too_large(method: str, url: str, limit: int, what: str) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"{method} {url}: {what} is larger than {limit} bytes; stopped reading "
+        "(raise the client option max_response_bytes if this is expected)",
+        method=method,
+        url=url,
+        limit=limit,
+    )
+
+
+class BodyReader:
+    """Collects a reply body chunk by chunk, refusing it past ``limit`` bytes or the deadline.
+
+    A ``Content-Length`` above the limit is refused before a byte is read; a chunked body that
+    never ends is refused as soon as it passes the limit; a trickle ends at the deadline.
+    """
+
+    def __init__(self, method: str, url: str, *, limit: int, deadline: Deadline) -> None:
+        self.method = method
+        self.url = url
+        self.limit = limit
+        self.deadline = deadline
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def start(self, response: httpx.Response) -> None:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            raise too_large(self.method, self.url, self.limit, f"the declared body ({declared})")
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self.limit:
+            raise too_large(self.method, self.url, self.limit, "the reply body")
+        self._chunks.append(chunk)
+        self.deadline.check(self.method, self.url)
+
+    def response(self, streamed: httpx.Response) -> httpx.Response:
+        """A read response holding the body (already decoded: no Content-Encoding any more)."""
+        headers = [
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(self._chunks),
+            request=streamed.request,
+            extensions=streamed.extensions,
+        )
+
+
+@contextlib.asynccontextmanager
+async def awithin_deadline(deadline: Deadline, method: str, url: str) -> AsyncIterator[None]:
+    """End the enclosed await once the deadline passes: headers and body, however they trickle."""
+    try:
+        async with asyncio.timeout(deadline.remaining()):
+            yield
+    except TimeoutError:
+        raise deadline.error(method, url) from None
+
+
+@contextlib.contextmanager
+def within_deadline(deadline: Deadline, method: str, url: str) -> Iterator[None]:
+    """The blocking twin of :func:`awithin_deadline`, which cannot interrupt a blocking read:
+    there each read's timeout is clamped to the time left and the body is checked per chunk."""
+    yield
+
+
+class EventReader:
+    """The data of a stream's events, with the size of one event and the silence bounded.
+
+    ``idle_timeout``: seconds without an event that carries data; heartbeat comments keep the
+    connection open but do not count, so a server that only pings ends in StreamIdleError.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_event_bytes: int,
+        idle_timeout: float | None,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.max_event_bytes = max_event_bytes
+        self.idle_timeout = idle_timeout
+        self._parser = SSEParser(max_event_bytes, url=url)
+        self._clock = clock
+        self._last_event = clock()
+
+    def feed(self, chunk: bytes) -> list[str]:
+        events = self._parser.feed(chunk)
+        now = self._clock()
+        if events:
+            self._last_event = now
+        elif self.idle_timeout is not None and now - self._last_event > self.idle_timeout:
+            raise StreamIdleError(
+                f"the event stream from {self.url} sent no event for {self.idle_timeout:g} s "
+                "(only heartbeats or nothing)",
+                idle_timeout=self.idle_timeout,
+            )
+        return events
 
 
 def log_response(method: str, url: str, response: httpx.Response, started: float) -> None:
@@ -327,9 +451,13 @@ class HTTPBase:
         retry_counter: RetryCounter | None,
         sleeper: Sleeper | None,
         service_clock: ServiceClock | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValidationError("base_url must be an http(s) URL", argument="base_url")
+        refuse_credentials(base_url, field="base_url")
         if has_client and transport is not None:
             raise ValidationError(
                 "pass either http_client or transport, not both (the client has its transport)",
@@ -340,6 +468,13 @@ class HTTPBase:
         self.base_url = base_url.rstrip("/")
         self._auth = auth
         self._timeout = check_timeout(timeout)
+        self.max_response_bytes = check_max_response_bytes(max_response_bytes)
+        self.deadline = (
+            derive_deadline(self._timeout)
+            if isinstance(deadline, NotGiven)
+            else check_deadline(deadline)
+        )
+        self.stream_idle_timeout = check_stream_idle_timeout(stream_idle_timeout)
         self._backoff = Backoff(
             max_retries=check_max_retries(max_retries),
             factor=check_backoff_factor(backoff_factor),
@@ -367,7 +502,7 @@ class HTTPBase:
         if self._service_clock is not None and url.startswith(self.base_url):
             self._service_clock.observe_headers(response.headers)
 
-    def _retrier(self, method: str, url: str) -> Retrier:
+    def _retrier(self, method: str, url: str, deadline: Deadline | None = None) -> Retrier:
         idempotent = is_idempotent(method)
         return Retrier(
             self._backoff,
@@ -375,7 +510,11 @@ class HTTPBase:
             counter=self._counter,
             sleeper=self._sleeper,
             what=f"{method} {url}",
+            deadline=deadline,
         )
+
+    def _body_reader(self, method: str, url: str, deadline: Deadline) -> BodyReader:
+        return BodyReader(method, url, limit=self.max_response_bytes, deadline=deadline)
 
     def _check_open(self, client: httpx.Client | httpx.AsyncClient, method: str, url: str) -> None:
         if client.is_closed:
@@ -404,33 +543,60 @@ class HTTPBase:
         return method, url, checked_expect
 
     def _prepare_stream(
-        self, client: httpx.Client | httpx.AsyncClient, path: str, read_timeout: float | None
-    ) -> tuple[str, float | None]:
-        """Check a stream's arguments before connecting: (url, read_timeout)."""
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        path: str,
+        read_timeout: float | None,
+        idle_timeout: float | NotGiven | None,
+    ) -> tuple[str, float | None, float | None]:
+        """Check a stream's arguments before connecting: (url, read_timeout, idle_timeout)."""
         checked_timeout = check_read_timeout(read_timeout)
+        checked_idle = (
+            self.stream_idle_timeout
+            if isinstance(idle_timeout, NotGiven)
+            else check_stream_idle_timeout(idle_timeout)
+        )
         url = self.url(path)
         self._check_open(client, "GET", url)
-        return url, checked_timeout
+        return url, checked_timeout, checked_idle
 
-    def _send_kwargs(self, params: Mapping[str, Any] | None, json: Any) -> dict[str, Any]:
-        return {
-            "auth": self._auth_arg(),
-            "headers": self._extra_headers,
-            **_request_kwargs(params, json),
-        }
+    def _build(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        deadline: Deadline,
+    ) -> httpx.Request:
+        """The request to send; no single read of it may outlast the deadline."""
+        try:
+            return client.build_request(
+                method,
+                url,
+                headers=self._extra_headers,
+                timeout=deadline.clamp(client.timeout),
+                **_request_kwargs(params, json),
+            )
+        except httpx.InvalidURL as err:
+            raise invalid_url(url, err) from err
 
     def _sse_kwargs(
         self,
         client: httpx.Client | httpx.AsyncClient,
         params: Mapping[str, Any] | None,
         read_timeout: float | None,
+        idle_timeout: float | None,
     ) -> dict[str, Any]:
         return {
             "params": query(params),
             "auth": self._auth_arg(),
             "headers": dict(self._extra_headers),
-            "timeout": _stream_timeout(client.timeout, read_timeout),
+            "timeout": _stream_timeout(client.timeout, read_timeout, idle_timeout),
         }
+
+    def _event_reader(self, url: str, idle_timeout: float | None) -> EventReader:
+        return EventReader(url, max_event_bytes=self.max_response_bytes, idle_timeout=idle_timeout)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"

@@ -41,6 +41,7 @@ from solders.token.associated import get_associated_token_address
 from solders.token.state import TokenAccount
 from solders.transaction_status import TransactionConfirmationStatus, TransactionStatus
 
+from nosana_nb.core._shared.http import NOT_GIVEN, BodyReader, NotGiven
 from nosana_nb.core.errors import (
     APIConnectionError,
     APIError,
@@ -51,12 +52,17 @@ from nosana_nb.core.errors import (
     status_error_from_response,
 )
 from nosana_nb.core.retry_policy import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     Backoff,
+    Deadline,
     Retrier,
     RetryCounter,
     Sleeper,
     check_backoff_factor,
+    check_deadline,
+    check_max_response_bytes,
     check_max_retries,
+    derive_deadline,
     is_retryable,
     request_was_sent,
 )
@@ -341,6 +347,8 @@ class RPCBase:
         transport: object | None,
         retry_counter: RetryCounter | None,
         sleeper: Sleeper | None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValidationError("url must be an http(s) URL", argument="url")
@@ -351,6 +359,12 @@ class RPCBase:
         self._url = url
         self.url = redact_url(url)
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.max_response_bytes = check_max_response_bytes(max_response_bytes)
+        self.deadline = (
+            derive_deadline(self._timeout)
+            if isinstance(deadline, NotGiven)
+            else check_deadline(deadline)
+        )
         self._backoff = Backoff(
             max_retries=check_max_retries(max_retries),
             factor=check_backoff_factor(backoff_factor),
@@ -368,14 +382,26 @@ class RPCBase:
     def _body(self, call: RPCCall) -> dict[str, Any]:
         return call.body(next(self._ids))
 
-    def _retrier(self, call: RPCCall) -> Retrier:
+    def _retrier(self, call: RPCCall, deadline: Deadline | None = None) -> Retrier:
         return Retrier(
             self._backoff,
             retry_on=lambda failure: is_retryable(failure, idempotent=call.read_only),
             counter=self._counter,
             sleeper=self._sleeper,
             what=f"Solana RPC {call.method}",
+            deadline=deadline,
         )
+
+    def _request(
+        self, client: httpx.Client | httpx.AsyncClient, call: RPCCall, deadline: Deadline
+    ) -> httpx.Request:
+        # The URL may hold an API key in its query: only the redacted one ever reaches a text.
+        return client.build_request(
+            "POST", self._url, json=self._body(call), timeout=deadline.clamp(client.timeout)
+        )
+
+    def _body_reader(self, deadline: Deadline) -> BodyReader:
+        return BodyReader("POST", self.url, limit=self.max_response_bytes, deadline=deadline)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"

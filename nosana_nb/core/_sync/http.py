@@ -13,26 +13,32 @@ from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, SSEError, connect_sse
+from httpx_sse import connect_sse
 
 from nosana_nb.core._shared.http import (
     NOT_GIVEN,
+    BodyReader,
+    EventReader,
     Expect,
     HTTPBase,
+    NotGiven,
     TimeoutArg,
     check_event_stream,
     check_injected,
     connection_failed,
-    invalid_url,
     log_response,
     parse_response,
     stall,
     status_error,
+    within_deadline,
 )
 from nosana_nb.core.retry_policy import (
     DEFAULT_BACKOFF_FACTOR,
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
+    Deadline,
     RetryCounter,
     Sleeper,
 )
@@ -56,6 +62,9 @@ class SyncHTTP(HTTPBase):
         retry_counter: RetryCounter | None = None,
         sleeper: Sleeper | None = None,
         service_clock: ServiceClock | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
+        stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> None:
         check_injected(http_client, httpx.Client, transport, httpx.BaseTransport)
         super().__init__(
@@ -70,6 +79,9 @@ class SyncHTTP(HTTPBase):
             retry_counter=retry_counter,
             sleeper=sleeper,
             service_clock=service_clock,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
+            stream_idle_timeout=stream_idle_timeout,
         )
         if http_client is None:
             http_client = httpx.Client(transport=transport, **self._client_options())
@@ -84,23 +96,32 @@ class SyncHTTP(HTTPBase):
         json: Any = NOT_GIVEN,
         expect: Expect = "json",
     ) -> Any:
-        """Send one request (retried as the policy says) and parse its reply."""
+        """Send one request (retried as the policy says) and parse its reply.
+
+        The whole call, retries included, ends by the shell's ``deadline``; a reply body above
+        ``max_response_bytes`` raises ResponseTooLargeError.
+        """
         method, url, expect = self._prepare(self._client, method, path, expect)
-        kwargs = self._send_kwargs(params, json)
+        deadline = Deadline(self.deadline)
 
         def attempt() -> Any:
+            request = self._build(self._client, method, url, params, json, deadline)
             started = time.perf_counter()
             try:
-                response = self._client.request(method, url, **kwargs)
-            except httpx.InvalidURL as err:
-                raise invalid_url(url, err) from err
+                with within_deadline(deadline, method, url):
+                    response = read_capped(
+                        self._client,
+                        request,
+                        self._body_reader(method, url, deadline),
+                        auth=self._auth_arg(),
+                    )
             except httpx.HTTPError as err:
                 raise connection_failed(method, url, err, started) from err
             log_response(method, url, response, started)
             self._observe_clock(url, response)
             return parse_response(response, expect, method, url)
 
-        return self._retrier(method, url).call(attempt)
+        return self._retrier(method, url, deadline).call(attempt)
 
     @contextlib.contextmanager
     def stream_sse(
@@ -109,17 +130,22 @@ class SyncHTTP(HTTPBase):
         *,
         params: Mapping[str, Any] | None = None,
         read_timeout: float | None = 60.0,
+        idle_timeout: float | NotGiven | None = NOT_GIVEN,
     ) -> Iterator[Iterator[str]]:
         """Open an SSE stream; the iterator yields each message's ``data``, skipping comments.
 
         Opening is retried like a GET; once the stream is open, a break or a stall raises
-        StreamError (reconnecting is the caller's choice: the watcher does).
+        StreamError (reconnecting is the caller's choice: the watcher does), no event for
+        ``idle_timeout`` seconds (default: the shell's ``stream_idle_timeout``; heartbeats do
+        not count) StreamIdleError, an event above ``max_response_bytes`` ResponseTooLargeError.
         """
-        url, read_timeout = self._prepare_stream(self._client, path, read_timeout)
-        kwargs = self._sse_kwargs(self._client, params, read_timeout)
+        url, read_timeout, idle_timeout = self._prepare_stream(
+            self._client, path, read_timeout, idle_timeout
+        )
+        kwargs = self._sse_kwargs(self._client, params, read_timeout, idle_timeout)
         with contextlib.ExitStack() as stack:
 
-            def attempt() -> EventSource:
+            def attempt() -> httpx.Response:
                 started = time.perf_counter()
                 with contextlib.ExitStack() as opening:
                     try:
@@ -132,14 +158,22 @@ class SyncHTTP(HTTPBase):
                     log_response("GET", url, response, started)
                     self._observe_clock(url, response)
                     if not response.is_success:
-                        response.read()  # the error body, for the mapped error
-                        raise status_error(response, "GET", url)
+                        # the error body, for the mapped error; bounded like any other body
+                        reader = self._body_reader("GET", url, Deadline(self.deadline))
+                        try:
+                            reader.start(response)
+                            for chunk in response.iter_bytes():
+                                reader.add(chunk)
+                        except httpx.HTTPError as err:
+                            raise connection_failed("GET", url, err, started) from err
+                        raise status_error(reader.response(response), "GET", url)
                     stack.push(opening.pop_all())
-                    return source
+                    return response
 
-            source = self._retrier("GET", url).call(attempt)
-            check_event_stream(source.response, url)
-            messages = _data_of(source, url, read_timeout)
+            response = self._retrier("GET", url).call(attempt)
+            check_event_stream(response, url)
+            gap = kwargs["timeout"].read
+            messages = _data_of(response, self._event_reader(url, idle_timeout), url, gap)
             stack.callback(messages.close)
             yield messages
 
@@ -155,10 +189,31 @@ class SyncHTTP(HTTPBase):
         self.close()
 
 
-def _data_of(source: EventSource, url: str, read_timeout: float | None) -> Generator[str, None]:
+def read_capped(
+    client: httpx.Client,
+    request: httpx.Request,
+    reader: BodyReader,
+    *,
+    auth: httpx.Auth | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT,
+) -> httpx.Response:
+    """Send ``request`` and read its body through ``reader`` (size and deadline bounded)."""
+    response = client.send(request, auth=auth, stream=True)
     try:
-        for event in source.iter_sse():
-            if event.data:
-                yield event.data
-    except (httpx.HTTPError, SSEError) as err:
+        reader.start(response)
+        for chunk in response.iter_bytes():
+            reader.add(chunk)
+    finally:
+        response.close()
+    return reader.response(response)
+
+
+def _data_of(
+    response: httpx.Response, reader: EventReader, url: str, read_timeout: float | None
+) -> Generator[str, None]:
+    try:
+        for chunk in response.iter_bytes():
+            events = reader.feed(chunk)  # (a list, so the generated twin has no `yield from`)
+            while events:
+                yield events.pop(0)
+    except httpx.HTTPError as err:
         raise stall(url, read_timeout, err) from err

@@ -15,6 +15,7 @@ from solders.account import Account
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 
+from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven, within_deadline
 from nosana_nb.core._shared.solana_rpc import (
     MAX_SIGNATURES,
     RPCBase,
@@ -35,10 +36,13 @@ from nosana_nb.core._shared.solana_rpc import (
     transaction_call,
     transport_error,
 )
+from nosana_nb.core._sync.http import read_capped
 from nosana_nb.core.retry_policy import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RPC_BACKOFF,
     DEFAULT_RPC_RETRIES,
     DEFAULT_RPC_TIMEOUT,
+    Deadline,
     RetryCounter,
     Sleeper,
 )
@@ -58,6 +62,8 @@ class SolanaRPC(RPCBase):
         backoff_factor: float = DEFAULT_RPC_BACKOFF,
         retry_counter: RetryCounter | None = None,
         sleeper: Sleeper | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> None:
         super().__init__(
             url,
@@ -68,20 +74,25 @@ class SolanaRPC(RPCBase):
             transport=transport,
             retry_counter=retry_counter,
             sleeper=sleeper,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
         )
         self._client = http_client or httpx.Client(transport=transport, timeout=self._timeout)
 
     def call(self, call: RPCCall) -> Any:
-        """Send one call (retried as the policy says) and parse its answer."""
+        """Send one call (retried as the policy says, within the deadline) and parse its answer."""
+        deadline = Deadline(self.deadline)
 
         def attempt() -> Any:
+            request = self._request(self._client, call, deadline)
             try:
-                response = self._client.post(self._url, json=self._body(call))
+                with within_deadline(deadline, "POST", self.url):
+                    response = read_capped(self._client, request, self._body_reader(deadline))
             except httpx.HTTPError as exc:
                 raise transport_error(exc, call, self.url) from None
             return parse_answer(call, response, self.url)
 
-        return self._retrier(call).call(attempt)
+        return self._retrier(call, deadline).call(attempt)
 
     def get_balance(self, pubkey: str | Pubkey) -> int:
         return int(self.call(balance_call(pubkey)))
