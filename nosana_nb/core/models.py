@@ -310,21 +310,57 @@ class Stats(WireModel):
 # --- markets and cost -----------------------------------------------------------------------
 
 
+class RemoteResource(WireModel):
+    """A resource a market's nodes must hold: an Ollama model, or an S3/HF/Ollama URL."""
+
+    type: str
+    model: OptionalStr = None
+    url: OptionalStr = None
+    files: list[str] | None = None
+    buckets: list[dict[str, Any]] | None = None
+
+
+class MarketRequiredResources(WireModel):
+    """``GET /api/markets/{id}/required-resources``."""
+
+    required_images: list[str] = Field(default_factory=list)
+    required_remote_resources: list[RemoteResource] = Field(default_factory=list)
+
+
+def _nodes_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
 class Market(WireModel):
-    """A market from the markets API. ``nos_job_price_per_second`` is whole NOS per second."""
+    """A market from the markets API. ``nos_job_price_per_second`` is whole NOS per second.
+
+    Every field of the service's market item is declared; ``nodes`` lists the market's nodes
+    and ``client`` is a flag. ``idle_nodes`` is not part of the reply: ``client.markets``
+    fills it in from the market account's node queue on chain (None until read).
+    """
 
     address: str
     slug: OptionalStr = None
     name: OptionalStr = None
+    sft: OptionalStr = None
     type: OptionalStr = None
     usd_reward_per_hour: OptionalDecimal = None
+    nos_reward_per_second: OptionalDecimal = None
     nos_job_price_per_second: OptionalDecimal = None
     network_fee_percentage: OptionalDecimal = None
+    premium_community_relation: OptionalStr = None
     gpu_types: list[str] = Field(default_factory=list)
+    required_images: list[str] = Field(default_factory=list)
+    required_remote_resources: list[RemoteResource] = Field(default_factory=list)
+    nodes: Annotated[list[Any], BeforeValidator(_nodes_list)] = Field(default_factory=list)
+    client: bool = False
     lowest_vram: Number | None = None
-    nodes: Any = None
-    available: int | None = None
-    client: Any = None
+    max_usd_uptime_reward_per_day: OptionalDecimal = None
+    idle_nodes: int | None = None
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes)
 
     @property
     def job_price_base_units_per_second(self) -> Decimal | None:

@@ -352,7 +352,7 @@ def test_stats_is_unauthenticated(client: NosanaClient, fake: FakeNosana) -> Non
 
 def test_markets_carry_no_credentials(client: NosanaClient, fake: FakeNosana) -> None:
     markets = client.markets.list()
-    assert (last(fake).method, last(fake).path) == ("GET", "/api/markets")
+    assert (last(fake).method, last(fake).path) == ("GET", "/api/markets/")
     assert_no_credentials(last(fake))
     by_slug = client.markets.get("NVIDIA-3060")
     assert by_slug.address == MARKET_3060
@@ -414,6 +414,6 @@ def test_api_key_is_sent_on_create_only(fake: FakeNosana, wallet: Wallet) -> Non
         others = [r for r in fake.requests if r is not create]
         assert others
         assert all("x-nosana-api" not in r.headers for r in others)
-        assert fake.calls("GET", "/api/markets") == []
+        assert fake.calls("GET", "/api/markets/") == []
         assert key not in repr(client)
         assert key not in repr(client._dm)

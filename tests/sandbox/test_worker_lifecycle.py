@@ -147,9 +147,11 @@ def timeline(box: Sandbox, deployment_id: str) -> list[tuple[Any, ...]]:
 
 
 def assert_money_adds_up(box: Sandbox, vault: str, funded: int) -> None:
-    """paid + refunded == escrowed for every ended job, and the chain agrees."""
+    """paid + refunded == escrowed for every ended job, every deposit paid its 10 % network
+    fee (never refunded), and the chain agrees."""
     jobs = box.store.find("jobs", vault=vault)
     for job in jobs:
+        assert 0 < job["fees_paid"] <= job["escrowed"] // 10, job  # Σ ⌊deposit / 10⌋
         if job["state"] in ("COMPLETED", "STOPPED"):
             assert job["paid"] + job["refunded"] == job["escrowed"], job
             assert job["paid"] == PRICE * min(
@@ -158,7 +160,8 @@ def assert_money_adds_up(box: Sandbox, vault: str, funded: int) -> None:
             )
     held = sum(j["escrowed"] for j in jobs if j["state"] in ("QUEUED", "RUNNING"))
     paid = sum(j["paid"] for j in jobs if j["state"] in ("COMPLETED", "STOPPED"))
-    assert box.chain.nos_balance(vault) == funded - paid - held
+    fees = sum(j["fees_paid"] for j in jobs)
+    assert box.chain.nos_balance(vault) == funded - paid - held - fees
 
 
 # -- SIMPLE -----------------------------------------------------------------------------------
@@ -502,7 +505,7 @@ def test_new_revision_on_stopped_deployment_posts_jobs(sandbox: Sandbox) -> None
 
 # -- funds and retries ------------------------------------------------------------------------
 def test_insufficient_funds_then_recovery_after_top_up(sandbox: Sandbox) -> None:
-    deposit = PRICE * 600
+    deposit = PRICE * 600 + PRICE * 600 // 10  # with the network fee
     vault = sandbox.vault(nos=deposit)  # enough for one of the two jobs
     dep = sandbox.create("SIMPLE", replicas=2, timeout=10, vault=vault)
     sandbox.start(dep)

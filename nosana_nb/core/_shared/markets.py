@@ -2,8 +2,9 @@
 
 Prices: the markets API gives ``nos_job_price_per_second`` in whole NOS per second; when a job
 is listed, the chain escrows the market's ``job_price`` in NOS base units (1e-6 NOS) per second
-for the job's whole timeout, plus the network fee. ``network_fee_percentage`` is a percentage
-(10 means 10 %). The I/O-free half of ``Markets``/``AsyncMarkets`` (``_async/markets.py``).
+for the job's whole timeout, and takes the network fee on top: ``network_fee_percentage``
+(10 means 10 %) of that deposit, rounded down, not refunded; each extension pays it again.
+The I/O-free half of ``Markets``/``AsyncMarkets`` (``_async/markets.py``).
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
 from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.errors import InsufficientFundsError, ValidationError
-from nosana_nb.core.models import NOS_BASE_UNITS_PER_NOS, CostEstimate, Market
+from nosana_nb.core.models import (
+    NOS_BASE_UNITS_PER_NOS,
+    CostEstimate,
+    Market,
+    MarketRequiredResources,
+)
 from nosana_nb.core.routes import Route
 from nosana_nb.core.validation import (
     Strategy,
@@ -58,6 +64,13 @@ def _ceil(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_CEILING))
 
 
+def network_fee_base_units(deposit: int, percentage: Decimal | int | None) -> int:
+    """The network fee the chain takes on one deposit (a listing or an extension) of
+    ``deposit`` NOS base units: ``deposit × percentage / 100`` rounded down, never refunded."""
+    pct = Decimal(0) if percentage is None else Decimal(str(percentage))
+    return int((Decimal(deposit) * pct / _HUNDRED).to_integral_value(rounding=ROUND_FLOOR))
+
+
 def _parse_markets(data: Any) -> list[Market]:
     items = data.get("markets") if isinstance(data, Mapping) else data
     if not isinstance(items, list):
@@ -65,8 +78,67 @@ def _parse_markets(data: Any) -> list[Market]:
     return [Market.model_validate(item) for item in items]
 
 
-def markets_route(network: NetworkConfig) -> Route[list[Market]]:
-    return Route("GET", network.markets_url, _parse_markets, requires_auth=False)
+MARKET_TYPES = ("PREMIUM", "COMMUNITY", "OTHER")
+
+
+def markets_query(
+    *,
+    type: str | None = None,
+    limit: int | None = None,
+    filter_key: str | None = None,
+    filter_value: str | None = None,
+) -> dict[str, str] | None:
+    """The list filters as the service spells them (``type``, ``limit``, ``filterKey``, ...)."""
+    query: dict[str, str] = {}
+    if type is not None:
+        if type not in MARKET_TYPES:
+            raise ValidationError(
+                f"type must be one of {', '.join(MARKET_TYPES)}, got {type!r}", argument="type"
+            )
+        query["type"] = type
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError(
+                f"limit must be a whole number >= 1, got {limit!r}", argument="limit"
+            )
+        query["limit"] = str(limit)
+    if (filter_key is None) != (filter_value is None):
+        raise ValidationError("filter_key and filter_value go together", argument="filter_key")
+    if filter_key is not None:
+        if not isinstance(filter_key, str) or not filter_key:
+            raise ValidationError("filter_key must be a field name", argument="filter_key")
+        query["filterKey"] = filter_key
+        query["filterValue"] = str(filter_value)
+    return query or None
+
+
+def markets_route(
+    network: NetworkConfig, query: dict[str, str] | None = None
+) -> Route[list[Market]]:
+    return Route(
+        "GET", network.markets_url + "/", _parse_markets, params=query, requires_auth=False
+    )
+
+
+def market_route(network: NetworkConfig, address: str) -> Route[Market]:
+    """``GET /api/markets/{id}/`` (the service's spelling ends with the slash)."""
+    return Route(
+        "GET",
+        f"{network.markets_url}/{check_market_ref(address)}/",
+        Market.model_validate,
+        requires_auth=False,
+    )
+
+
+def required_resources_route(
+    network: NetworkConfig, address: str
+) -> Route[MarketRequiredResources]:
+    return Route(
+        "GET",
+        f"{network.markets_url}/{check_market_ref(address)}/required-resources",
+        MarketRequiredResources.model_validate,
+        requires_auth=False,
+    )
 
 
 def check_market_ref(address_or_slug: Any) -> str:
@@ -107,9 +179,9 @@ def estimate_cost(
         )
     seconds = minutes * 60
     fee_pct = market.network_fee_percentage or Decimal(0)
-    price_units = price * NOS_BASE_UNITS_PER_NOS
-    base_units = _ceil(price_units * count * seconds)
-    fee_units = _ceil(Decimal(base_units) * fee_pct / _HUNDRED)
+    deposit_per_job = _ceil(price * NOS_BASE_UNITS_PER_NOS * seconds)
+    base_units = deposit_per_job * count
+    fee_units = network_fee_base_units(deposit_per_job, fee_pct) * count
     with_fee = base_units + fee_units
     per_hour = price * count * _SECONDS_PER_HOUR
     fee_factor = 1 + fee_pct / _HUNDRED

@@ -14,12 +14,14 @@ from nosana_nb.core._shared.markets import (
     check_market_ref,
     estimate_cost,
     find_market,
+    markets_query,
     markets_route,
     precheck,
+    required_resources_route,
 )
 from nosana_nb.core._sync.http import SyncHTTP
 from nosana_nb.core.config import NetworkConfig
-from nosana_nb.core.models import CostEstimate, Market
+from nosana_nb.core.models import CostEstimate, Market, MarketRequiredResources
 from nosana_nb.core.routes import send
 from nosana_nb.core.validation import Strategy
 
@@ -31,8 +33,24 @@ class Markets:
         self._http = http
         self._network = network
 
-    def list(self) -> list[Market]:
-        return send(self._http, markets_route(self._network))
+    def list(
+        self,
+        *,
+        type: str | None = None,
+        limit: int | None = None,
+        filter_key: str | None = None,
+        filter_value: str | None = None,
+    ) -> list[Market]:
+        """Markets, optionally of one ``type`` (PREMIUM, COMMUNITY, OTHER), the first ``limit``,
+        or those whose field ``filter_key`` equals ``filter_value``."""
+        query = markets_query(
+            type=type, limit=limit, filter_key=filter_key, filter_value=filter_value
+        )
+        return send(self._http, markets_route(self._network, query))
+
+    def required_resources(self, address: str) -> MarketRequiredResources:
+        """Images and remote resources a node must hold to join the market at ``address``."""
+        return send(self._http, required_resources_route(self._network, address))
 
     def get(self, address_or_slug: str) -> Market:
         check_market_ref(address_or_slug)

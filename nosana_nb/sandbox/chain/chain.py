@@ -51,6 +51,11 @@ class Chain:
     def escrow_account(self) -> Pubkey:
         return self._money.escrow_account
 
+    @property
+    def rewards_account(self) -> Pubkey:
+        """The NOS account network fees go to."""
+        return self._money.rewards_account
+
     # -- faucets --------------------------------------------------------------------------
     def airdrop(self, pubkey: str | Pubkey, lamports: int) -> str:
         """Credit SOL from LiteSVM's airdrop pool; recorded like any transaction."""
@@ -69,9 +74,9 @@ class Chain:
         return self._money.nos_balance(owner)
 
     # -- job money (used by the deployment manager's worker) ------------------------------
-    def escrow(self, vault_secret: bytes, base_units: int) -> str:
-        """Move a job deposit from the vault's NOS account to the escrow; the vault pays the fee."""
-        return self._money.escrow(vault_secret, base_units)
+    def escrow(self, vault_secret: bytes, base_units: int, fee_units: int = 0) -> str:
+        """Move a job deposit to the escrow and the network fee to the rewards account."""
+        return self._money.escrow(vault_secret, base_units, fee_units)
 
     def settle(self, vault: str | Pubkey, node: str | Pubkey, pay: int, refund: int) -> str:
         """Pay a node from the escrow and refund the rest of a deposit to the vault."""

@@ -136,6 +136,7 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "Stats": {"type": "object"},
     "Market": {"type": "object"},
+    "MarketRequiredResources": {"type": "object"},
 }
 
 
@@ -226,11 +227,6 @@ def _responses(route: Route) -> dict[str, Any]:
         responses["415"] = _error("FastifyError", "Body neither JSON nor text")
     if route.auth_style == "stream":
         responses["500"] = _error("StreamError", "Malformed or expired token")
-    elif route.auth_style == "empty":
-        responses["500"] = {
-            "description": "Malformed or expired token ({}), or a handler error ({error})",
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
     elif route.prefixes != ("",) or route.method in _BODY_METHODS:
         responses["500"] = _error(
             "Error", "Refused state change, bad token, invalid cursor or invalid JSON"

@@ -250,7 +250,6 @@ ROUTES: tuple[Route, ...] = (
         reads.get_job,
         "Job detail (numeric state, camelCase keys)",
         params=JOB_PARAMS,
-        auth_style="empty",
         response=ref("JobDetail"),
     ),
     Route(
@@ -448,6 +447,24 @@ OPEN_ROUTES: tuple[Route, ...] = (
         params=_MARKET_PARAMS,
         tag="Markets",
         response=ref("Market"),
+    ),
+    open_route(
+        "GET",
+        "/api/markets/{market}/",
+        misc.get_market,
+        "One market by address or slug (the service's spelling, with the trailing slash)",
+        params=_MARKET_PARAMS,
+        tag="Markets",
+        response=ref("Market"),
+    ),
+    open_route(
+        "GET",
+        "/api/markets/{market}/required-resources",
+        misc.market_required_resources,
+        "Images and remote resources a node must hold to join the market",
+        params=_MARKET_PARAMS,
+        tag="Markets",
+        response=ref("MarketRequiredResources"),
     ),
     open_route(
         "POST",

@@ -22,7 +22,7 @@ API_KEY_PREFIX = "apikey:"
 class EscrowChain(Protocol):
     """The part of ``sandbox.chain.Chain`` the worker pays with."""
 
-    def escrow(self, vault_secret: bytes, base_units: int) -> str: ...
+    def escrow(self, vault_secret: bytes, base_units: int, fee_units: int = 0) -> str: ...
 
     def settle(self, vault: str, node: str, pay: int, refund: int) -> str: ...
 
@@ -56,8 +56,9 @@ class Payments:
         self._store = store
         self._chain = chain
 
-    def escrow(self, vault: str, base_units: int, *, reference: str) -> str:
-        """Deposit ``base_units`` NOS from ``vault``; returns the transaction signature.
+    def escrow(self, vault: str, base_units: int, *, fee_units: int = 0, reference: str) -> str:
+        """Deposit ``base_units`` NOS from ``vault`` and pay ``fee_units`` of network fee;
+        returns the transaction signature.
 
         Chain failures propagate unchanged: their message is what the error events show.
         """
@@ -68,7 +69,7 @@ class Payments:
             secret = bytes.fromhex(key)
         except ValueError:
             raise PaymentError(f"Vault {vault} has an unreadable key") from None
-        return self._chain.escrow(secret, base_units)
+        return self._chain.escrow(secret, base_units, fee_units)
 
     def settle(self, job: Doc, settlement: Settlement) -> str:
         vault = str(job["vault"])

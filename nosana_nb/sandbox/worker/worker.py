@@ -154,6 +154,10 @@ class Worker:
     def idle_nodes(self, market_address: str) -> int:
         return self.network.idle_nodes(market_address)
 
+    def market_nodes(self, market_address: str) -> tuple[str, ...]:
+        """Addresses of every simulated node of the market, busy or idle."""
+        return self.network.nodes(market_address)
+
     # -- internals ------------------------------------------------------------------------
     def _attach(self) -> None:
         """Join the change feed; a (re)joining worker first resumes what it could have missed."""
