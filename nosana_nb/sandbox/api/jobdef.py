@@ -365,11 +365,11 @@ def _check(schema: Schema, value: Any, path: str, problems: list[str]) -> None:
             if not found:
                 return
             if _shape_fits(option, value):
-                strangers = sum(1 for key in value if key not in option.get("properties", {}))
-                rank = (
-                    not _tag_matches(option, value),
-                    strangers if isinstance(value, dict) else 0,
+                declared = option.get("properties", {})
+                strangers = (
+                    sum(1 for key in value if key not in declared) if isinstance(value, dict) else 0
                 )
+                rank = (not _tag_matches(option, value), strangers)
                 attempts.append((*rank, len(found), found))
         if attempts:  # show why the closest alternative of the value's shape failed
             problems.extend(min(attempts, key=lambda a: a[:3])[3])
