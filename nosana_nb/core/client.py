@@ -192,7 +192,7 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         self._public = flavor.http(network.api_url, **common)
         self._pin = flavor.http(network.api_url, auth=_pin_auth(network), **common)
         self.rpc = flavor.rpc(network.rpc_url, **common)
-        self.markets = flavor.markets(self._public, network)
+        self.markets = flavor.markets(self._public, network, self.rpc)
         self.jobs = flavor.jobs(self._public, self._pin, network)
         self._services = flavor.services(
             dm=self._dm,

@@ -76,6 +76,10 @@ def test_markets_and_cost_through_the_client(
     validate_schema(markets, "markets")
     market = markets.set_index("address").loc[client.markets.get(MARKET).address]
     assert market["price_base_units_per_second"] > 0
+    # nodes counts the market's list of nodes; idle_nodes comes from its account's node queue
+    pool = sandbox.worker.network.nodes(client.markets.get(MARKET).address)
+    assert market["nodes"] == len(pool)
+    assert market["idle_nodes"] == sandbox.worker.idle_nodes(client.markets.get(MARKET).address)
     now = datetime.fromtimestamp(sandbox.clock.now(), UTC)
     cost = cost_dataframe(
         jobs_dataframe(deployment), markets, deployments=deployments_dataframe(client), now=now

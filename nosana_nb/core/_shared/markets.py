@@ -15,8 +15,18 @@ from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
+from solders.account import Account
+
 from nosana_nb.core.config import NetworkConfig
-from nosana_nb.core.errors import InsufficientFundsError, ValidationError
+from nosana_nb.core.errors import (
+    APIResponseValidationError,
+    InsufficientFundsError,
+    ValidationError,
+)
+from nosana_nb.core.market_account import (
+    MarketAccount,
+    decode_market_account,
+)
 from nosana_nb.core.models import (
     NOS_BASE_UNITS_PER_NOS,
     CostEstimate,
@@ -27,6 +37,7 @@ from nosana_nb.core.routes import Route
 from nosana_nb.core.validation import (
     Strategy,
     check_create_timeout,
+    check_pubkey,
     check_replicas,
     check_strategy,
     timeout_minutes,
@@ -139,6 +150,46 @@ def required_resources_route(
         MarketRequiredResources.model_validate,
         requires_auth=False,
     )
+
+
+def check_market_addresses(addresses: Any) -> list[str]:
+    """A non-empty list of market addresses (base58 public keys)."""
+    if isinstance(addresses, str) or not isinstance(addresses, Sequence) or not addresses:
+        raise ValidationError(
+            "addresses must be a non-empty list of market addresses", argument="addresses"
+        )
+    return [check_pubkey(address, argument="addresses") for address in addresses]
+
+
+def decode_market_accounts(
+    addresses: Sequence[str], accounts: Sequence[Account | None]
+) -> dict[str, MarketAccount | None]:
+    """Market accounts by address; an account the jobs program layout does not fit is an
+    APIResponseValidationError naming the address."""
+    decoded: dict[str, MarketAccount | None] = {}
+    for address, account in zip(addresses, accounts, strict=True):
+        if account is None:
+            decoded[address] = None
+            continue
+        try:
+            decoded[address] = decode_market_account(address, bytes(account.data))
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"Unexpected market account: {exc}", method="POST", url="getMultipleAccounts"
+            ) from None
+    return decoded
+
+
+def with_idle_nodes(
+    markets: Sequence[Market], accounts: Mapping[str, MarketAccount | None]
+) -> list[Market]:
+    """Copies of ``markets`` whose ``idle_nodes`` is their account's node-queue length."""
+    updated = []
+    for market in markets:
+        account = accounts.get(market.address)
+        idle = None if account is None else account.idle_nodes
+        updated.append(market.model_copy(update={"idle_nodes": idle}))
+    return updated
 
 
 def check_market_ref(address_or_slug: Any) -> str:

@@ -7,20 +7,28 @@ run ``.venv/bin/python scripts/unasync.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
 from nosana_nb.core._shared.markets import (
+    check_market_addresses,
     check_market_ref,
+    decode_market_accounts,
     estimate_cost,
     find_market,
     markets_query,
     markets_route,
     precheck,
     required_resources_route,
+    with_idle_nodes,
 )
+from nosana_nb.core._shared.solana_rpc import MAX_ACCOUNTS_PER_CALL
 from nosana_nb.core._sync.http import SyncHTTP
+from nosana_nb.core._sync.solana_rpc import SolanaRPC
 from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.errors import ValidationError
+from nosana_nb.core.market_account import MarketAccount
 from nosana_nb.core.models import CostEstimate, Market, MarketRequiredResources
 from nosana_nb.core.routes import send
 from nosana_nb.core.validation import Strategy
@@ -29,9 +37,35 @@ from nosana_nb.core.validation import Strategy
 class Markets:
     """``client.markets``: list markets, look one up, estimate a deployment's cost."""
 
-    def __init__(self, http: SyncHTTP, network: NetworkConfig) -> None:
+    def __init__(
+        self, http: SyncHTTP, network: NetworkConfig, rpc: SolanaRPC | None = None
+    ) -> None:
         self._http = http
         self._network = network
+        self._rpc = rpc
+
+    def accounts(self, addresses: Sequence[str]) -> dict[str, MarketAccount | None]:
+        """The on-chain market accounts of ``addresses`` (None where none exists), read with
+        ``getMultipleAccounts``: price, timeouts and the queue (``idle_nodes``)."""
+        keys = check_market_addresses(addresses)
+        if self._rpc is None:
+            raise ValidationError(
+                "this Markets has no Solana RPC to read market accounts with", argument="rpc"
+            )
+        found: dict[str, MarketAccount | None] = {}
+        for start in range(0, len(keys), MAX_ACCOUNTS_PER_CALL):
+            batch = keys[start : start + MAX_ACCOUNTS_PER_CALL]
+            accounts = self._rpc.get_multiple_accounts(batch)
+            found.update(decode_market_accounts(batch, accounts))
+        return found
+
+    def with_idle_nodes(self, markets: Sequence[Market]) -> list[Market]:
+        """Copies of ``markets`` with ``idle_nodes`` read from their market accounts' node
+        queues, the way the dashboard counts available nodes (None where no account exists)."""
+        if not markets:
+            return []
+        accounts = self.accounts([m.address for m in markets])
+        return with_idle_nodes(markets, accounts)
 
     def list(
         self,

@@ -17,6 +17,7 @@ from nosana_nb.sandbox.store import Store
 
 from .history import TxRecord
 from .ledger import Ledger
+from .market_accounts import JOBS_PROGRAM_ID, MarketState, encode_market_account
 from .money import Money, ServiceKeys
 
 
@@ -85,6 +86,12 @@ class Chain:
     def build_withdraw_tx(self, vault_secret: bytes, owner: str | Pubkey) -> str:
         """The withdraw transaction: all SOL and NOS to ``owner``, signed by the vault only."""
         return self._money.build_withdraw_tx(vault_secret, owner)
+
+    # -- program state the sandbox keeps for the jobs program ------------------------------
+    def write_market_account(self, address: str | Pubkey, state: MarketState) -> bool:
+        """Keep ``address``'s market account current; True when its bytes changed."""
+        key = Pubkey.from_string(address) if isinstance(address, str) else address
+        return self._ledger.put_program_account(key, JOBS_PROGRAM_ID, encode_market_account(state))
 
     # -- ledger reads and client transactions (used by the JSON-RPC layer) ----------------
     @property

@@ -21,6 +21,7 @@ from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Change, Store
 
 from .config import WorkerConfig
+from .market_accounts import MarketAccounts
 from .network import Network
 from .payments import Payments
 from .stats import WorkerStats
@@ -67,6 +68,8 @@ class Worker:
         self._runner = TaskRunner(
             store, clock, self._queue, self.network, payments, self.config, self._stats
         )
+        self._market_accounts = MarketAccounts(store, chain, self.network)
+        self._market_accounts.refresh()
         self._unsubscribe: Callable[[], None] | None = None
         self._attach()
         clock.subscribe(self._wake)
@@ -187,6 +190,12 @@ class Worker:
             self._strategies.resume(deployment)
 
     def _pass(self) -> int:
+        try:
+            return self._run_pass()
+        finally:
+            self._market_accounts.refresh()
+
+    def _run_pass(self) -> int:
         self._attach()
         self._recover()
         units = 0
