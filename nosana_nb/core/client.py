@@ -22,6 +22,7 @@ from nosana_nb.core import routes
 from nosana_nb.core._shared.http import TimeoutArg
 from nosana_nb.core.auth import ApiKeyAuth, WalletAuth
 from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.credits import AsyncCredits, Credits
 from nosana_nb.core.deployments import (
     AsyncDeployments,
     AsyncServices,
@@ -86,6 +87,11 @@ def _dm_auth(wallet: Wallet | None, api_key: str | None) -> httpx.Auth | None:
     return wallet_auth if api_key is None else _WalletAuthWithApiKey(wallet_auth, api_key)
 
 
+def _credits_auth(wallet: Wallet | None, api_key: str | None) -> httpx.Auth | None:
+    """Credits belong to the API key when there is one (``Bearer nos_...``), else the wallet."""
+    return ApiKeyAuth(api_key) if api_key is not None else _dm_auth(wallet, None)
+
+
 def _pin_auth(network: NetworkConfig) -> ApiKeyAuth | None:
     return ApiKeyAuth(network.ipfs_jwt) if network.ipfs_jwt else None
 
@@ -97,6 +103,7 @@ class _Flavor:
     http: type[Any]
     rpc: type[Any]
     markets: type[Any]
+    credits: type[Any]
     jobs: type[Any]
     services: type[Any]
     deployments: type[Any]
@@ -193,6 +200,10 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         self._pin = flavor.http(network.api_url, auth=_pin_auth(network), **common)
         self.rpc = flavor.rpc(network.rpc_url, **common)
         self.markets = flavor.markets(self._public, network, self.rpc)
+        self._credits_http = flavor.http(
+            network.api_url, auth=_credits_auth(options.wallet, options.api_key), **common
+        )
+        self.credits = flavor.credits(self._credits_http, network)
         self.jobs = flavor.jobs(self._public, self._pin, network)
         self._services = flavor.services(
             dm=self._dm,
@@ -202,6 +213,7 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
             markets=self.markets,
             jobs=self.jobs,
             uses_api_key=options.api_key is not None,
+            credits=self.credits,
             retry_counter=counter,
             sleeper=options.sleeper,
         )
@@ -265,6 +277,7 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
         http=SyncHTTP,
         rpc=SolanaRPC,
         markets=Markets,
+        credits=Credits,
         jobs=Jobs,
         services=SyncServices,
         deployments=Deployments,
@@ -278,6 +291,7 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
     _services: SyncServices
     rpc: SolanaRPC
     markets: Markets
+    credits: Credits
     jobs: Jobs
     deployments: Deployments
     vaults: Vaults
@@ -296,7 +310,7 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
         return routes.send(self._public, routes.get_stats())
 
     def close(self) -> None:
-        for http in (self._dm, self._public, self._pin):
+        for http in (self._dm, self._public, self._pin, self._credits_http):
             http.close()
         self.rpc.close()
 
@@ -322,6 +336,7 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
         http=AsyncHTTP,
         rpc=AsyncSolanaRPC,
         markets=AsyncMarkets,
+        credits=AsyncCredits,
         jobs=AsyncJobs,
         services=AsyncServices,
         deployments=AsyncDeployments,
@@ -335,6 +350,7 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
     _services: AsyncServices
     rpc: AsyncSolanaRPC
     markets: AsyncMarkets
+    credits: AsyncCredits
     jobs: AsyncJobs
     deployments: AsyncDeployments
     vaults: AsyncVaults
@@ -353,7 +369,7 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
         return await routes.asend(self._public, routes.get_stats())
 
     async def aclose(self) -> None:
-        for http in (self._dm, self._public, self._pin):
+        for http in (self._dm, self._public, self._pin, self._credits_http):
             await http.aclose()
         await self.rpc.aclose()
 

@@ -374,6 +374,25 @@ class Market(WireModel):
         return self.name or self.slug or self.address
 
 
+class CreditsBalance(WireModel):
+    """``GET /api/credits/balance``: an API-key user's credits, in USD."""
+
+    assigned_credits: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(
+        alias="assignedCredits"
+    )
+    reserved_credits: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(
+        alias="reservedCredits"
+    )
+    settled_credits: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(
+        alias="settledCredits"
+    )
+
+    @property
+    def available(self) -> Decimal:
+        """What new jobs can reserve: assigned - reserved - settled."""
+        return self.assigned_credits - self.reserved_credits - self.settled_credits
+
+
 class CostEstimate(WireModel):
     """What running ``replicas`` jobs for ``timeout_seconds`` on a market costs.
 

@@ -33,6 +33,8 @@ COLLECTIONS = (
     "vaults",
     "results",
     "ipfs",
+    "credits",
+    "credit_reservations",
     "meta",
 )
 

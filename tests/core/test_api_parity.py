@@ -24,6 +24,7 @@ from nosana_nb.core.deployments import (
 )
 from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.jobs import AsyncJobs, Jobs
+from nosana_nb.core.credits import AsyncCredits, Credits
 from nosana_nb.core.markets import AsyncMarkets, Markets
 from nosana_nb.core.pagination import AsyncPager, SyncPager
 from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC
@@ -36,6 +37,7 @@ PAIRS = [
     (Vaults, AsyncVaults),
     (Vault, AsyncVault),
     (Markets, AsyncMarkets),
+    (Credits, AsyncCredits),
     (Jobs, AsyncJobs),
     (SyncPager, AsyncPager),
     (SyncServices, AsyncServices),

@@ -405,7 +405,7 @@ def test_api_key_is_sent_on_create_only(fake: FakeNosana, wallet: Wallet) -> Non
     with sync_client(fake, wallet, api_key=key) as client:
         deployment = client.deployments.create(
             name="credits", market=MARKET_3060, replicas=1, timeout=3600, job_definition=JD
-        )  # credits pay, so no vault funds check (which would have refused an empty vault)
+        )  # credits pay: the pre-check reads the credits, not the (empty) vault
         deployment.refresh()
         client.vaults.list()
         (create,) = fake.calls("POST", "/deployments/create")
@@ -414,6 +414,11 @@ def test_api_key_is_sent_on_create_only(fake: FakeNosana, wallet: Wallet) -> Non
         others = [r for r in fake.requests if r is not create]
         assert others
         assert all("x-nosana-api" not in r.headers for r in others)
-        assert fake.calls("GET", "/api/markets/") == []
+        (balance,) = fake.calls("GET", "/api/credits/balance")
+        assert balance.headers["authorization"] == f"Bearer {key}"
+        assert "x-user-id" not in balance.headers
+        assert all(
+            key not in r.headers.get("authorization", "") for r in others if r is not balance
+        )
         assert key not in repr(client)
         assert key not in repr(client._dm)

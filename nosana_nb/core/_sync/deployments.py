@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nosana_nb.core import models, routes
+from nosana_nb.core._shared.credits import check_credits
 from nosana_nb.core._shared.deployments import (
     _ARCHIVED,
     _STARTED,
@@ -41,6 +42,7 @@ from nosana_nb.core._shared.deployments import (
     logger,
 )
 from nosana_nb.core._shared.markets import check_vault_funds
+from nosana_nb.core._sync.credits import Credits
 from nosana_nb.core._sync.http import SyncHTTP
 from nosana_nb.core._sync.jobs import Jobs
 from nosana_nb.core._sync.markets import Markets
@@ -106,6 +108,7 @@ class SyncServices:
     markets: Markets
     jobs: Jobs
     uses_api_key: bool = False
+    credits: Credits | None = None
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     vault_factory: Callable[..., Vault] = _make_vault
@@ -165,8 +168,6 @@ class SyncServices:
     def check_funds(
         self, *, market: str, replicas: int, timeout_minutes: float, vault: str | None
     ) -> None:
-        if self.uses_api_key:
-            return  # API-key deployments pay with credits, not from a vault
         try:
             markets = self.markets.list()
         except APIError as exc:
@@ -174,6 +175,16 @@ class SyncServices:
             return
         estimate = _funds_plan(market, replicas, timeout_minutes, markets)
         if estimate is None:
+            return
+        if self.uses_api_key:  # API-key deployments pay with credits, not from a vault
+            if self.credits is None:
+                return
+            try:
+                balance = self.credits.balance()
+            except APIError as exc:
+                logger.warning("skipping the credits pre-check: balance unavailable (%s)", exc)
+                return
+            check_credits(estimate, balance)
             return
         address = vault if vault is not None else self.shared_vault()
         check_vault_funds(estimate, self.vault(address).get_balance(), address)

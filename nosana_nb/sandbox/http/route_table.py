@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nosana_nb.sandbox.api import actions, jobhost, misc, vaults
+from nosana_nb.sandbox.api import actions, credits, jobhost, misc, vaults
 from nosana_nb.sandbox.api import deployments as reads
 from nosana_nb.sandbox.context import SandboxContext
 
@@ -498,6 +498,29 @@ _HEALTH: Schema = {
     },
 }
 
+CREDITS_BALANCE: Schema = {
+    "type": "object",
+    "properties": {
+        "assignedCredits": {"type": "number"},
+        "reservedCredits": {"type": "number"},
+        "settledCredits": {"type": "number"},
+    },
+    "required": ["assignedCredits", "reservedCredits", "settledCredits"],
+}
+
+CREDIT_ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/credits/balance",
+        credits.balance,
+        "The caller's credits (USD): available = assigned - reserved - settled",
+        prefixes=("",),
+        check_headers=False,
+        response=CREDITS_BALANCE,
+        tag="Credits",
+    ),
+)
+
 OPEN_ROUTES: tuple[Route, ...] = (
     open_route("GET", "/", misc.root, "Empty 200"),
     open_route("GET", "/health", misc.health, "Health", response=_HEALTH),
@@ -610,7 +633,17 @@ ADMIN_ROUTES: tuple[Route, ...] = (
         ),
     ),
     admin_route("GET", "/_sandbox/faults", misc.get_faults, "Fault settings"),
+    admin_route(
+        "POST",
+        "/_sandbox/credits",
+        credits.assign,
+        "Assign credits (USD) to an API key",
+        openapi_body=object_schema(
+            {"api_key": {"type": "string"}, "usd": {"type": ["string", "number"]}},
+            ("api_key", "usd"),
+        ),
+    ),
     admin_route("GET", "/_sandbox/info", misc.info, "Network facts of this sandbox"),
 )
 
-ALL_ROUTES: tuple[Route, ...] = ROUTES + OPEN_ROUTES + ADMIN_ROUTES
+ALL_ROUTES: tuple[Route, ...] = ROUTES + CREDIT_ROUTES + OPEN_ROUTES + ADMIN_ROUTES
