@@ -12,6 +12,7 @@ import pytest
 
 from nosana_nb.core import _async
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
+from nosana_nb.core.credits import AsyncCredits, Credits
 from nosana_nb.core.deployments import (
     AsyncDeployment,
     AsyncDeployments,
@@ -24,7 +25,6 @@ from nosana_nb.core.deployments import (
 )
 from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.jobs import AsyncJobs, Jobs
-from nosana_nb.core.credits import AsyncCredits, Credits
 from nosana_nb.core.markets import AsyncMarkets, Markets
 from nosana_nb.core.pagination import AsyncPager, SyncPager
 from nosana_nb.core.solana_rpc import AsyncSolanaRPC, SolanaRPC
