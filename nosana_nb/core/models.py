@@ -393,6 +393,61 @@ class CreditsBalance(WireModel):
         return self.assigned_credits - self.reserved_credits - self.settled_credits
 
 
+class CreditCharge(WireModel):
+    """What a credit-paid job action cost: ``costUSD``, ``creditsUsed`` and its reservation."""
+
+    cost_usd: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(alias="costUSD")
+    credits_used: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(alias="creditsUsed")
+    reservation_id: str = Field(alias="reservationId")
+    project: OptionalStr = None
+
+
+class CreditJobListed(WireModel):
+    """``POST /api/jobs/list``: the listing transaction, the job and run accounts, the charge."""
+
+    tx: str
+    job: str
+    run: str
+    credits: CreditCharge
+
+
+class CreditJobExtended(WireModel):
+    tx: str
+    job: str
+    credits: CreditCharge
+
+
+class CreditJobStopped(WireModel):
+    """``POST /api/jobs/{address}/stop``: ``delisted`` when the job had not started."""
+
+    tx: str
+    job: str
+    delisted: bool
+
+
+class CreditJob(WireModel):
+    """``GET /api/jobs/{address}``: the on-chain job (times in unix seconds, state 0-3)."""
+
+    ipfs_job: str = Field(alias="ipfsJob")
+    ipfs_result: OptionalStr = Field(default=None, alias="ipfsResult")
+    market: str
+    node: str
+    payer: str
+    price: Number
+    project: str
+    state: JobStateValue
+    type: OptionalStr = None
+    job_definition: Any = Field(default=None, alias="jobDefinition")
+    job_result: Any = Field(default=None, alias="jobResult")
+    job_status: OptionalStr = Field(default=None, alias="jobStatus")
+    time_end: Number = Field(alias="timeEnd")
+    time_start: Number = Field(alias="timeStart")
+    benchmark_processed_at: Any = Field(default=None, alias="benchmarkProcessedAt")
+    timeout: Number
+    usd_reward_per_hour: OptionalDecimal = Field(default=None, alias="usdRewardPerHour")
+    listed_at: Number | None = Field(default=None, alias="listedAt")
+
+
 class CostEstimate(WireModel):
     """What running ``replicas`` jobs for ``timeout_seconds`` on a market costs.
 
