@@ -165,3 +165,39 @@ def test_naive_now_is_read_as_utc() -> None:
     naive = cost_dataframe([job("a", start=START)], [MARKET], now=NOW.replace(tzinfo=None))
     aware = cost_dataframe([job("a", start=START)], [MARKET], now=NOW)
     pd.testing.assert_frame_equal(naive, aware)
+
+
+REAL_SHAPED_MARKET = {
+    # a market item as GET /api/markets/ sends it: nodes a list, client a flag, the USD price
+    # loosely typed (text here), fields the frames do not know, no on-chain job_price
+    "address": "mkt",
+    "slug": "nvidia-3060",
+    "name": "NVIDIA 3060",
+    "sft": "SFT3060aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "type": "PREMIUM",
+    "usd_reward_per_hour": "0.0436",
+    "nos_reward_per_second": 0.000043,
+    "nos_job_price_per_second": 0.000043,
+    "network_fee_percentage": 10,
+    "premium_community_relation": None,
+    "gpu_types": ["RTX 3060"],
+    "required_images": [],
+    "required_remote_resources": [{"type": "Ollama", "model": "llama3"}],
+    "nodes": [{"address": "n1"}, {"address": "n2"}],
+    "client": True,
+    "lowest_vram": 12,
+    "max_usd_uptime_reward_per_day": 1.0464,
+    "a_field_from_a_newer_service": {"x": 1},
+}
+
+
+def test_cost_frame_on_a_real_shaped_market() -> None:
+    markets = markets_dataframe([REAL_SHAPED_MARKET])
+    assert markets["nodes"].iloc[0] == 2
+    assert markets["price_base_units_per_second"].iloc[0] == 43
+    row = cost_dataframe(
+        [job("a", start=START, end=START + 100)], [REAL_SHAPED_MARKET], timeout=600, now=NOW
+    ).iloc[0]
+    assert row["cost_base_units"] == 4300
+    assert row["fee_base_units"] == 43 * 600 // 10
+    assert row["usd"] == pytest.approx(0.0436 * 100 / 3600)
