@@ -18,6 +18,7 @@ from solders.keypair import Keypair
 from nosana_nb.sandbox.chain.chain import Chain
 from nosana_nb.sandbox.clock import Clock, iso, parse_iso
 from nosana_nb.sandbox.store import Change, Store
+from nosana_nb.sandbox.worker.credits import MICRO, CreditLedger, credit_account, micro_usd
 from nosana_nb.sandbox.worker.markets import MARKETS
 from nosana_nb.sandbox.worker.worker import Worker, WorkerConfig
 
@@ -697,23 +698,33 @@ def test_a_starting_deployment_left_without_worker_is_picked_up(tmp_path: Path) 
 # -- API-key vaults and the background thread ------------------------------------------------
 def test_api_key_vault_runs_on_credits(sandbox: Sandbox) -> None:
     owner_vault = sandbox.owner
+    api_key = "nos_" + secrets.token_hex(8)
     sandbox.store.insert(
         "vaults",
         {
             "vault": owner_vault,
-            "vault_key": "apikey:nos_" + secrets.token_hex(8),
+            "vault_key": "apikey:" + api_key,
             "owner": sandbox.owner,
             "created_at": sandbox.clock.now_iso(),
         },
     )
+    credits = CreditLedger(sandbox.store)
+    credits.assign(credit_account(api_key), 2 * MICRO)  # $2
     dep = sandbox.create("SIMPLE", replicas=1, timeout=10, vault=owner_vault)
     sandbox.start(dep)
+    sandbox.worker.run_pending()
+    (listed,) = sandbox.jobs(dep)
+    reserved = micro_usd(listed["escrowed"] + listed["fees_paid"])
+    assert credits.balance(credit_account(api_key))["reservedCredits"] == reserved / MICRO
     sandbox.worker.advance(700)
     (job,) = sandbox.jobs(dep)
     assert job["state"] == "COMPLETED"
     assert job["paid"] + job["refunded"] == job["escrowed"]
     assert sandbox.status(dep) == "STOPPED"
-    assert sandbox.chain.nos_balance(owner_vault) == 0
+    assert sandbox.chain.nos_balance(owner_vault) == 0  # credits paid, not NOS
+    balance = credits.balance(credit_account(api_key))
+    used = micro_usd(job["paid"]) + micro_usd(job["fees_paid"])
+    assert (balance["reservedCredits"], balance["settledCredits"]) == (0, used / MICRO)
 
 
 def test_background_thread_reacts_to_changes() -> None:
