@@ -473,7 +473,7 @@ try:
 except nosana_nb.NosanaError as err:
     print(type(err).__name__, err)
 client.stats()""",
-    'client.deployments.get("4mDcpwoXfGW7tFrWPWbc6Nn5DA2csSNJufe2NAgpEf96")  # uncaught: traceback saved',
+    'client.deployments.get("4mDcpwoXfGW7tFrWPWbc6Nn5DA2csSNJufe2NAgpEf96")  # uncaught',
     'nosana_nb.Wallet.load(os.environ["NOSANA_WALLET"][:-6] + "]")  # one number short',
     'display({"client": client, "wallet": client.wallet}); print(client.wallet)',
 ]
