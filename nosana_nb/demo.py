@@ -17,6 +17,7 @@ from typing import TextIO
 from nosana_nb._connect import connect, current_sandbox, stop_sandbox
 from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.jobdef import container_job
+from nosana_nb.core.markets import network_fee_base_units
 from nosana_nb.core.wallet import Wallet
 
 MARKET_SLUG = "nvidia-3060"
@@ -91,11 +92,17 @@ def run(out: TextIO = sys.stdout) -> dict[str, Decimal | int | str]:
         price = market.job_price_base_units_per_second
         if price is None:
             raise RuntimeError(f"market {market.address} publishes no price")
+        # SIMPLE jobs are listed once and never extended: one deposit of price × timeout each,
+        # and the chain's network fee on that deposit, which no refund returns
+        deposit_per_job = int(price * state.timeout_seconds)
+        fee_per_job = network_fee_base_units(deposit_per_job, market.network_fee_percentage)
         paid_to_nodes = 0
+        fees = 0
         for listed in deployment.get_jobs():
             detail = deployment.get_job(listed.job)
             runtime = Decimal(str(max(0, detail.time_end - detail.time_start)))
             paid_to_nodes += int(price * runtime)
+            fees += fee_per_job
         withdrawn_sig = vault.withdraw()
         after = vault.get_balance()
         topped_nos = funded.nos_base_units - before_topup.nos_base_units
@@ -108,20 +115,22 @@ def run(out: TextIO = sys.stdout) -> dict[str, Decimal | int | str]:
             "topped_up_nos": Decimal(topped_nos).scaleb(-6),
             "spent_nos": Decimal(spent_nos).scaleb(-6),
             "paid_to_nodes_nos": Decimal(paid_to_nodes).scaleb(-6),
+            "network_fees_nos": Decimal(fees).scaleb(-6),
             "withdrawn_nos": Decimal(withdrawn_nos).scaleb(-6),
             "vault_nos_left": after.nos,
             "withdraw_signature": withdrawn_sig,
         }
-        # the vault's NOS drop must equal what the nodes earned (runtime × price), and the
-        # withdrawal must take the rest: both to the base unit
-        reconciled = spent_nos == paid_to_nodes and withdrawn_nos == topped_nos - spent_nos
+        # the vault's NOS drop must equal what the nodes earned (runtime × price) plus the
+        # network fees, and the withdrawal must take the rest: both to the base unit
+        reconciled = spent_nos == paid_to_nodes + fees and withdrawn_nos == topped_nos - spent_nos
         _say(out, "")
         _say(out, "== summary ==")
         for key, value in summary.items():
             _say(out, f"{key:>20}: {value}")
         _say(
             out,
-            f"{'reconciled':>20}: vault spend = Σ job runtime × price, withdrawal = the rest "
+            f"{'reconciled':>20}: vault spend = Σ job runtime × price + fees, "
+            "withdrawal = the rest "
             f"({'yes' if reconciled and after.nos_base_units == 0 else 'NO'}, to the base unit)",
         )
         if not reconciled or after.nos_base_units != 0:

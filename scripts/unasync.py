@@ -47,6 +47,7 @@ MODULES: dict[str, str] = {
     "vaults": "A vault seen from its owner's wallet (blocking calls).",
     "markets": "``client.markets`` of the sync client.",
     "jobs": "``client.jobs`` of the sync client: job definitions on IPFS.",
+    "credits": "``client.credits`` of the sync client: an API-key user's credits.",
     "deployments": "The sync resources: SyncServices, Deployment, Deployments and Vaults.",
 }
 
@@ -62,6 +63,7 @@ RENAMES = {
     "AsyncHTTP": "SyncHTTP",
     "AsyncSolanaRPC": "SolanaRPC",
     "AsyncMarkets": "Markets",
+    "AsyncCredits": "Credits",
     "AsyncJobs": "Jobs",
     "AsyncIterator": "Iterator",
     "AsyncGenerator": "Generator",

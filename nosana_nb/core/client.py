@@ -23,6 +23,7 @@ from nosana_nb.core import routes
 from nosana_nb.core._shared.http import TimeoutArg
 from nosana_nb.core.auth import ApiKeyAuth, WalletAuth
 from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.credits import AsyncCredits, Credits
 from nosana_nb.core.deployments import (
     AsyncDeployments,
     AsyncServices,
@@ -108,6 +109,11 @@ def _dm_auth(wallet: Wallet | None, api_key: str | None) -> httpx.Auth | None:
     return wallet_auth if api_key is None else _WalletAuthWithApiKey(wallet_auth, api_key)
 
 
+def _credits_auth(wallet: Wallet | None, api_key: str | None) -> httpx.Auth | None:
+    """Credits belong to the API key when there is one (``Bearer nos_...``), else the wallet."""
+    return ApiKeyAuth(api_key) if api_key is not None else _dm_auth(wallet, None)
+
+
 def _pin_auth(network: NetworkConfig) -> ApiKeyAuth | None:
     return ApiKeyAuth(network.ipfs_jwt) if network.ipfs_jwt else None
 
@@ -119,6 +125,7 @@ class _Flavor:
     http: type[Any]
     rpc: type[Any]
     markets: type[Any]
+    credits: type[Any]
     jobs: type[Any]
     services: type[Any]
     deployments: type[Any]
@@ -235,7 +242,11 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         self._public = flavor.http(network.api_url, service_clock=self._service_clock, **common)
         self._pin = flavor.http(network.api_url, auth=_pin_auth(network), **common)
         self.rpc = flavor.rpc(network.rpc_url, **common)
-        self.markets = flavor.markets(self._public, network)
+        self.markets = flavor.markets(self._public, network, self.rpc)
+        self._credits_http = flavor.http(
+            network.api_url, auth=_credits_auth(options.wallet, options.api_key), **common
+        )
+        self.credits = flavor.credits(self._credits_http, network)
         self.jobs = flavor.jobs(self._public, self._pin, network)
         self._services = flavor.services(
             dm=self._dm,
@@ -245,6 +256,7 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
             markets=self.markets,
             jobs=self.jobs,
             uses_api_key=options.api_key is not None,
+            credits=self.credits,
             retry_counter=counter,
             sleeper=options.sleeper,
             clock=self._service_clock,
@@ -316,6 +328,7 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
         http=SyncHTTP,
         rpc=SolanaRPC,
         markets=Markets,
+        credits=Credits,
         jobs=Jobs,
         services=SyncServices,
         deployments=Deployments,
@@ -329,6 +342,7 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
     _services: SyncServices
     rpc: SolanaRPC
     markets: Markets
+    credits: Credits
     jobs: Jobs
     deployments: Deployments
     vaults: Vaults
@@ -360,7 +374,7 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
         return _read(self._service_clock)
 
     def close(self) -> None:
-        for http in (self._dm, self._public, self._pin):
+        for http in (self._dm, self._public, self._pin, self._credits_http):
             http.close()
         self.rpc.close()
 
@@ -386,6 +400,7 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
         http=AsyncHTTP,
         rpc=AsyncSolanaRPC,
         markets=AsyncMarkets,
+        credits=AsyncCredits,
         jobs=AsyncJobs,
         services=AsyncServices,
         deployments=AsyncDeployments,
@@ -399,6 +414,7 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
     _services: AsyncServices
     rpc: AsyncSolanaRPC
     markets: AsyncMarkets
+    credits: AsyncCredits
     jobs: AsyncJobs
     deployments: AsyncDeployments
     vaults: AsyncVaults
@@ -425,7 +441,7 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
         return _read(self._service_clock)
 
     async def aclose(self) -> None:
-        for http in (self._dm, self._public, self._pin):
+        for http in (self._dm, self._public, self._pin, self._credits_http):
             await http.aclose()
         await self.rpc.aclose()
 

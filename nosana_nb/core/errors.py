@@ -128,6 +128,8 @@ class InsufficientFundsError(NosanaError):
         available_nos: Decimal | None = None,
         required_sol: Decimal | None = None,
         available_sol: Decimal | None = None,
+        required_credits: Decimal | None = None,
+        available_credits: Decimal | None = None,
     ) -> None:
         text = message if message.startswith(self.PREFIX) else self.PREFIX + message
         super().__init__(text)
@@ -136,6 +138,9 @@ class InsufficientFundsError(NosanaError):
         self.available_nos = available_nos
         self.required_sol = required_sol
         self.available_sol = available_sol
+        self.required_credits = required_credits
+        """USD of credits an API-key deployment would reserve (credit-paid checks only)."""
+        self.available_credits = available_credits
 
 
 class APIError(NosanaError):

@@ -1,8 +1,11 @@
 """Nosana job definitions: validation, a builder for the common case, and the IPFS CID.
 
-The rules follow the official job-definition schema of the Nosana SDKs: unknown keys are
-rejected everywhere except inside ``meta``, op ids are unique, and ``expose`` ports do not
-collide. All problems are reported at once, each with its path, e.g. ``ops[1].args.image``.
+The shapes are transcribed by hand from the ``JobDefinition`` type of the service's API types
+(``@nosana/api`` 2.1.8, ``schema.d.ts``) into the small description below; unknown keys are
+rejected everywhere except inside ``meta``. On top of the type: op ids are unique, dependencies
+name known ops, ``expose`` strings are ports, ranges or ``%%ops/global%%`` literals, and exposed
+ports do not collide. All problems are reported at once, each with its path, e.g.
+``ops[1].args.image``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import base58
@@ -23,32 +26,371 @@ __all__ = ["JOB_DEFINITION_VERSION", "cid_v0", "container_job", "validate_job_de
 JOB_DEFINITION_VERSION = "0.1"
 _MAX_PROBLEMS_SHOWN = 10
 _MAX_DEPTH = 64
-_OP_TYPES = ("container/run", "container/create-volume")
-_EXPOSE_TYPES = ("web", "api", "websocket", "webapi", "none")
-_HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
-_LOGISTICS_TYPES = ("api", "api-listen")
-_LOG_TYPES = ("stdin", "stdout", "stderr", "nodeerr")
 _LITERAL = re.compile(r"^%%(ops|global)\.[^%\s]+%%$")
 _RANGE = re.compile(r"^(\d{1,5})-(\d{1,5})$")
-_TOP_KEYS = {"version", "type", "ops", "meta", "global", "logistics", "deployment_id"}
-_OP_KEYS = {"id", "type", "args", "results", "execution"}
-_RUN_ARGS = {
-    "image",
-    "cmd",
-    "entrypoint",
-    "env",
-    "work_dir",
-    "gpu",
-    "required_vram",
-    "expose",
-    "private",
-    "volumes",
-    "output",
-    "aliases",
-    "resources",
-    "authentication",
-}
-_GLOBAL_KEYS = {"image", "gpu", "entrypoint", "env", "work_dir", "variables"}
+
+
+# -- the schema, transcribed by hand from the service's JobDefinition type ---------------------
+# A small vocabulary of shapes; ``validate_job_definition`` walks the description below.
+
+
+class _Shape:
+    label = "a value"
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        raise NotImplementedError
+
+
+class _Str(_Shape):
+    def __init__(self, *, non_empty: bool = False) -> None:
+        self.non_empty = non_empty
+        self.label = "a non-empty string" if non_empty else "a string"
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        checker.string(value, path, non_empty=self.non_empty)
+
+
+class _Num(_Shape):
+    """A JSON number; fractions pass, as in the service's ``number`` fields."""
+
+    label = "a number"
+
+    def __init__(self, low: float | None = None, high: float | None = None) -> None:
+        self.low, self.high = low, high
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            checker.fail(path, f"must be a number; got {_kind(value)}")
+        elif not math.isfinite(value):
+            checker.fail(path, f"must be a finite number; got {value}")
+        elif (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            checker.fail(path, f"must be between {self.low:g} and {self.high:g}; got {value}")
+
+
+class _Bool(_Shape):
+    label = "true or false"
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        checker.boolean(value, path)
+
+
+class _Any(_Shape):
+    label = "any JSON value"
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        return
+
+
+class _Enum(_Shape):
+    def __init__(self, *values: str) -> None:
+        self.values = values
+        listed = ", ".join(repr(v) for v in values)
+        self.label = listed if len(values) == 1 else f"one of {listed}"
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        if not (isinstance(value, str) and value in self.values):
+            checker.fail(path, f"must be {self.label}; got {value!r}")
+
+
+class _List(_Shape):
+    def __init__(self, item: _Shape, *, non_empty: bool = False) -> None:
+        self.item, self.non_empty = item, non_empty
+        self.label = f"a {'non-empty ' if non_empty else ''}list of {item.label}"
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            checker.fail(path, f"must be {self.label}; got {_kind(value)}")
+            return
+        if self.non_empty and not value:
+            checker.fail(path, f"must be {self.label}; got an empty list")
+        for index, item in enumerate(value):
+            self.item.check(checker, item, _join(path, index))
+
+
+class _Map(_Shape):
+    """An object whose keys are free and whose values all have one shape."""
+
+    def __init__(self, value: _Shape) -> None:
+        self.value = value
+        self.label = f"an object of {value.label}"
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        checked = checker.mapping(value, path)
+        if checked is not None:
+            for key, item in checked.items():
+                self.value.check(checker, item, _join(path, key))
+
+
+class _Obj(_Shape):
+    """An object with known fields; ``rest`` is the shape of any other key (None: refused)."""
+
+    def __init__(
+        self,
+        fields: dict[str, _Shape],
+        *,
+        required: tuple[str, ...] = (),
+        rest: _Shape | None = None,
+        label: str = "an object",
+    ) -> None:
+        self.fields, self.required, self.rest, self.label = fields, required, rest, label
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        checked = checker.mapping(value, path)
+        if checked is None:
+            return
+        for key in self.required:
+            checker.required(checked, path, key)
+        for key, item in checked.items():
+            shape = self.fields.get(key, self.rest)
+            if shape is None:
+                allowed = ", ".join(sorted(self.fields))
+                checker.fail(_join(path, key), f"unknown key; allowed: {allowed}")
+            else:
+                shape.check(checker, item, _join(path, key))
+
+
+class _OneOf(_Shape):
+    """A union: the value passes when one alternative accepts it; otherwise the problems of
+    the alternative that came closest (fewest problems, objects before scalars) are reported."""
+
+    def __init__(self, *alternatives: _Shape, label: str) -> None:
+        self.alternatives, self.label = alternatives, label
+
+    def check(self, checker: _Checker, value: Any, path: str) -> None:
+        candidates: list[tuple[bool, int, int, list[str]]] = []
+        for alternative in self.alternatives:
+            trial = _Checker()
+            alternative.check(trial, value, path)
+            if not trial.problems:
+                return
+            if _same_kind(alternative, value):
+                untagged = not _tag_matches(alternative, value)
+                strangers = _unknown_keys(alternative, value)
+                candidates.append((untagged, strangers, len(trial.problems), trial.problems))
+        if candidates:
+            checker.problems.extend(min(candidates, key=lambda c: c[:3])[3])
+        else:
+            checker.fail(path, f"must be {self.label}; got {_kind(value)}")
+
+
+def _same_kind(shape: _Shape, value: Any) -> bool:
+    """Whether ``value`` is the JSON kind ``shape`` describes (enums count as no match)."""
+    if isinstance(shape, _OneOf):
+        return any(_same_kind(option, value) for option in shape.alternatives)
+    if isinstance(shape, _Obj | _Map):
+        return isinstance(value, Mapping)
+    if isinstance(shape, _List):
+        return isinstance(value, list)
+    if isinstance(shape, _Num):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(shape, _Str):
+        return isinstance(value, str)
+    return False
+
+
+def _unknown_keys(shape: _Shape, value: Any) -> int:
+    """How many of the value's keys an object alternative does not declare."""
+    if isinstance(shape, _Obj) and isinstance(value, Mapping) and shape.rest is None:
+        return sum(1 for key in value if key not in shape.fields)
+    return 0
+
+
+def _tag_matches(shape: _Shape, value: Any) -> bool:
+    """An object alternative whose constant ``type``/``policy`` is the value's own."""
+    if not (isinstance(shape, _Obj) and isinstance(value, Mapping)):
+        return False
+    for tag in ("type", "policy", "__spread__"):
+        declared = shape.fields.get(tag)
+        if declared is not None and tag in value:
+            return not isinstance(declared, _Enum) or value[tag] in declared.values
+    return False
+
+
+def _str_or_list() -> _Shape:
+    return _OneOf(_Str(), _List(_Str()), label="a string or a list of strings")
+
+
+_NUMBER_OR_STRING = _OneOf(_Str(), _Num(), label="a string or a number")
+_SPREAD = _Obj(
+    {"__spread__": _Str(), "chunked": _Bool()},
+    required=("__spread__",),
+    label="{__spread__, chunked?}",
+)
+_HTTP_CHECK = _Obj(
+    {
+        "type": _Enum("http"),
+        "path": _Str(),
+        "method": _Enum("GET", "POST", "PUT", "DELETE"),
+        "expected_status": _Num(100, 599),
+        "headers": _Map(_Str()),
+        "body": _Any(),
+        "continuous": _Bool(),
+    },
+    required=("type", "path", "method", "expected_status", "continuous"),
+)
+_WEBSOCKET_CHECK = _Obj(
+    {"type": _Enum("websocket"), "expected_response": _Str(), "continuous": _Bool()},
+    required=("type", "expected_response", "continuous"),
+)
+_EXPOSED_PORT = _Obj(
+    {
+        "port": _Num(1, 65535),
+        "type": _Enum("api", "web", "websocket", "webapi", "none"),
+        "health_checks": _List(
+            _OneOf(_HTTP_CHECK, _WEBSOCKET_CHECK, label="an http or websocket health check")
+        ),
+    },
+    required=("port",),
+)
+_EXPOSE_ITEM = _OneOf(
+    _Num(1, 65535),
+    _Str(),
+    _SPREAD,
+    _EXPOSED_PORT,
+    label="a port, a 'start-end' range, a %%literal%%, {__spread__} or {port, ...}",
+)
+_EXPOSE = _OneOf(_EXPOSE_ITEM, _List(_EXPOSE_ITEM), label=_EXPOSE_ITEM.label + " or a list")
+_RESTART_POLICY = _OneOf(
+    _Enum("on-failure", "no", "always", "unless-stopped"),
+    _Obj(
+        {"policy": _Enum("on-failure"), "restart_tries": _Num(0)},
+        required=("policy",),
+    ),
+    label="'on-failure', 'no', 'always', 'unless-stopped' or {policy: 'on-failure', ...}",
+)
+_IAM = _Obj(
+    {"REGION": _Str(), "ACCESS_KEY_ID": _Str(), "SECRET_ACCESS_KEY": _Str()},
+    required=("REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"),
+)
+_S3_COMMON = {"type": _Enum("S3"), "target": _Str(), "url": _Str(), "allowWrite": _Bool()}
+_RESOURCE = _OneOf(
+    _SPREAD,
+    _Obj({**_S3_COMMON, "files": _List(_Str()), "IAM": _IAM}, required=("type", "target")),
+    _Obj({**_S3_COMMON, "bucket": _Str(), "IAM": _IAM}, required=("type", "target", "bucket")),
+    _Obj(
+        {
+            **_S3_COMMON,
+            "buckets": _List(_Obj({"url": _Str(), "files": _List(_Str())}, required=("url",))),
+            "IAM": _IAM,
+        },
+        required=("type", "target", "buckets"),
+    ),
+    _Obj(
+        {
+            "type": _Enum("HF"),
+            "target": _Str(),
+            "repo": _Str(),
+            "revision": _Str(),
+            "files": _List(_Str()),
+            "accessToken": _Str(),
+        },
+        required=("type", "target", "repo"),
+    ),
+    _Obj(
+        {"type": _Enum("Ollama"), "model": _Str(), "target": _Str()},
+        required=("type", "model"),
+    ),
+    _Enum("__remove-if-empty__"),
+    label="a resource (S3, HF, Ollama, {__spread__} or '__remove-if-empty__')",
+)
+_RUN_ARGS = _Obj(
+    {
+        "image": _Str(non_empty=True),
+        "aliases": _str_or_list(),
+        "cmd": _str_or_list(),
+        "volumes": _List(
+            _Obj(
+                {"name": _Str(non_empty=True), "dest": _Str(non_empty=True)},
+                required=("name", "dest"),
+            )
+        ),
+        "expose": _EXPOSE,
+        "gpu": _Bool(),
+        "work_dir": _Str(),
+        "entrypoint": _str_or_list(),
+        "env": _Map(_Str()),
+        "restart_policy": _RESTART_POLICY,
+        "private": _Bool(),
+        "resources": _List(_RESOURCE),
+        "authentication": _Obj(
+            {
+                "docker": _Obj(
+                    {"username": _Str(), "password": _Str(), "email": _Str(), "server": _Str()}
+                )
+            }
+        ),
+    },
+    required=("image",),
+)
+_VOLUME_ARGS = _Obj({"name": _Str(non_empty=True)}, required=("name",))
+_RESULTS = _Map(
+    _OneOf(
+        _Str(),
+        _Obj(
+            {
+                "regex": _Str(),
+                "logType": _List(_Enum("stdin", "stdout", "stderr", "nodeerr")),
+            },
+            required=("regex", "logType"),
+        ),
+        label="a regex string or {regex, logType}",
+    )
+)
+_EXECUTION = _Obj(
+    {"group": _Str(), "depends_on": _List(_Str()), "stop_if_dependent_stops": _Bool()}
+)
+_OP = _Obj(
+    {
+        "type": _Enum("container/run", "container/create-volume"),
+        "id": _Str(non_empty=True),
+        "args": _Any(),  # its shape depends on ``type``: checked by _op_args
+        "results": _RESULTS,
+        "execution": _EXECUTION,
+    },
+    required=("type", "id", "args"),
+)
+_SCALAR_OR_LIST = _OneOf(
+    _Str(), _Num(), _List(_NUMBER_OR_STRING), label="a string, a number or a list of them"
+)
+_META = _Obj(
+    {"trigger": _Str(), "system_resources": _Map(_NUMBER_OR_STRING)},
+    rest=_OneOf(
+        _Str(),
+        _Num(),
+        _List(_NUMBER_OR_STRING),
+        _Map(_SCALAR_OR_LIST),
+        label="a string, a number, a list of them, or an object of those",
+    ),
+)
+_LOGISTICS_END = _Obj(
+    {"type": _Enum("api", "api-listen"), "args": _Obj({"endpoint": _Str()})},
+    required=("type", "args"),
+)
+_JOB_DEFINITION = _Obj(
+    {
+        "version": _Enum(JOB_DEFINITION_VERSION),
+        "type": _Enum("container"),
+        "logistics": _Obj(
+            {"send": _LOGISTICS_END, "receive": _LOGISTICS_END}, required=("send", "receive")
+        ),
+        "deployment_id": _Str(),
+        "meta": _META,
+        "global": _Obj(
+            {
+                "image": _Str(non_empty=True),
+                "gpu": _Bool(),
+                "entrypoint": _str_or_list(),
+                "env": _Map(_Str()),
+                "work_dir": _Str(),
+                "variables": _Map(_Str()),
+            }
+        ),
+        "ops": _List(_OP, non_empty=True),
+    },
+    required=("version", "type", "ops"),
+)
 
 
 class _Checker:
@@ -70,10 +412,6 @@ class _Checker:
                 return None
         return value
 
-    def keys(self, value: Mapping[str, Any], path: str, allowed: set[str]) -> None:
-        for key in sorted(set(value) - allowed):
-            self.fail(_join(path, key), f"unknown key; allowed: {', '.join(sorted(allowed))}")
-
     def required(self, value: Mapping[str, Any], path: str, key: str) -> bool:
         if key not in value:
             self.fail(_join(path, key), "is required")
@@ -92,34 +430,6 @@ class _Checker:
     def boolean(self, value: Any, path: str) -> None:
         if not isinstance(value, bool):
             self.fail(path, f"must be true or false; got {_kind(value)}")
-
-    def number(self, value: Any, path: str) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(path, f"must be a number; got {_kind(value)}")
-        elif not math.isfinite(value) or value < 0:
-            self.fail(path, f"must be a finite number >= 0; got {value}")
-
-    def str_or_str_list(self, value: Any, path: str) -> None:
-        if isinstance(value, str):
-            return
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return
-        self.fail(path, f"must be a string or a list of strings; got {_kind(value)}")
-
-    def str_map(self, value: Any, path: str) -> None:
-        checked = self.mapping(value, path)
-        if checked is not None:
-            for key, item in checked.items():
-                if not isinstance(item, str):
-                    self.fail(_join(path, key), f"must be a string; got {_kind(item)}")
-
-    def optional(self, value: Mapping[str, Any], path: str, checks: dict[str, _Check]) -> None:
-        for key, check in checks.items():
-            if key in value:
-                check(self, value[key], _join(path, key))
-
-
-_Check = Callable[[_Checker, Any, str], None]
 
 
 def _kind(value: Any) -> str:
@@ -165,101 +475,48 @@ def _plain(value: Any, depth: int = 0) -> Any:
     return value
 
 
-# -- expose ----------------------------------------------------------------------------------
+# -- rules the type cannot say: port strings, port collisions, op ids, dependencies ------------
 
 
-def _port(checker: _Checker, value: Any, path: str) -> int | None:
-    if type(value) is not int or not 1 <= value <= 65535:
-        checker.fail(path, f"must be a port number 1-65535; got {value!r}")
+def _port_span(checker: _Checker, value: Any, path: str) -> tuple[float, float] | None:
+    """The ports an expose entry takes: a port, a 'start-end' range; None for literals/spreads."""
+    if isinstance(value, Mapping):
+        value = value.get("port")
+        path = _join(path, "port")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    return value
-
-
-def _port_or_range(checker: _Checker, value: Any, path: str) -> tuple[int, int] | None:
-    """A port, a 'start-end' range (start < end), or a %%literal%% (None: nothing to compare)."""
-    if isinstance(value, str):
-        if _LITERAL.match(value):
-            return None
-        match = _RANGE.match(value)
-        if not match:
-            checker.fail(
-                path,
-                f"must be a port, a 'start-end' range or a %%ops/global%% literal; got {value!r}",
-            )
-            return None
-        start, end = int(match[1]), int(match[2])
-        if not (1 <= start < end <= 65535):
-            checker.fail(path, f"range must satisfy 1 <= start < end <= 65535; got {value!r}")
-            return None
-        return start, end
-    port = _port(checker, value, path)
-    return None if port is None else (port, port)
-
-
-def _health_check(checker: _Checker, value: Any, path: str) -> None:
-    check = checker.mapping(value, path)
-    if check is None:
-        return
-    kind = check.get("type")
-    if kind == "http":
-        checker.keys(
-            check,
-            path,
-            {"type", "path", "method", "expected_status", "headers", "body", "continuous"},
-        )
-        if checker.required(check, path, "path"):
-            checker.string(check["path"], _join(path, "path"))
-        if checker.required(check, path, "method") and check["method"] not in _HTTP_METHODS:
-            checker.fail(_join(path, "method"), f"must be one of {', '.join(_HTTP_METHODS)}")
-        if checker.required(check, path, "expected_status"):
-            status = check["expected_status"]
-            if type(status) is not int or not 100 <= status <= 599:
-                checker.fail(_join(path, "expected_status"), "must be an HTTP status 100-599")
-        if "headers" in check:
-            checker.str_map(check["headers"], _join(path, "headers"))
-    elif kind == "websocket":
-        checker.keys(check, path, {"type", "expected_response", "continuous"})
-        if checker.required(check, path, "expected_response"):
-            checker.string(check["expected_response"], _join(path, "expected_response"))
-    else:
-        checker.fail(_join(path, "type"), "must be 'http' or 'websocket'")
-        return
-    if checker.required(check, path, "continuous"):
-        checker.boolean(check["continuous"], _join(path, "continuous"))
-
-
-def _expose_entry(checker: _Checker, value: Any, path: str) -> tuple[int, int] | None:
-    if not isinstance(value, Mapping):
-        return _port_or_range(checker, value, path)
-    checker.keys(value, path, {"port", "type", "health_checks"})
-    if "type" in value and value["type"] not in _EXPOSE_TYPES:
-        checker.fail(_join(path, "type"), f"must be one of {', '.join(_EXPOSE_TYPES)}")
-    if "health_checks" in value:
-        checks = value["health_checks"]
-        if not isinstance(checks, list):
-            checker.fail(_join(path, "health_checks"), "must be a list")
-        else:
-            for index, check in enumerate(checks):
-                _health_check(checker, check, _join(_join(path, "health_checks"), index))
-    if not checker.required(value, path, "port"):
+    if not isinstance(value, str):
+        return (value, value) if 1 <= value <= 65535 else None
+    if _LITERAL.match(value):
         return None
-    return _port_or_range(checker, value["port"], _join(path, "port"))
+    match = _RANGE.match(value)
+    if match and 1 <= int(match[1]) < int(match[2]) <= 65535:
+        return int(match[1]), int(match[2])
+    if value.isdigit() and 1 <= int(value) <= 65535:
+        return int(value), int(value)
+    checker.fail(
+        path,
+        "must be a port, a 'start-end' range (1 <= start < end <= 65535) or a %%ops/global%% "
+        f"literal; got {value!r}",
+    )
+    return None
 
 
-def _expose(checker: _Checker, value: Any, path: str) -> None:
-    if isinstance(value, Mapping) and set(value) == {"__spread__"}:
-        spread = value["__spread__"]
-        if not (isinstance(spread, str) and _LITERAL.match(spread)):
-            checker.fail(_join(path, "__spread__"), "must be a %%ops.x%% or %%global.x%% literal")
-        return
-    if not isinstance(value, list):
-        _port_or_range(checker, value, path)
-        return
-    spans = [
-        (span, _join(path, index))
-        for index, entry in enumerate(value)
-        if (span := _expose_entry(checker, entry, _join(path, index))) is not None
-    ]
+def _check_expose_ports(checker: _Checker, expose: Any, path: str) -> None:
+    entries = expose if isinstance(expose, list) else [expose]
+    spans = []
+    for index, entry in enumerate(entries):
+        where = _join(path, index) if isinstance(expose, list) else path
+        if isinstance(entry, Mapping) and "__spread__" in entry:
+            spread = entry["__spread__"]
+            if isinstance(spread, str) and not _LITERAL.match(spread):
+                checker.fail(
+                    _join(where, "__spread__"), "must be a %%ops.x%% or %%global.x%% literal"
+                )
+            continue
+        span = _port_span(checker, entry, where)
+        if span is not None:
+            spans.append((span, where))
     for index, (span, where) in enumerate(spans):
         for other, other_where in spans[:index]:
             if span[0] <= other[1] and other[0] <= span[1]:
@@ -268,190 +525,42 @@ def _expose(checker: _Checker, value: Any, path: str) -> None:
                 )
 
 
-# -- ops ---------------------------------------------------------------------------------------
-
-
-def _volumes(checker: _Checker, value: Any, path: str) -> None:
-    if not isinstance(value, list):
-        checker.fail(path, "must be a list of {name, dest}")
+def _op_args(checker: _Checker, op: Mapping[str, Any], path: str) -> None:
+    if "args" not in op:
         return
-    for index, volume in enumerate(value):
-        where = _join(path, index)
-        item = checker.mapping(volume, where)
-        if item is not None:
-            checker.keys(item, where, {"name", "dest"})
-            for key in ("name", "dest"):
-                if checker.required(item, where, key):
-                    checker.string(item[key], _join(where, key), non_empty=True)
+    where = _join(path, "args")
+    if op.get("type") == "container/run":
+        _RUN_ARGS.check(checker, op["args"], where)
+        args = op["args"]
+        if isinstance(args, Mapping) and "expose" in args:
+            _check_expose_ports(checker, args["expose"], _join(where, "expose"))
+    elif op.get("type") == "container/create-volume":
+        _VOLUME_ARGS.check(checker, op["args"], where)
 
 
-def _typed(kind: type | tuple[type, ...], label: str) -> _Check:
-    def check(checker: _Checker, value: Any, path: str) -> None:
-        if not isinstance(value, kind):
-            checker.fail(path, f"must be {label}; got {_kind(value)}")
-
-    return check
-
-
-def _string(*, non_empty: bool = False) -> _Check:
-    def check(checker: _Checker, value: Any, path: str) -> None:
-        checker.string(value, path, non_empty=non_empty)
-
-    return check
-
-
-_RUN_ARG_CHECKS: dict[str, _Check] = {
-    "cmd": _Checker.str_or_str_list,
-    "entrypoint": _Checker.str_or_str_list,
-    "env": _Checker.str_map,
-    "work_dir": _string(),
-    "gpu": _Checker.boolean,
-    "required_vram": _Checker.number,
-    "expose": _expose,
-    "private": _Checker.boolean,
-    "volumes": _volumes,
-    "output": _string(),
-    "aliases": _typed((list, Mapping), "a list or an object"),
-    "resources": _typed(list, "a list"),
-    "authentication": _typed(Mapping, "an object"),
-}
-
-
-def _run_args(checker: _Checker, args: Mapping[str, Any], path: str) -> None:
-    checker.keys(args, path, _RUN_ARGS)
-    if checker.required(args, path, "image"):
-        checker.string(args["image"], _join(path, "image"), non_empty=True)
-    checker.optional(args, path, _RUN_ARG_CHECKS)
-
-
-def _results(checker: _Checker, value: Any, path: str) -> None:
-    results = checker.mapping(value, path)
-    if results is None:
+def _check_ops(checker: _Checker, ops: Any) -> None:
+    if not isinstance(ops, list):
         return
-    for name, rule in results.items():
-        where = _join(path, name)
-        if isinstance(rule, str):
-            continue
-        item = checker.mapping(rule, where)
-        if item is None:
-            continue
-        checker.keys(item, where, {"regex", "logType"})
-        if checker.required(item, where, "regex"):
-            checker.string(item["regex"], _join(where, "regex"))
-        log_types = item.get("logType", [])
-        if not (
-            isinstance(log_types, list)
-            and all(t in _LOG_TYPES for t in log_types)
-            and len(set(log_types)) == len(log_types)
-            and len(log_types) <= 4
-        ):
-            checker.fail(
-                _join(where, "logType"), f"must be unique values of {', '.join(_LOG_TYPES)}"
-            )
-
-
-def _execution(checker: _Checker, value: Any, path: str, op_ids: set[str], own_id: Any) -> None:
-    execution = checker.mapping(value, path)
-    if execution is None:
-        return
-    checker.keys(execution, path, {"group", "depends_on", "stop_if_dependent_stops"})
-    if "group" in execution:
-        checker.string(execution["group"], _join(path, "group"))
-    if "stop_if_dependent_stops" in execution:
-        checker.boolean(
-            execution["stop_if_dependent_stops"], _join(path, "stop_if_dependent_stops")
-        )
-    depends = execution.get("depends_on", [])
-    if not isinstance(depends, list):
-        checker.fail(_join(path, "depends_on"), "must be a list of op ids")
-        return
-    for index, dependency in enumerate(depends):
-        where = _join(_join(path, "depends_on"), index)
-        if dependency == own_id:
-            checker.fail(where, "an op cannot depend on itself")
-        elif dependency not in op_ids:
-            checker.fail(where, f"unknown op id {dependency!r}; known: {sorted(op_ids)}")
-
-
-def _op(checker: _Checker, value: Any, path: str, op_ids: set[str]) -> None:
-    op = checker.mapping(value, path)
-    if op is None:
-        return
-    checker.keys(op, path, _OP_KEYS)
-    if checker.required(op, path, "id"):
-        checker.string(op["id"], _join(path, "id"), non_empty=True)
-    kind = op.get("type")
-    if kind not in _OP_TYPES:
-        checker.fail(_join(path, "type"), f"must be one of {', '.join(_OP_TYPES)}; got {kind!r}")
-    if checker.required(op, path, "args"):
-        args = checker.mapping(op["args"], _join(path, "args"))
-        if args is not None and kind == "container/run":
-            _run_args(checker, args, _join(path, "args"))
-        elif args is not None and kind == "container/create-volume":
-            checker.keys(args, _join(path, "args"), {"name"})
-            if checker.required(args, _join(path, "args"), "name"):
-                checker.string(args["name"], _join(path, "args.name"), non_empty=True)
-    if "results" in op:
-        _results(checker, op["results"], _join(path, "results"))
-    if "execution" in op:
-        _execution(checker, op["execution"], _join(path, "execution"), op_ids, op.get("id"))
-
-
-def _ops(checker: _Checker, value: Any) -> None:
-    if not isinstance(value, list) or not value:
-        checker.fail("ops", f"must be a non-empty list of operations; got {_kind(value)}")
-        return
-    ids = [op.get("id") for op in value if isinstance(op, Mapping)]
-    seen: set[str] = set()
-    for index, op_id in enumerate(ids):
-        if isinstance(op_id, str) and op_id in seen:
+    ids: set[str] = set()
+    for index, op in enumerate(ops):
+        op_id = op.get("id") if isinstance(op, Mapping) else None
+        if isinstance(op_id, str) and op_id in ids:
             checker.fail(f"ops[{index}].id", f"duplicate op id {op_id!r}; ids must be unique")
-        if isinstance(op_id, str):
-            seen.add(op_id)
-    for index, op in enumerate(value):
-        _op(checker, op, f"ops[{index}]", seen)
-
-
-def _global(checker: _Checker, value: Any, path: str) -> None:
-    section = checker.mapping(value, path)
-    if section is None:
-        return
-    checker.keys(section, path, _GLOBAL_KEYS)
-    checker.optional(
-        section,
-        path,
-        {
-            "image": _string(non_empty=True),
-            "gpu": _Checker.boolean,
-            "entrypoint": _Checker.str_or_str_list,
-            "env": _Checker.str_map,
-            "work_dir": _string(),
-            "variables": _typed(Mapping, "an object"),
-        },
-    )
-
-
-def _logistics(checker: _Checker, value: Any, path: str) -> None:
-    section = checker.mapping(value, path)
-    if section is None:
-        return
-    checker.keys(section, path, {"send", "receive"})
-    for key in ("send", "receive"):
-        if key not in section:
+        elif isinstance(op_id, str):
+            ids.add(op_id)
+    for index, op in enumerate(ops):
+        if not isinstance(op, Mapping):
             continue
-        where = _join(path, key)
-        item = checker.mapping(section[key], where)
-        if item is None:
-            continue
-        checker.keys(item, where, {"type", "args"})
-        if item.get("type") not in _LOGISTICS_TYPES:
-            checker.fail(_join(where, "type"), f"must be one of {', '.join(_LOGISTICS_TYPES)}")
-        if "args" in item:
-            args = checker.mapping(item["args"], _join(where, "args"))
-            if args is not None:
-                checker.keys(args, _join(where, "args"), {"endpoint"})
-                if "endpoint" in args:
-                    checker.string(args["endpoint"], _join(where, "args.endpoint"))
+        path = f"ops[{index}]"
+        _op_args(checker, op, path)
+        execution = op.get("execution")
+        depends = execution.get("depends_on") if isinstance(execution, Mapping) else None
+        for position, dependency in enumerate(depends if isinstance(depends, list) else []):
+            where = f"{path}.execution.depends_on[{position}]"
+            if dependency == op.get("id"):
+                checker.fail(where, "an op cannot depend on itself")
+            elif isinstance(dependency, str) and dependency not in ids:
+                checker.fail(where, f"unknown op id {dependency!r}; known: {sorted(ids)}")
 
 
 def validate_job_definition(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -461,25 +570,12 @@ def validate_job_definition(obj: Mapping[str, Any]) -> dict[str, Any]:
     """
     checker = _Checker()
     plain = _plain(obj)
-    top = checker.mapping(plain, "job_definition")
-    if top is not None:
-        checker.keys(top, "", _TOP_KEYS)
-        if top.get("version") != JOB_DEFINITION_VERSION:
-            checker.fail(
-                "version", f"must be {JOB_DEFINITION_VERSION!r}; got {top.get('version')!r}"
-            )
-        if top.get("type") != "container":
-            checker.fail("type", f"must be 'container'; got {top.get('type')!r}")
-        _ops(checker, top.get("ops"))
-        if "meta" in top:
-            checker.mapping(top["meta"], "meta")
-        if "global" in top:
-            _global(checker, top["global"], "global")
-        if "logistics" in top:
-            _logistics(checker, top["logistics"], "logistics")
-        if "deployment_id" in top:
-            checker.string(top["deployment_id"], "deployment_id")
-        _check_json(checker, top, "")
+    if not isinstance(plain, Mapping):
+        checker.fail("job_definition", f"must be an object; got {_kind(plain)}")
+    else:
+        _JOB_DEFINITION.check(checker, plain, "")
+        _check_ops(checker, plain.get("ops"))
+        _check_json(checker, plain, "")
     if checker.problems:
         shown = checker.problems[:_MAX_PROBLEMS_SHOWN]
         more = len(checker.problems) - len(shown)
@@ -497,7 +593,6 @@ def container_job(
     gpu: bool = True,
     expose: Any = None,
     env: Mapping[str, str] | None = None,
-    required_vram: float | None = None,
     **args: Any,
 ) -> dict[str, Any]:
     """A validated one-container job definition; extra keyword args go into ``ops[0].args``."""
@@ -509,8 +604,6 @@ def container_job(
         op_args["expose"] = expose
     if env is not None:
         op_args["env"] = dict(env) if isinstance(env, Mapping) else env
-    if required_vram is not None:
-        op_args["required_vram"] = required_vram
     op_args.update(args)
     return validate_job_definition(
         {

@@ -15,6 +15,7 @@ from nosana_nb.core._shared.markets import (
     find_market,
     market_for_funds_check,
     markets_route,
+    network_fee_base_units,
 )
 from nosana_nb.core._sync.markets import Markets
 
@@ -30,4 +31,5 @@ __all__ = [
     "find_market",
     "market_for_funds_check",
     "markets_route",
+    "network_fee_base_units",
 ]

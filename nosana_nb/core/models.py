@@ -315,21 +315,57 @@ class Stats(WireModel):
 # --- markets and cost -----------------------------------------------------------------------
 
 
+class RemoteResource(WireModel):
+    """A resource a market's nodes must hold: an Ollama model, or an S3/HF/Ollama URL."""
+
+    type: str
+    model: OptionalStr = None
+    url: OptionalStr = None
+    files: list[str] | None = None
+    buckets: list[dict[str, Any]] | None = None
+
+
+class MarketRequiredResources(WireModel):
+    """``GET /api/markets/{id}/required-resources``."""
+
+    required_images: list[str] = Field(default_factory=list)
+    required_remote_resources: list[RemoteResource] = Field(default_factory=list)
+
+
+def _nodes_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
 class Market(WireModel):
-    """A market from the markets API. ``nos_job_price_per_second`` is whole NOS per second."""
+    """A market from the markets API. ``nos_job_price_per_second`` is whole NOS per second.
+
+    Every field of the service's market item is declared; ``nodes`` lists the market's nodes
+    and ``client`` is a flag. ``idle_nodes`` is not part of the reply: ``client.markets``
+    fills it in from the market account's node queue on chain (None until read).
+    """
 
     address: str
     slug: OptionalStr = None
     name: OptionalStr = None
+    sft: OptionalStr = None
     type: OptionalStr = None
     usd_reward_per_hour: OptionalDecimal = None
+    nos_reward_per_second: OptionalDecimal = None
     nos_job_price_per_second: OptionalDecimal = None
     network_fee_percentage: OptionalDecimal = None
+    premium_community_relation: OptionalStr = None
     gpu_types: list[str] = Field(default_factory=list)
+    required_images: list[str] = Field(default_factory=list)
+    required_remote_resources: list[RemoteResource] = Field(default_factory=list)
+    nodes: Annotated[list[Any], BeforeValidator(_nodes_list)] = Field(default_factory=list)
+    client: bool = False
     lowest_vram: Number | None = None
-    nodes: Any = None
-    available: int | None = None
-    client: Any = None
+    max_usd_uptime_reward_per_day: OptionalDecimal = None
+    idle_nodes: int | None = None
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes)
 
     @property
     def job_price_base_units_per_second(self) -> Decimal | None:
@@ -341,6 +377,80 @@ class Market(WireModel):
     @property
     def label(self) -> str:
         return self.name or self.slug or self.address
+
+
+class CreditsBalance(WireModel):
+    """``GET /api/credits/balance``: an API-key user's credits, in USD."""
+
+    assigned_credits: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(
+        alias="assignedCredits"
+    )
+    reserved_credits: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(
+        alias="reservedCredits"
+    )
+    settled_credits: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(
+        alias="settledCredits"
+    )
+
+    @property
+    def available(self) -> Decimal:
+        """What new jobs can reserve: assigned - reserved - settled."""
+        return self.assigned_credits - self.reserved_credits - self.settled_credits
+
+
+class CreditCharge(WireModel):
+    """What a credit-paid job action cost: ``costUSD``, ``creditsUsed`` and its reservation."""
+
+    cost_usd: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(alias="costUSD")
+    credits_used: Annotated[Decimal, BeforeValidator(_as_decimal)] = Field(alias="creditsUsed")
+    reservation_id: str = Field(alias="reservationId")
+    project: OptionalStr = None
+
+
+class CreditJobListed(WireModel):
+    """``POST /api/jobs/list``: the listing transaction, the job and run accounts, the charge."""
+
+    tx: str
+    job: str
+    run: str
+    credits: CreditCharge
+
+
+class CreditJobExtended(WireModel):
+    tx: str
+    job: str
+    credits: CreditCharge
+
+
+class CreditJobStopped(WireModel):
+    """``POST /api/jobs/{address}/stop``: ``delisted`` when the job had not started."""
+
+    tx: str
+    job: str
+    delisted: bool
+
+
+class CreditJob(WireModel):
+    """``GET /api/jobs/{address}``: the on-chain job (times in unix seconds, state 0-3)."""
+
+    ipfs_job: str = Field(alias="ipfsJob")
+    ipfs_result: OptionalStr = Field(default=None, alias="ipfsResult")
+    market: str
+    node: str
+    payer: str
+    price: Number
+    project: str
+    state: JobStateValue
+    type: OptionalStr = None
+    job_definition: Any = Field(default=None, alias="jobDefinition")
+    job_result: Any = Field(default=None, alias="jobResult")
+    job_status: OptionalStr = Field(default=None, alias="jobStatus")
+    time_end: Number = Field(alias="timeEnd")
+    time_start: Number = Field(alias="timeStart")
+    benchmark_processed_at: Any = Field(default=None, alias="benchmarkProcessedAt")
+    timeout: Number
+    usd_reward_per_hour: OptionalDecimal = Field(default=None, alias="usdRewardPerHour")
+    listed_at: Number | None = Field(default=None, alias="listedAt")
 
 
 class CostEstimate(WireModel):

@@ -46,6 +46,7 @@ from nosana_nb.core.validation import (
     check_cron,
     check_limit,
     check_name,
+    check_path_id,
     check_pubkey,
     check_replicas,
     check_status,
@@ -227,7 +228,7 @@ def _task_type(value: Any) -> TaskType:
 
 
 def deployment_path(deployment_id: str, suffix: str = "") -> str:
-    return f"{BASE}/{check_pubkey(deployment_id, argument='deployment_id')}{suffix}"
+    return f"{BASE}/{check_path_id(deployment_id, argument='deployment_id')}{suffix}"
 
 
 def _query(**values: str | None) -> dict[str, str]:
@@ -259,8 +260,13 @@ def _page(key: str, model: type[M]) -> Callable[[Any], Page[M]]:
     page_model = _page_model(model)
 
     def parse(data: Any) -> Page[M]:
+        if isinstance(data, list):
+            # older service versions answer list routes with a bare array: the one and only page
+            return page_model.model_validate(
+                {"items": data, "pagination": {"total_items": len(data)}}
+            )
         if not isinstance(data, Mapping) or key not in data:
-            raise ValueError(f'expected an object with "{key}" and "pagination"')
+            raise ValueError(f'expected a JSON array, or an object with "{key}" and "pagination"')
         return page_model.model_validate(
             {"items": data[key], "pagination": data.get("pagination") or {}}
         )
@@ -427,7 +433,7 @@ def get_deployment(deployment_id: str) -> Route[Deployment]:
 
 
 def get_job(deployment_id: str, job: str) -> Route[JobDetail]:
-    job_address = check_pubkey(job, argument="job")
+    job_address = check_path_id(job, argument="job")
     return Route("GET", deployment_path(deployment_id, f"/jobs/{job_address}"), _model(JobDetail))
 
 

@@ -252,6 +252,23 @@ def check_pubkey(value: Any, *, argument: str) -> str:
     return str(parsed)
 
 
+PATH_ID_LENGTHS = (43, 44)
+"""The service's path ids (deployment, job, vault) are 43-44 base58 characters; a shorter
+valid address (32 bytes with leading zeros) is refused by the service with a 400."""
+
+
+def check_path_id(value: Any, *, argument: str) -> str:
+    """An address the service accepts in a URL path: a base58 Solana address of 43-44 chars."""
+    address = check_pubkey(value, argument=argument)
+    if len(address) not in PATH_ID_LENGTHS:
+        raise ValidationError(
+            f"{argument} {address!r} has {len(address)} characters; the service accepts only "
+            "43-44 character addresses in request paths (it answers 400 otherwise)",
+            argument=argument,
+        )
+    return address
+
+
 def _enum_value(value: Any, enum: type[StrEnum], argument: str) -> Any:
     if isinstance(value, enum):
         return value

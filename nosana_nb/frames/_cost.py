@@ -1,8 +1,11 @@
 """What each job cost, from its runtime and its market's price (docs/wire-contract.md §14.3).
 
 runtime = min(end or now, start + timeout) − start, in whole seconds; cost = price (NOS base
-units per second) × runtime, exact; fee = cost × network_fee_percentage / 100 rounded up to a
-base unit (as ``core.markets.estimate_cost`` does); USD = usd_reward_per_hour × hours.
+units per second) × runtime, exact; USD = usd_reward_per_hour × hours.
+The network fee is what the chain takes when the job is listed: the deposit (price × timeout)
+× network_fee_percentage / 100, rounded down to a base unit, never refunded — so a job that
+never ran still cost its fee (as ``core.markets.estimate_cost`` counts it). Extensions are not
+in the jobs list; each one costs the same fee again on its own deposit.
 """
 
 from __future__ import annotations
@@ -97,11 +100,6 @@ def _fee_fraction(percentage: Any) -> tuple[int, int]:
     return numerator, denominator
 
 
-def _ceil_div(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    quotient: np.ndarray = -((-numerator) // denominator)
-    return quotient
-
-
 def cost_dataframe(
     jobs: Any,
     markets: Any,
@@ -114,9 +112,10 @@ def cost_dataframe(
 
     ``jobs``/``markets``/``deployments`` are frames from this module or anything their builders
     accept. The timeout cap comes from ``timeout`` (seconds or timedelta) or else from each job's
-    deployment (``deployments``); without either, runtime is not capped. Open jobs are billed
-    until ``now`` (a datetime or a client; default: the service's clock, see
-    :func:`utc_now`). Jobs never started cost 0.
+    deployment (``deployments``); without either, runtime is not capped and the fee (charged on
+    the listing deposit, price × timeout) is unknown (NA). Open jobs are billed until ``now`` (a
+    datetime or a client; default: the service's clock, see :func:`utc_now`). Jobs never started
+    cost 0 plus their listing fee.
     """
     jobs_df = as_frame(jobs, "jobs")
     markets_df = as_frame(markets, "markets")
@@ -147,9 +146,12 @@ def cost_dataframe(
     known = price.notna().to_numpy()
     price_np = price.fillna(0).to_numpy(dtype=np.int64)
     cost_np = price_np * runtime_s
-    fee_np = _ceil_div(cost_np * fee_num.to_numpy(), fee_den.to_numpy())
+    cap_s = cap.dt.total_seconds().to_numpy()
+    fee_known = known & ~np.isnan(cap_s)
+    deposit_np = price_np * np.where(fee_known, cap_s, 0).astype(np.int64)
+    fee_np = (deposit_np * fee_num.to_numpy()) // fee_den.to_numpy()
     cost = pd.Series(cost_np, dtype="Int64").where(known)
-    fee = pd.Series(fee_np, dtype="Int64").where(known)
+    fee = pd.Series(fee_np, dtype="Int64").where(fee_known)
     total = cost + fee
     usd = usd_per_hour * pd.Series(runtime_s, dtype="Float64") / 3600
     return cv.frame(

@@ -6,9 +6,12 @@ functions only call the documented client methods and return whatever iterable t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from nosana_nb.core.errors import ValidationError
+from nosana_nb.core.errors import NosanaError, ValidationError
+
+logger = logging.getLogger("nosana_nb.frames")
 
 
 def deployment_id(deployment: Any) -> str:
@@ -54,4 +57,11 @@ def fetch_deployments(client: Any) -> Any:
 
 
 def fetch_markets(client: Any) -> Any:
-    return client.markets.list()
+    """The markets, with idle nodes read from their market accounts on chain (the dashboard's
+    "available nodes"); when the chain cannot be read the column stays empty, logged."""
+    markets = client.markets.list()
+    try:
+        return client.markets.with_idle_nodes(markets)
+    except NosanaError as exc:
+        logger.warning("markets frame without idle nodes: %s", exc)
+        return markets

@@ -326,6 +326,11 @@ def price_base_units(job_price: Any, nos_per_second: Any, what: str, index: int)
     return int(exact)
 
 
+def _node_counts(values: Any) -> list[Any]:
+    """``nodes`` is the list of a market's nodes; the frame counts them (a count passes)."""
+    return [len(v) if isinstance(v, list | tuple) else v for v in values]
+
+
 def markets_dataframe(source: Any) -> pd.DataFrame:
     """One row per market with base and fee-included prices (docs/wire-contract.md §14.3)."""
     if cv.is_client(source):
@@ -347,7 +352,6 @@ def markets_dataframe(source: Any) -> pd.DataFrame:
             "usd_reward_per_hour",
             "nodes",
             "idle_nodes",
-            "available",
         ],
     )
     prices = [
@@ -374,8 +378,8 @@ def markets_dataframe(source: Any) -> pd.DataFrame:
             "network_fee_percentage": fee,
             "usd_per_hour": usd,
             "usd_per_hour_with_fee": usd * (1 + fee.fillna(0) / 100),
-            "nodes": cv.integers(c.get("nodes"), what, "nodes"),
-            "idle_nodes": cv.integers(c.get("idle_nodes", "available"), what, "idle_nodes"),
+            "nodes": cv.integers(_node_counts(c.get("nodes")), what, "nodes"),
+            "idle_nodes": cv.integers(c.get("idle_nodes"), what, "idle_nodes"),
         },
         schema_of("markets"),
     )

@@ -46,6 +46,8 @@ COLLECTIONS = (
     "vaults",
     "results",
     "ipfs",
+    "credits",
+    "credit_reservations",
     "meta",
 )
 

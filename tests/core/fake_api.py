@@ -58,31 +58,59 @@ def fake_cid(obj: Any) -> str:
 
 
 def default_markets() -> list[dict[str, Any]]:
+    """Markets in the service's shape: ``nodes`` a list, ``client`` a flag, every field set."""
+    common: dict[str, Any] = {
+        "premium_community_relation": None,
+        "required_images": [],
+        "required_remote_resources": [],
+        "client": False,
+    }
     return [
         {
+            **common,
             "address": MARKET_3060,
             "slug": "nvidia-3060",
             "name": "NVIDIA 3060",
+            "sft": "SFT3060aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "type": "PREMIUM",
             "usd_reward_per_hour": 0.0436,
+            "nos_reward_per_second": 0.000043,
             "nos_job_price_per_second": 0.000043,
             "network_fee_percentage": 10,
             "gpu_types": ["RTX 3060"],
+            "nodes": ["Node1111111111111111111111111111111111111111", "Node2222222222222222"],
             "lowest_vram": 12,
+            "max_usd_uptime_reward_per_day": 1.0464,
         },
         {
+            **common,
             "address": MARKET_4090,
             "slug": "nvidia-4090",
             "name": "NVIDIA 4090",
+            "sft": "SFT4090aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "type": "PREMIUM",
-            "usd_reward_per_hour": 0.2909,
+            "usd_reward_per_hour": "0.2909",
+            "nos_reward_per_second": 0.000115,
             "nos_job_price_per_second": 0.000115,
             "network_fee_percentage": 0,
             "gpu_types": ["RTX 4090"],
+            "required_images": ["docker.io/ollama/ollama"],
+            "required_remote_resources": [{"type": "Ollama", "model": "llama3"}],
+            "nodes": [],
+            "client": True,
             "lowest_vram": 24,
             "brand_new_field": {"kept": True},
         },
-        {"address": MARKET_UNPRICED, "slug": "nvidia-4070", "name": "NVIDIA 4070"},
+        {
+            **common,
+            "address": MARKET_UNPRICED,
+            "slug": "nvidia-4070",
+            "name": "NVIDIA 4070",
+            "sft": "SFT4070aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "type": "COMMUNITY",
+            "usd_reward_per_hour": None,
+            "gpu_types": [],
+        },
     ]
 
 
@@ -210,7 +238,7 @@ class FakeNosana:
         self.requests.append(Recorded(request.method, path, params, request.headers, body))
         if request.url.host != "127.0.0.1":
             return httpx.Response(599, text=f"fake has no host {request.url.host}")
-        if path == "/api/markets":
+        if path in ("/api/markets", "/api/markets/"):
             return httpx.Response(200, json=self.markets)
         if path.startswith("/ipfs/"):
             cid = path.removeprefix("/ipfs/")

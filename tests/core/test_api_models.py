@@ -143,7 +143,8 @@ def handler_returning(body: Any) -> Callable[[httpx.Request], httpx.Response]:
     ("body", "match"),
     [
         ({"deployments": [{"name": 1}], "pagination": {}}, r"items\.0\.id: Field required"),
-        ([], "expected an object"),
+        ("nope", "expected a JSON array, or an object"),
+        ([{"name": 1}], r"items\.0\.id: Field required"),
         ({"deployments": "nope", "pagination": {}}, "items"),
     ],
 )

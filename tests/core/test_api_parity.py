@@ -12,6 +12,7 @@ import pytest
 
 from nosana_nb.core import _async
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
+from nosana_nb.core.credits import AsyncCredits, Credits
 from nosana_nb.core.deployments import (
     AsyncDeployment,
     AsyncDeployments,
@@ -36,6 +37,7 @@ PAIRS = [
     (Vaults, AsyncVaults),
     (Vault, AsyncVault),
     (Markets, AsyncMarkets),
+    (Credits, AsyncCredits),
     (Jobs, AsyncJobs),
     (SyncPager, AsyncPager),
     (SyncServices, AsyncServices),

@@ -398,7 +398,7 @@ def test_stats_is_unauthenticated(client: NosanaClient, fake: FakeNosana) -> Non
 
 def test_markets_carry_no_credentials(client: NosanaClient, fake: FakeNosana) -> None:
     markets = client.markets.list()
-    assert (last(fake).method, last(fake).path) == ("GET", "/api/markets")
+    assert (last(fake).method, last(fake).path) == ("GET", "/api/markets/")
     assert_no_credentials(last(fake))
     by_slug = client.markets.get("NVIDIA-3060")
     assert by_slug.address == MARKET_3060
@@ -451,7 +451,7 @@ def test_api_key_is_sent_on_create_only(fake: FakeNosana, wallet: Wallet) -> Non
     with sync_client(fake, wallet, api_key=key) as client:
         deployment = client.deployments.create(
             name="credits", market=MARKET_3060, replicas=1, timeout=3600, job_definition=JD
-        )  # credits pay, so no vault funds check (which would have refused an empty vault)
+        )  # credits pay: the pre-check reads the credits, not the (empty) vault
         deployment.refresh()
         client.vaults.list()
         (create,) = fake.calls("POST", "/deployments/create")
@@ -463,5 +463,11 @@ def test_api_key_is_sent_on_create_only(fake: FakeNosana, wallet: Wallet) -> Non
         # the market is checked to exist (one public list, no credential); no funds check
         assert len(fake.calls("GET", "/api/markets")) == 1
         assert all(r.path != "/rpc" for r in fake.requests)
+        (balance,) = fake.calls("GET", "/api/credits/balance")
+        assert balance.headers["authorization"] == f"Bearer {key}"
+        assert "x-user-id" not in balance.headers
+        assert all(
+            key not in r.headers.get("authorization", "") for r in others if r is not balance
+        )
         assert key not in repr(client)
         assert key not in repr(client._dm)

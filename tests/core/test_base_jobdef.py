@@ -35,11 +35,11 @@ def problems(definition: Any) -> str:
 FULL = {
     "version": "0.1",
     "type": "container",
-    "meta": {"trigger": "dashboard", "system_requirements": {"required_vram": 8}, "x": [1, None]},
-    "global": {"image": "python:3.11", "gpu": True, "env": {"A": "1"}, "variables": {"v": 1}},
+    "meta": {"trigger": "dashboard", "system_requirements": {"required_vram": 8}, "x": [1, "a"]},
+    "global": {"image": "python:3.11", "gpu": True, "env": {"A": "1"}, "variables": {"v": "1"}},
     "logistics": {
         "send": {"type": "api", "args": {"endpoint": "https://x"}},
-        "receive": {"type": "api-listen"},
+        "receive": {"type": "api-listen", "args": {}},
     },
     "ops": [
         {"type": "container/create-volume", "id": "vol", "args": {"name": "models"}},
@@ -53,7 +53,7 @@ FULL = {
                 "env": {"HF_TOKEN": "t"},
                 "work_dir": "/app",
                 "gpu": True,
-                "required_vram": 24,
+                "restart_policy": {"policy": "on-failure", "restart_tries": 3},
                 "private": False,
                 "volumes": [{"name": "models", "dest": "/models"}],
                 "expose": [
@@ -102,7 +102,7 @@ def test_mapping_proxies_and_tuples_become_plain_json() -> None:
 @pytest.mark.parametrize(
     ("mutate", "needle"),
     [
-        (lambda d: d.pop("version"), "version: must be '0.1'; got None"),
+        (lambda d: d.pop("version"), "version: is required"),
         (lambda d: d.update(version="0.2"), "version: must be '0.1'"),
         (lambda d: d.update(type="vm"), "type: must be 'container'"),
         (lambda d: d.update(ops=[]), "ops: must be a non-empty list"),
@@ -120,20 +120,23 @@ def test_mapping_proxies_and_tuples_become_plain_json() -> None:
         (lambda d: d["ops"][0]["args"].update(image=3), "ops[0].args.image: must be a string"),
         (
             lambda d: d["ops"][0]["args"].update(cmd=["a", 1]),
-            "ops[0].args.cmd: must be a string or a list",
+            "ops[0].args.cmd[1]: must be a string; got int",
         ),
         (lambda d: d["ops"][0]["args"].update(env={"A": 1}), "ops[0].args.env.A: must be a string"),
         (lambda d: d["ops"][0]["args"].update(env=["A=1"]), "ops[0].args.env: must be an object"),
         (lambda d: d["ops"][0]["args"].update(gpu="yes"), "ops[0].args.gpu: must be true or false"),
         (
-            lambda d: d["ops"][0]["args"].update(required_vram=True),
-            "required_vram: must be a number",
+            lambda d: d["ops"][0]["args"].update(required_vram=24),
+            "ops[0].args.required_vram: unknown key",
         ),
         (
-            lambda d: d["ops"][0]["args"].update(required_vram=float("nan")),
-            "required_vram: must be a finite",
+            lambda d: d["ops"][0]["args"].update(restart_policy="sometimes"),
+            "ops[0].args.restart_policy: must be 'on-failure', 'no'",
         ),
-        (lambda d: d["ops"][0]["args"].update(required_vram=-1), "required_vram: must be a finite"),
+        (
+            lambda d: d["ops"][0]["args"].update(restart_policy={"restart_tries": 2}),
+            "ops[0].args.restart_policy.policy: is required",
+        ),
         (
             lambda d: d["ops"][0]["args"].update(volumes=[{"name": "v"}]),
             "volumes[0].dest: is required",
@@ -196,8 +199,12 @@ def test_many_problems_are_summarized() -> None:
         "8000-8010",
         "%%global.port%%",
         {"__spread__": "%%ops.x.ports%%"},
-        [80, 443, "1000-2000", {"port": "3000-3005", "type": "webapi"}],
+        [80, 443, "1000-2000", {"port": 3000, "type": "webapi"}],
         [{"port": 8000, "type": "none", "health_checks": []}],
+        80.0,
+        80.5,
+        [{"__spread__": "%%ops.x.ports%%"}, 8080],
+        {"__spread__": "%%global.ports%%", "chunked": True},
     ],
 )
 def test_valid_expose(expose: Any) -> None:
@@ -207,10 +214,10 @@ def test_valid_expose(expose: Any) -> None:
 @pytest.mark.parametrize(
     ("expose", "needle"),
     [
-        (0, "port number 1-65535"),
-        (70000, "port number 1-65535"),
-        (True, "port number"),
-        (80.0, "port number"),
+        (0, "expose: must be between 1 and 65535; got 0"),
+        (70000, "expose: must be between 1 and 65535"),
+        (True, "expose: must be a port"),
+        ([{"port": "3000-3005"}], "expose[0].port: must be a number; got str"),
         ("8010-8000", "start < end"),
         ("8000-8000", "start < end"),
         ("http", "'start-end' range"),
@@ -235,7 +242,7 @@ def test_valid_expose(expose: Any) -> None:
                     ],
                 }
             ],
-            "method: must be one of GET, POST, PUT, DELETE",
+            "health_checks[0].method: must be one of 'GET', 'POST'",
         ),
         (
             [
@@ -252,7 +259,7 @@ def test_valid_expose(expose: Any) -> None:
                     ],
                 }
             ],
-            "expected_status: must be an HTTP status",
+            "expected_status: must be between 100 and 599",
         ),
         (
             [{"port": 80, "health_checks": [{"type": "websocket", "expected_response": "x"}]}],
@@ -271,7 +278,7 @@ def test_container_job_builder() -> None:
         "ollama serve",
         expose=11434,
         env={"OLLAMA_HOST": "0.0.0.0"},
-        required_vram=6,
+        restart_policy="unless-stopped",
         work_dir="/root",
     )
     assert built == {
@@ -287,7 +294,7 @@ def test_container_job_builder() -> None:
                     "cmd": "ollama serve",
                     "expose": 11434,
                     "env": {"OLLAMA_HOST": "0.0.0.0"},
-                    "required_vram": 6,
+                    "restart_policy": "unless-stopped",
                     "work_dir": "/root",
                 },
             }

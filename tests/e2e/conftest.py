@@ -22,6 +22,7 @@ from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.vaults import AsyncVault, Vault
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.sandbox import SandboxHandle, start
+from tests.wire_schema import ReplyChecker, watch_replies
 
 SANDBOX_SEED = 11
 MARKET_3060 = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
@@ -146,6 +147,18 @@ def wait_running(deployment: Deployment) -> None:
 
 async def async_wait_running(deployment: AsyncDeployment) -> None:
     await deployment.wait_until("RUNNING", timeout=10, poll_interval=0.01, max_poll_interval=0.05)
+
+
+@pytest.fixture(autouse=True)
+def replies_match_the_api_types(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplyChecker]:
+    """Every reply a test's clients receive from the sandbox must fit the service's API types
+    (tests/fixtures/nosana_api_2.1.8_responses.schema.json); a misfit fails the test."""
+    checker = ReplyChecker()
+    watch_replies(monkeypatch, checker)
+    yield checker
+    assert not checker.problems, "replies that do not fit the API types:\n" + "\n".join(
+        checker.problems[:20]
+    )
 
 
 @pytest.fixture(scope="module")

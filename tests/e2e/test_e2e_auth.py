@@ -94,12 +94,11 @@ def _cases(owner: Wallet, stranger: Wallet) -> list[Case]:
 
 
 def _expected_500(route: str, case: Case) -> object:
-    """The three 500 bodies of wire-contract §1.1: schema routes, the stream, the job detail."""
+    """The 500 bodies of a thrown auth check: the stream's own, else the API types' Error
+    (the job detail included: its type declares ``{error}`` for a 500)."""
     if route == "stream":
         message = "Authorization has expired." if "expired" in case.name else None
         return ("stream", message)
-    if route == "job":
-        return {}
     return INTERNAL
 
 

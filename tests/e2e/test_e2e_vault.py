@@ -6,7 +6,10 @@ the chain's transaction history through the client's Solana RPC (``getSignatures
 ``getTransaction`` balances) and cross-checked with the sandbox's job documents
 (``escrowed`` / ``paid`` / ``refunded``):
 
-    top-up - escrow + refunds - withdrawal = change of the vault's balance   (NOS and SOL)
+    top-up - escrow - network fees + refunds - withdrawal = change of the vault's balance
+
+The network fee (the market's ``network_fee_percentage`` of each deposit, rounded down) goes to
+the rewards account at listing and is never refunded.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from decimal import Decimal
 from typing import Any
 
 from nosana_nb.core.client import NosanaClient
+from nosana_nb.core.markets import network_fee_base_units
 from nosana_nb.core.validation import DeploymentStatus
 from nosana_nb.sandbox import SandboxHandle
+from nosana_nb.sandbox.chain.money import NETWORK_REWARDS_AUTHORITY
 from tests.e2e.conftest import (
     FEE_LAMPORTS,
     MARKET_3090,
@@ -50,6 +55,20 @@ def _nos_of(balances: list[dict[str, Any]], owner: str, mint: str) -> int:
         for b in balances
         if b["owner"] == owner and b["mint"] == mint
     )
+
+
+def _token_account_movements(client: NosanaClient, account: str, owner: str) -> dict[str, int]:
+    """NOS base units each transaction moved into the token account ``account`` of ``owner``."""
+    mint = client.network.nos_mint
+    moved: dict[str, int] = {}
+    for entry in client.rpc.get_signatures_for_address(account):
+        record = client.rpc.get_transaction(entry["signature"])
+        assert record is not None
+        meta = record["meta"]
+        moved[entry["signature"]] = _nos_of(meta["postTokenBalances"], owner, mint) - _nos_of(
+            meta["preTokenBalances"], owner, mint
+        )
+    return moved
 
 
 def _movements(client: NosanaClient, address: str) -> dict[str, Movement]:
@@ -122,16 +141,22 @@ def test_vault_round_trip_reconciles_to_the_base_unit(
     refunded = sum(int(j["refunded"]) for j in jobs)
     paid = sum(int(j["paid"]) for j in jobs)
     assert history[topup_sig].nos == int(TOP_UP_NOS * 10**6)
+    network_fees = sum(int(j["fees_paid"]) for j in jobs)
     for job in jobs:
-        assert history[str(job["tx"])].nos == -int(job["escrowed"])
+        listing_fee = network_fee_base_units(int(job["escrowed"]), 10)
+        assert int(job["fees_paid"]) == listing_fee > 0
+        assert history[str(job["tx"])].nos == -int(job["escrowed"]) - listing_fee
         assert int(job["paid"]) + int(job["refunded"]) == int(job["escrowed"])
-    assert sum(history[s].nos for s in escrow_sigs) == -escrowed
+    assert sum(history[s].nos for s in escrow_sigs) == -escrowed - network_fees
+    rewards = str(sandbox.chain.rewards_account)
+    rewards_history = _token_account_movements(client, rewards, str(NETWORK_REWARDS_AUTHORITY))
+    assert sum(rewards_history[s] for s in escrow_sigs) == network_fees
     assert sum(history[s].nos for s in settle_sigs) == refunded
     (queued_job,) = [j for j in jobs if j["deployment"] == delisted.id]
     assert (queued_job["paid"], queued_job["refunded"]) == (0, queued_job["escrowed"])
     assert paid > 0
     nos_change = before_withdraw.nos_base_units - start_vault.nos_base_units
-    assert history[topup_sig].nos - escrowed + refunded == nos_change
+    assert history[topup_sig].nos - escrowed - network_fees + refunded == nos_change
     assert history[withdraw_sig].nos == -before_withdraw.nos_base_units
 
     # the nodes were paid exactly what the vault lost, runtime x price
@@ -174,4 +199,5 @@ def test_vault_round_trip_reconciles_to_the_base_unit(
     assert end_wallet_sol - start_wallet_sol == (
         -int(TOP_UP_SOL * 10**9) - rent - fees + before_withdraw.lamports
     )
-    assert end_wallet_nos - start_wallet_nos == -paid  # all NOS came back except the nodes' pay
+    # all NOS came back except the nodes' pay and the network fees
+    assert end_wallet_nos - start_wallet_nos == -paid - network_fees

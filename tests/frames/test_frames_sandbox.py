@@ -76,6 +76,10 @@ def test_markets_and_cost_through_the_client(
     validate_schema(markets, "markets")
     market = markets.set_index("address").loc[client.markets.get(MARKET).address]
     assert market["price_base_units_per_second"] > 0
+    # nodes counts the market's list of nodes; idle_nodes comes from its account's node queue
+    pool = sandbox.worker.network.nodes(client.markets.get(MARKET).address)
+    assert market["nodes"] == len(pool)
+    assert market["idle_nodes"] == sandbox.worker.idle_nodes(client.markets.get(MARKET).address)
     now = datetime.fromtimestamp(sandbox.clock.now(), UTC)
     cost = cost_dataframe(
         jobs_dataframe(deployment), markets, deployments=deployments_dataframe(client), now=now
@@ -142,16 +146,20 @@ def test_cost_totals_equal_escrow_minus_refunds_to_the_base_unit(
         now=now,
     )
     total_cost = int(cost["cost_base_units"].sum())
+    total_fees = int(cost["fee_base_units"].sum())
     history = vault_balance_dataframe(
         client, vault=vault.address, escrow_authority=str(sandbox.chain.escrow_authority)
     )
-    escrowed = -int(history.loc[history["kind"] == "escrow", "nos_delta"].sum())
+    # a listing moves the deposit and the network fee in one transaction
+    escrowed_with_fees = -int(history.loc[history["kind"] == "escrow", "nos_delta"].sum())
     refunded = int(history.loc[history["kind"] == "refund", "nos_delta"].sum())
-    assert escrowed > 0
+    assert escrowed_with_fees > 0
     if stop_after is not None:
         assert refunded > 0
-    assert total_cost == escrowed - refunded
-    # and both agree with what the sandbox paid its nodes and with the vault's balance
-    paid = sum(job["paid"] for job in sandbox.store.find("jobs", deployment=deployment.id))
-    assert total_cost == paid
-    assert vault.get_balance().nos_base_units == 20_000_000 - total_cost
+    assert total_cost + total_fees == escrowed_with_fees - refunded
+    # and both agree with what the sandbox paid its nodes, the fees it took, the vault's balance
+    jobs = sandbox.store.find("jobs", deployment=deployment.id)
+    assert total_cost == sum(job["paid"] for job in jobs)
+    assert total_fees == sum(job["fees_paid"] for job in jobs) > 0
+    assert int(cost["total_base_units"].sum()) == total_cost + total_fees
+    assert vault.get_balance().nos_base_units == 20_000_000 - total_cost - total_fees

@@ -260,7 +260,10 @@ def test_market_price_is_exact_in_base_units_and_fee_is_applied() -> None:
                 "nos_job_price_per_second": 0.000043,
                 "usd_reward_per_hour": "0.0436",
                 "network_fee_percentage": 10,
-                "available": 3,
+                "nodes": ["node-1", "node-2", "node-3", "node-4"],
+                "client": True,
+                "idle_nodes": 3,
+                "a_field_the_frame_does_not_know": {"x": 1},
             }
         ]
     ).iloc[0]
@@ -268,6 +271,7 @@ def test_market_price_is_exact_in_base_units_and_fee_is_applied() -> None:
     assert row["nos_per_hour"] == pytest.approx(43 * 3600 / 1e6)
     assert row["usd_per_hour_with_fee"] == pytest.approx(0.0436 * 1.1)
     assert row["idle_nodes"] == 3
+    assert row["nodes"] == 4
     assert (
         markets_dataframe([{"address": "m", "job_price": 52}])["price_base_units_per_second"][0]
         == 52

@@ -393,9 +393,9 @@ REPLY_CASES: list[ReplyCase] = [
         APIResponseValidationError,
     ),
     ReplyCase(
-        "list-route-returns-list",
+        "list-route-returns-list-of-non-objects",  # a bare array is one page; its items count
         LIST,
-        _json([_deployment()]),
+        _json(["not a deployment"]),
         first_page,
         APIResponseValidationError,
     ),
@@ -419,14 +419,14 @@ REPLY_CASES: list[ReplyCase] = [
     ),
     ReplyCase(
         "markets-dict",
-        r"GET /api/markets",
+        r"GET /api/markets/",
         _json({"data": []}),
         markets,
         APIResponseValidationError,
     ),
     ReplyCase(
         "markets-item-not-object",
-        r"GET /api/markets",
+        r"GET /api/markets/",
         _json(["nvidia"]),
         markets,
         APIResponseValidationError,

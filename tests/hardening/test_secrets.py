@@ -469,11 +469,11 @@ client""",
     "client.wallet, client.network, client._dm._auth, client.deployments, client.vaults",
     """\
 try:
-    client.deployments.get("11111111111111111111111111111112")
+    client.deployments.get("4mDcpwoXfGW7tFrWPWbc6Nn5DA2csSNJufe2NAgpEf96")
 except nosana_nb.NosanaError as err:
     print(type(err).__name__, err)
 client.stats()""",
-    'client.deployments.get("11111111111111111111111111111112")  # uncaught: traceback saved',
+    'client.deployments.get("4mDcpwoXfGW7tFrWPWbc6Nn5DA2csSNJufe2NAgpEf96")  # uncaught',
     'nosana_nb.Wallet.load(os.environ["NOSANA_WALLET"][:-6] + "]")  # one number short',
     'display({"client": client, "wallet": client.wallet}); print(client.wallet)',
 ]

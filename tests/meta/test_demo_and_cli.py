@@ -16,7 +16,8 @@ def test_demo_runs_end_to_end_and_reconciles() -> None:
     text = out.getvalue()
     assert summary["final_status"] == "STOPPED"
     assert summary["jobs"] == 3
-    assert summary["spent_nos"] == summary["paid_to_nodes_nos"]
+    assert summary["spent_nos"] == summary["paid_to_nodes_nos"] + summary["network_fees_nos"]
+    assert summary["network_fees_nos"] > Decimal(0)
     assert summary["spent_nos"] > Decimal(0)
     assert summary["topped_up_nos"] == summary["spent_nos"] + summary["withdrawn_nos"]
     assert summary["vault_nos_left"] == Decimal(0)

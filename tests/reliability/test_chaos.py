@@ -345,19 +345,21 @@ def _check_writes(
 
 
 def _check_vault(sandbox: SandboxHandle, vault: str, topups_acked: int) -> list[str]:
-    """NOS in the vault and in escrow must equal what was funded minus what jobs moved."""
+    """NOS in the vault and in escrow must equal what was funded minus what jobs moved
+    (deposits and their network fees)."""
     sandbox.worker.settle()
     jobs = sandbox.store.find("jobs", vault=vault)
     escrowed = sum(int(j.get("escrowed") or 0) for j in jobs)
     paid = sum(int(j.get("paid") or 0) for j in jobs)
     refunded = sum(int(j.get("refunded") or 0) for j in jobs)
+    fees = sum(int(j.get("fees_paid") or 0) for j in jobs)  # the network's, never refunded
     funded = int(INITIAL_VAULT_NOS * NOS) + topups_acked
     problems = []
     in_vault = sandbox.chain.nos_balance(vault)
-    if in_vault != funded - escrowed + refunded:
+    if in_vault != funded - escrowed - fees + refunded:
         problems.append(
             f"vault holds {in_vault} NOS units; funded {funded} - escrowed {escrowed} "
-            f"+ refunded {refunded} = {funded - escrowed + refunded}"
+            f"- fees {fees} + refunded {refunded} = {funded - escrowed - fees + refunded}"
         )
     in_escrow = sandbox.chain.nos_balance(str(sandbox.chain.escrow_authority))
     if in_escrow != escrowed - paid - refunded:

@@ -36,6 +36,7 @@ from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.errors import InvalidStateError, NosanaError
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
+from nosana_nb.sandbox.chain.money import NETWORK_REWARDS_AUTHORITY
 from nosana_nb.sandbox.worker.markets import MARKETS
 
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
@@ -218,7 +219,12 @@ def _check_ledger(db: Path, acked: Acked) -> list[str]:
     }
     jobs = [json.loads(body) for (body,) in _rows(db, "SELECT body FROM doc_jobs")]
     nodes = {str(j["node"]) for j in jobs if j.get("node")}
-    holders = {acked.wallet.address: "wallet", acked.vault: "vault", escrow: "escrow"}
+    holders = {
+        acked.wallet.address: "wallet",
+        acked.vault: "vault",
+        escrow: "escrow",
+        str(NETWORK_REWARDS_AUTHORITY): "network rewards",  # the fees listings paid
+    }
     holders.update({node: "node" for node in nodes})
     held: dict[str, int] = {}
     for _, data, owner in accounts.values():

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from nosana_nb import sandbox as sandbox_module
@@ -152,7 +153,8 @@ def test_watcher_and_fleet_work_with_an_api_key_client_over_a_custom_transport(
         env={},
         sleeper=ManualSleeper(sandbox.clock),
     )
-    deployment = _create(client)  # paid through the API key: no vault, no funds check
+    httpx.post(f"{sandbox.api_url}/_sandbox/credits", json={"api_key": API_KEY, "usd": "1"})
+    deployment = _create(client)  # paid with the API key's credits: no vault funds check
     creates = recording.requests("POST", "/deployments/create")
     assert [s.headers.get("x-nosana-api") for s in creates] == [API_KEY]
     assert sandbox.store.find_one("deployments", id=deployment.id) is not None

@@ -87,8 +87,12 @@ def worker_reachable(status: str) -> set[str]:
 
 
 def _net_spent(jobs: list[dict[str, Any]]) -> int:
-    """NOS that left the vault for these jobs: escrowed, minus what came back as refunds."""
-    return sum(int(j.get("escrowed") or 0) - int(j.get("refunded") or 0) for j in jobs)
+    """NOS that left the vault for these jobs: escrowed plus the network fees (never
+    refunded), minus what came back as refunds."""
+    return sum(
+        int(j.get("escrowed") or 0) + int(j.get("fees_paid") or 0) - int(j.get("refunded") or 0)
+        for j in jobs
+    )
 
 
 @dataclass

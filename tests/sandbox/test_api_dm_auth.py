@@ -122,7 +122,7 @@ def test_route_specific_500_bodies(http: httpx.Client, owned: tuple[Keypair, str
         "message": "Authorization has expired.",
     }
     job = http.get(f"/deployments/{deployment}/jobs/{Keypair().pubkey()}", headers=expired)
-    assert (job.status_code, job.json()) == (500, {})
+    assert (job.status_code, job.json()) == (500, {"error": "Internal Server Error"})
 
 
 def short_address_keypair() -> Keypair:

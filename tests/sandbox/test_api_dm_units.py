@@ -111,13 +111,13 @@ def test_job_definition_validation() -> None:
     assert problems(ops=duplicate) == ["$input.ops[1].id: unique op id"]
     run = {"id": "a", "type": "container/run"}
     assert problems(ops=[{**run, "args": {"image": "x", "cmd": 3}}]) == [
-        "$input.ops[0].args.cmd: (Array<string> | string | undefined)"
+        "$input.ops[0].args.cmd: (Array<string> | string)"
     ]
     assert problems(ops=[{**run, "args": {"image": "x", "expose": [80, 80]}}]) == [
-        "$input.ops[0].args.expose[1]: unique port"
+        "$input.ops[0].args.expose[1]: unique port, disjoint ranges"
     ]
     assert problems(ops=[{**run, "args": {"image": "x", "expose": ["1-10", 5]}}]) == [
-        "$input.ops[0].args.expose: ports must not fall inside a range"
+        "$input.ops[0].args.expose[1]: unique port, disjoint ranges"
     ]
     assert problems(ops=[{**run, "args": {"image": "x", "expose": 70000}}])
     ok = [{**run, "args": {"image": "x", "expose": ["8000-8010", {"port": 9000, "type": "api"}]}}]

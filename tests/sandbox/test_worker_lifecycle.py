@@ -19,6 +19,7 @@ from solders.keypair import Keypair
 from nosana_nb.sandbox.chain.chain import Chain
 from nosana_nb.sandbox.clock import Clock, iso, parse_iso
 from nosana_nb.sandbox.store import Change, Store
+from nosana_nb.sandbox.worker.credits import MICRO, CreditLedger, credit_account, micro_usd
 from nosana_nb.sandbox.worker.markets import MARKETS
 from nosana_nb.sandbox.worker.worker import Worker, WorkerConfig
 
@@ -148,9 +149,11 @@ def timeline(box: Sandbox, deployment_id: str) -> list[tuple[Any, ...]]:
 
 
 def assert_money_adds_up(box: Sandbox, vault: str, funded: int) -> None:
-    """paid + refunded == escrowed for every ended job, and the chain agrees."""
+    """paid + refunded == escrowed for every ended job, every deposit paid its 10 % network
+    fee (never refunded), and the chain agrees."""
     jobs = box.store.find("jobs", vault=vault)
     for job in jobs:
+        assert 0 < job["fees_paid"] <= job["escrowed"] // 10, job  # Σ ⌊deposit / 10⌋
         if job["state"] in ("COMPLETED", "STOPPED"):
             assert job["paid"] + job["refunded"] == job["escrowed"], job
             assert job["paid"] == PRICE * min(
@@ -159,7 +162,8 @@ def assert_money_adds_up(box: Sandbox, vault: str, funded: int) -> None:
             )
     held = sum(j["escrowed"] for j in jobs if j["state"] in ("QUEUED", "RUNNING"))
     paid = sum(j["paid"] for j in jobs if j["state"] in ("COMPLETED", "STOPPED"))
-    assert box.chain.nos_balance(vault) == funded - paid - held
+    fees = sum(j["fees_paid"] for j in jobs)
+    assert box.chain.nos_balance(vault) == funded - paid - held - fees
 
 
 # -- SIMPLE -----------------------------------------------------------------------------------
@@ -503,7 +507,7 @@ def test_new_revision_on_stopped_deployment_posts_jobs(sandbox: Sandbox) -> None
 
 # -- funds and retries ------------------------------------------------------------------------
 def test_insufficient_funds_then_recovery_after_top_up(sandbox: Sandbox) -> None:
-    deposit = PRICE * 600
+    deposit = PRICE * 600 + PRICE * 600 // 10  # with the network fee
     vault = sandbox.vault(nos=deposit)  # enough for one of the two jobs
     dep = sandbox.create("SIMPLE", replicas=2, timeout=10, vault=vault)
     sandbox.start(dep)
@@ -695,23 +699,33 @@ def test_a_starting_deployment_left_without_worker_is_picked_up(tmp_path: Path) 
 # -- API-key vaults and the background thread ------------------------------------------------
 def test_api_key_vault_runs_on_credits(sandbox: Sandbox) -> None:
     owner_vault = sandbox.owner
+    api_key = "nos_" + secrets.token_hex(8)
     sandbox.store.insert(
         "vaults",
         {
             "vault": owner_vault,
-            "vault_key": "apikey:nos_" + secrets.token_hex(8),
+            "vault_key": "apikey:" + api_key,
             "owner": sandbox.owner,
             "created_at": sandbox.clock.now_iso(),
         },
     )
+    credits = CreditLedger(sandbox.store)
+    credits.assign(credit_account(api_key), 2 * MICRO)  # $2
     dep = sandbox.create("SIMPLE", replicas=1, timeout=10, vault=owner_vault)
     sandbox.start(dep)
+    sandbox.worker.run_pending()
+    (listed,) = sandbox.jobs(dep)
+    reserved = micro_usd(listed["escrowed"] + listed["fees_paid"])
+    assert credits.balance(credit_account(api_key))["reservedCredits"] == reserved / MICRO
     sandbox.worker.advance(700)
     (job,) = sandbox.jobs(dep)
     assert job["state"] == "COMPLETED"
     assert job["paid"] + job["refunded"] == job["escrowed"]
     assert sandbox.status(dep) == "STOPPED"
-    assert sandbox.chain.nos_balance(owner_vault) == 0
+    assert sandbox.chain.nos_balance(owner_vault) == 0  # credits paid, not NOS
+    balance = credits.balance(credit_account(api_key))
+    used = micro_usd(job["paid"]) + micro_usd(job["fees_paid"])
+    assert (balance["reservedCredits"], balance["settledCredits"]) == (0, used / MICRO)
 
 
 def test_background_thread_reacts_to_changes() -> None:

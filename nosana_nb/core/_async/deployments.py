@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nosana_nb.core import models, routes
+from nosana_nb.core._async.credits import AsyncCredits
 from nosana_nb.core._async.http import AsyncHTTP
 from nosana_nb.core._async.jobs import AsyncJobs
 from nosana_nb.core._async.markets import AsyncMarkets
 from nosana_nb.core._async.solana_rpc import AsyncSolanaRPC
+from nosana_nb.core._shared.credits import check_credits
 from nosana_nb.core._shared.deployments import (
     _ARCHIVED,
     _STARTED,
@@ -118,6 +120,7 @@ class AsyncServices:
     markets: AsyncMarkets
     jobs: AsyncJobs
     uses_api_key: bool = False
+    credits: AsyncCredits | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     monotonic: Callable[[], float] = time.monotonic
     vault_factory: Callable[..., AsyncVault] = _make_vault
@@ -200,8 +203,6 @@ class AsyncServices:
         vault: str | None,
         creating: bool = False,
     ) -> None:
-        if self.uses_api_key:
-            return  # API-key deployments pay with credits, not from a vault
         try:
             markets = await self.markets.list()
         except APIError as exc:
@@ -210,9 +211,19 @@ class AsyncServices:
         estimate = _funds_plan(market, replicas, timeout_minutes, markets)
         if estimate is None:
             return
+        if self.uses_api_key:  # API-key deployments pay with credits, not from a vault
+            if self.credits is None:
+                return
+            try:
+                balance = await self.credits.balance()
+            except APIError as exc:
+                logger.warning("skipping the credits pre-check: balance unavailable (%s)", exc)
+                return
+            check_credits(estimate, balance)
+            return
         address = vault if vault is not None else await self.shared_vault()
-        balance = await self.vault(address).get_balance()
-        check_vault_funds(estimate, balance, address, creating=creating)
+        vault_balance = await self.vault(address).get_balance()
+        check_vault_funds(estimate, vault_balance, address, creating=creating)
 
 
 class AsyncDeployment:

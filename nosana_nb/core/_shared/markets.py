@@ -2,8 +2,9 @@
 
 Prices: the markets API gives ``nos_job_price_per_second`` in whole NOS per second; when a job
 is listed, the chain escrows the market's ``job_price`` in NOS base units (1e-6 NOS) per second
-for the job's whole timeout, plus the network fee. ``network_fee_percentage`` is a percentage
-(10 means 10 %). The I/O-free half of ``Markets``/``AsyncMarkets`` (``_async/markets.py``).
+for the job's whole timeout, and takes the network fee on top: ``network_fee_percentage``
+(10 means 10 %) of that deposit, rounded down, not refunded; each extension pays it again.
+The I/O-free half of ``Markets``/``AsyncMarkets`` (``_async/markets.py``).
 """
 
 from __future__ import annotations
@@ -13,18 +14,33 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
+from solders.account import Account
 from solders.pubkey import Pubkey
 
 from nosana_nb.core.config import NetworkConfig
-from nosana_nb.core.errors import InsufficientFundsError, ValidationError
-from nosana_nb.core.models import NOS_BASE_UNITS_PER_NOS, CostEstimate, Market
+from nosana_nb.core.errors import (
+    APIResponseValidationError,
+    InsufficientFundsError,
+    ValidationError,
+)
+from nosana_nb.core.market_account import (
+    MarketAccount,
+    decode_market_account,
+)
+from nosana_nb.core.models import (
+    NOS_BASE_UNITS_PER_NOS,
+    CostEstimate,
+    Market,
+    MarketRequiredResources,
+)
 from nosana_nb.core.routes import Route
 from nosana_nb.core.validation import (
     Strategy,
     check_create_timeout,
+    check_pubkey,
     check_replicas,
     check_strategy,
     timeout_minutes,
@@ -62,6 +78,13 @@ def _ceil(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_CEILING))
 
 
+def network_fee_base_units(deposit: int, percentage: Decimal | int | None) -> int:
+    """The network fee the chain takes on one deposit (a listing or an extension) of
+    ``deposit`` NOS base units: ``deposit × percentage / 100`` rounded down, never refunded."""
+    pct = Decimal(0) if percentage is None else Decimal(str(percentage))
+    return int((Decimal(deposit) * pct / _HUNDRED).to_integral_value(rounding=ROUND_FLOOR))
+
+
 def _parse_markets(data: Any) -> list[Market]:
     items = data.get("markets") if isinstance(data, Mapping) else data
     if not isinstance(items, list):
@@ -69,8 +92,107 @@ def _parse_markets(data: Any) -> list[Market]:
     return [Market.model_validate(item) for item in items]
 
 
-def markets_route(network: NetworkConfig) -> Route[list[Market]]:
-    return Route("GET", network.markets_url, _parse_markets, requires_auth=False)
+MARKET_TYPES = ("PREMIUM", "COMMUNITY", "OTHER")
+
+
+def markets_query(
+    *,
+    type: str | None = None,
+    limit: int | None = None,
+    filter_key: str | None = None,
+    filter_value: str | None = None,
+) -> dict[str, str] | None:
+    """The list filters as the service spells them (``type``, ``limit``, ``filterKey``, ...)."""
+    query: dict[str, str] = {}
+    if type is not None:
+        if type not in MARKET_TYPES:
+            raise ValidationError(
+                f"type must be one of {', '.join(MARKET_TYPES)}, got {type!r}", argument="type"
+            )
+        query["type"] = type
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError(
+                f"limit must be a whole number >= 1, got {limit!r}", argument="limit"
+            )
+        query["limit"] = str(limit)
+    if (filter_key is None) != (filter_value is None):
+        raise ValidationError("filter_key and filter_value go together", argument="filter_key")
+    if filter_key is not None:
+        if not isinstance(filter_key, str) or not filter_key:
+            raise ValidationError("filter_key must be a field name", argument="filter_key")
+        query["filterKey"] = filter_key
+        query["filterValue"] = str(filter_value)
+    return query or None
+
+
+def markets_route(
+    network: NetworkConfig, query: dict[str, str] | None = None
+) -> Route[list[Market]]:
+    return Route(
+        "GET", network.markets_url + "/", _parse_markets, params=query, requires_auth=False
+    )
+
+
+def market_route(network: NetworkConfig, address: str) -> Route[Market]:
+    """``GET /api/markets/{id}/`` (the service's spelling ends with the slash)."""
+    return Route(
+        "GET",
+        f"{network.markets_url}/{check_market_ref(address)}/",
+        Market.model_validate,
+        requires_auth=False,
+    )
+
+
+def required_resources_route(
+    network: NetworkConfig, address: str
+) -> Route[MarketRequiredResources]:
+    return Route(
+        "GET",
+        f"{network.markets_url}/{check_market_ref(address)}/required-resources",
+        MarketRequiredResources.model_validate,
+        requires_auth=False,
+    )
+
+
+def check_market_addresses(addresses: Any) -> list[str]:
+    """A non-empty list of market addresses (base58 public keys)."""
+    if isinstance(addresses, str) or not isinstance(addresses, Sequence) or not addresses:
+        raise ValidationError(
+            "addresses must be a non-empty list of market addresses", argument="addresses"
+        )
+    return [check_pubkey(address, argument="addresses") for address in addresses]
+
+
+def decode_market_accounts(
+    addresses: Sequence[str], accounts: Sequence[Account | None]
+) -> dict[str, MarketAccount | None]:
+    """Market accounts by address; an account the jobs program layout does not fit is an
+    APIResponseValidationError naming the address."""
+    decoded: dict[str, MarketAccount | None] = {}
+    for address, account in zip(addresses, accounts, strict=True):
+        if account is None:
+            decoded[address] = None
+            continue
+        try:
+            decoded[address] = decode_market_account(address, bytes(account.data))
+        except ValueError as exc:
+            raise APIResponseValidationError(
+                f"Unexpected market account: {exc}", method="POST", url="getMultipleAccounts"
+            ) from None
+    return decoded
+
+
+def with_idle_nodes(
+    markets: Sequence[Market], accounts: Mapping[str, MarketAccount | None]
+) -> list[Market]:
+    """Copies of ``markets`` whose ``idle_nodes`` is their account's node-queue length."""
+    updated = []
+    for market in markets:
+        account = accounts.get(market.address)
+        idle = None if account is None else account.idle_nodes
+        updated.append(market.model_copy(update={"idle_nodes": idle}))
+    return updated
 
 
 _ADDRESS_MIN_LENGTH = 30  # addresses are 32-44 characters; 30 also catches a truncated one
@@ -151,9 +273,9 @@ def estimate_cost(
         )
     seconds = minutes * 60
     fee_pct = market.network_fee_percentage or Decimal(0)
-    price_units = price * NOS_BASE_UNITS_PER_NOS
-    base_units = _ceil(price_units * count * seconds)
-    fee_units = _ceil(Decimal(base_units) * fee_pct / _HUNDRED)
+    deposit_per_job = _ceil(price * NOS_BASE_UNITS_PER_NOS * seconds)
+    base_units = deposit_per_job * count
+    fee_units = network_fee_base_units(deposit_per_job, fee_pct) * count
     with_fee = base_units + fee_units
     per_hour = price * count * _SECONDS_PER_HOUR
     fee_factor = 1 + fee_pct / _HUNDRED

@@ -29,6 +29,7 @@ from solders.rpc.responses import (
     GetAccountInfoResp,
     GetBalanceResp,
     GetLatestBlockhashResp,
+    GetMultipleAccountsResp,
     GetSignaturesForAddressResp,
     GetSignatureStatusesResp,
     GetTransactionResp,
@@ -146,6 +147,21 @@ def account_call(pubkey: str | Pubkey) -> RPCCall:
     key = _pubkey(pubkey, "pubkey")
     config = {**_COMMITMENT, "encoding": "base64"}
     return RPCCall("getAccountInfo", [str(key), config], True, _typed(GetAccountInfoResp))
+
+
+MAX_ACCOUNTS_PER_CALL = 100
+"""What ``getMultipleAccounts`` takes in one call."""
+
+
+def multiple_accounts_call(pubkeys: list[str] | list[Pubkey]) -> RPCCall:
+    """``getMultipleAccounts`` for up to 100 addresses: Account or None, in the same order."""
+    if not isinstance(pubkeys, list) or not 1 <= len(pubkeys) <= MAX_ACCOUNTS_PER_CALL:
+        raise ValidationError(
+            f"pubkeys must be a list of 1-{MAX_ACCOUNTS_PER_CALL} addresses", argument="pubkeys"
+        )
+    keys = [str(_pubkey(key, "pubkeys")) for key in pubkeys]
+    config = {**_COMMITMENT, "encoding": "base64"}
+    return RPCCall("getMultipleAccounts", [keys, config], True, _typed(GetMultipleAccountsResp))
 
 
 def token_amount(account: Account | None) -> int:

@@ -44,7 +44,7 @@ from nosana_nb.core.errors import (
     UnsafeWithdrawError,
     ValidationError,
 )
-from nosana_nb.core.validation import check_pubkey
+from nosana_nb.core.validation import check_path_id, check_pubkey
 from nosana_nb.core.wallet import Wallet
 
 __all__ = [
@@ -410,7 +410,7 @@ class VaultBase:
         return Pubkey.from_string(check_pubkey(mint, argument="nos_mint"))
 
     def _withdraw_path(self) -> str:
-        return f"/deployments/vaults/{self._address}/withdraw"
+        return f"/deployments/vaults/{check_path_id(self._address, argument='vault')}/withdraw"
 
     def _token_account_exists(self, account: Any) -> bool:
         return account is not None and len(bytes(account.data)) >= ACCOUNT_LEN

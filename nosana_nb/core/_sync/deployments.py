@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from nosana_nb.core import models, routes
+from nosana_nb.core._shared.credits import check_credits
 from nosana_nb.core._shared.deployments import (
     _ARCHIVED,
     _STARTED,
@@ -50,6 +51,7 @@ from nosana_nb.core._shared.markets import (
     find_market,
     is_market_address,
 )
+from nosana_nb.core._sync.credits import Credits
 from nosana_nb.core._sync.http import SyncHTTP
 from nosana_nb.core._sync.jobs import Jobs
 from nosana_nb.core._sync.markets import Markets
@@ -117,6 +119,7 @@ class SyncServices:
     markets: Markets
     jobs: Jobs
     uses_api_key: bool = False
+    credits: Credits | None = None
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
     vault_factory: Callable[..., Vault] = _make_vault
@@ -199,8 +202,6 @@ class SyncServices:
         vault: str | None,
         creating: bool = False,
     ) -> None:
-        if self.uses_api_key:
-            return  # API-key deployments pay with credits, not from a vault
         try:
             markets = self.markets.list()
         except APIError as exc:
@@ -209,9 +210,19 @@ class SyncServices:
         estimate = _funds_plan(market, replicas, timeout_minutes, markets)
         if estimate is None:
             return
+        if self.uses_api_key:  # API-key deployments pay with credits, not from a vault
+            if self.credits is None:
+                return
+            try:
+                balance = self.credits.balance()
+            except APIError as exc:
+                logger.warning("skipping the credits pre-check: balance unavailable (%s)", exc)
+                return
+            check_credits(estimate, balance)
+            return
         address = vault if vault is not None else self.shared_vault()
-        balance = self.vault(address).get_balance()
-        check_vault_funds(estimate, balance, address, creating=creating)
+        vault_balance = self.vault(address).get_balance()
+        check_vault_funds(estimate, vault_balance, address, creating=creating)
 
 
 class Deployment:

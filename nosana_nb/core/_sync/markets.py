@@ -7,19 +7,29 @@ run ``.venv/bin/python scripts/unasync.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 
 from nosana_nb.core._shared.markets import (
+    check_market_addresses,
     check_market_ref,
+    decode_market_accounts,
     estimate_cost,
     find_market,
+    markets_query,
     markets_route,
     precheck,
+    required_resources_route,
+    with_idle_nodes,
 )
+from nosana_nb.core._shared.solana_rpc import MAX_ACCOUNTS_PER_CALL
 from nosana_nb.core._sync.http import SyncHTTP
+from nosana_nb.core._sync.solana_rpc import SolanaRPC
 from nosana_nb.core.config import NetworkConfig
-from nosana_nb.core.models import CostEstimate, Market
+from nosana_nb.core.errors import ValidationError
+from nosana_nb.core.market_account import MarketAccount
+from nosana_nb.core.models import CostEstimate, Market, MarketRequiredResources
 from nosana_nb.core.routes import send
 from nosana_nb.core.validation import Strategy
 
@@ -27,12 +37,54 @@ from nosana_nb.core.validation import Strategy
 class Markets:
     """``client.markets``: list markets, look one up, estimate a deployment's cost."""
 
-    def __init__(self, http: SyncHTTP, network: NetworkConfig) -> None:
+    def __init__(
+        self, http: SyncHTTP, network: NetworkConfig, rpc: SolanaRPC | None = None
+    ) -> None:
         self._http = http
         self._network = network
+        self._rpc = rpc
 
-    def list(self) -> list[Market]:
-        return send(self._http, markets_route(self._network))
+    def accounts(self, addresses: Sequence[str]) -> dict[str, MarketAccount | None]:
+        """The on-chain market accounts of ``addresses`` (None where none exists), read with
+        ``getMultipleAccounts``: price, timeouts and the queue (``idle_nodes``)."""
+        keys = check_market_addresses(addresses)
+        if self._rpc is None:
+            raise ValidationError(
+                "this Markets has no Solana RPC to read market accounts with", argument="rpc"
+            )
+        found: dict[str, MarketAccount | None] = {}
+        for start in range(0, len(keys), MAX_ACCOUNTS_PER_CALL):
+            batch = keys[start : start + MAX_ACCOUNTS_PER_CALL]
+            accounts = self._rpc.get_multiple_accounts(batch)
+            found.update(decode_market_accounts(batch, accounts))
+        return found
+
+    def with_idle_nodes(self, markets: Sequence[Market]) -> list[Market]:
+        """Copies of ``markets`` with ``idle_nodes`` read from their market accounts' node
+        queues, the way the dashboard counts available nodes (None where no account exists)."""
+        if not markets:
+            return []
+        accounts = self.accounts([m.address for m in markets])
+        return with_idle_nodes(markets, accounts)
+
+    def list(
+        self,
+        *,
+        type: str | None = None,
+        limit: int | None = None,
+        filter_key: str | None = None,
+        filter_value: str | None = None,
+    ) -> list[Market]:
+        """Markets, optionally of one ``type`` (PREMIUM, COMMUNITY, OTHER), the first ``limit``,
+        or those whose field ``filter_key`` equals ``filter_value``."""
+        query = markets_query(
+            type=type, limit=limit, filter_key=filter_key, filter_value=filter_value
+        )
+        return send(self._http, markets_route(self._network, query))
+
+    def required_resources(self, address: str) -> MarketRequiredResources:
+        """Images and remote resources a node must hold to join the market at ``address``."""
+        return send(self._http, required_resources_route(self._network, address))
 
     def get(self, address_or_slug: str) -> Market:
         check_market_ref(address_or_slug)

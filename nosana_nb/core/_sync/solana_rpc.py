@@ -25,6 +25,7 @@ from nosana_nb.core._shared.solana_rpc import (
     balance_call,
     check_confirm_timeout,
     latest_blockhash_call,
+    multiple_accounts_call,
     next_poll_pause,
     parse_answer,
     send_transaction_call,
@@ -99,6 +100,11 @@ class SolanaRPC(RPCBase):
 
     def get_account(self, pubkey: str | Pubkey) -> Account | None:
         result: Account | None = self.call(account_call(pubkey))
+        return result
+
+    def get_multiple_accounts(self, pubkeys: list[str] | list[Pubkey]) -> list[Account | None]:
+        """Up to 100 accounts in one ``getMultipleAccounts`` call (None where there is none)."""
+        result: list[Account | None] = self.call(multiple_accounts_call(pubkeys))
         return result
 
     def get_token_balance(self, owner: str | Pubkey, mint: str | Pubkey) -> int:

@@ -11,7 +11,12 @@ from nosana_nb.sandbox.chain.errors import ChainError
 from nosana_nb.sandbox.context import SandboxContext
 from nosana_nb.sandbox.http.faults import FaultConfigError
 from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
-from nosana_nb.sandbox.worker.markets import MARKETS, find_market, market_to_wire
+from nosana_nb.sandbox.worker.markets import (
+    MARKETS,
+    find_market,
+    market_to_wire,
+    required_resources_to_wire,
+)
 
 from . import ipfs
 
@@ -39,19 +44,58 @@ def documentation(ctx: SandboxContext, call: Call) -> Reply:
     return Reply(ctx.openapi)
 
 
+MARKET_TYPES = ("PREMIUM", "COMMUNITY", "OTHER")
+
+
+def _market_error(message: str) -> Reply:
+    """The markets API's error answer: 500 ``{name, message}`` (its only declared error)."""
+    return Reply({"name": "Error", "message": message}, 500)
+
+
 def _markets_wire(ctx: SandboxContext) -> list[dict[str, Any]]:
-    return [market_to_wire(m, idle_nodes=ctx.worker.idle_nodes(m.address)) for m in MARKETS]
+    return [market_to_wire(m, nodes=list(ctx.worker.market_nodes(m.address))) for m in MARKETS]
+
+
+def _matches(value: Any, wanted: str) -> bool:
+    """``filterValue`` against a field: strings, numbers and booleans compare as text."""
+    if isinstance(value, bool):
+        return str(value).lower() == wanted.lower()
+    if isinstance(value, list):
+        return any(_matches(item, wanted) for item in value)
+    return value is not None and str(value) == wanted
 
 
 def list_markets(ctx: SandboxContext, call: Call) -> Reply:
-    return Reply(_markets_wire(ctx))
+    """``GET /api/markets/``, filtered by ``type``, ``filterKey``/``filterValue`` and ``limit``."""
+    items = _markets_wire(ctx)
+    market_type = call.query.get("type")
+    if market_type not in (None, ""):
+        if market_type not in MARKET_TYPES:
+            return _market_error(f"type must be one of {', '.join(MARKET_TYPES)}")
+        items = [m for m in items if m["type"] == market_type]
+    key, wanted = call.query.get("filterKey"), call.query.get("filterValue")
+    if key not in (None, "") and wanted is not None:
+        items = [m for m in items if _matches(m.get(str(key)), str(wanted))]
+    limit = call.query.get("limit")
+    if limit not in (None, ""):
+        if not str(limit).isdigit():
+            return _market_error("limit must be a whole number")
+        items = items[: int(str(limit))]
+    return Reply(items)
 
 
 def get_market(ctx: SandboxContext, call: Call) -> Reply:
     spec = find_market(call.params["market"])
     if spec is None:
-        raise ApiError(404, "Market not found.")
-    return Reply(market_to_wire(spec, idle_nodes=ctx.worker.idle_nodes(spec.address)))
+        return _market_error(f"Market {call.params['market']} not found")
+    return Reply(market_to_wire(spec, nodes=list(ctx.worker.market_nodes(spec.address))))
+
+
+def market_required_resources(ctx: SandboxContext, call: Call) -> Reply:
+    spec = find_market(call.params["market"])
+    if spec is None:
+        return _market_error(f"Market {call.params['market']} not found")
+    return Reply(required_resources_to_wire(spec))
 
 
 def pin_json(ctx: SandboxContext, call: Call) -> Reply:

@@ -18,6 +18,7 @@ from nosana_nb.sandbox.store import Store
 from .airdrops import AirdropFigures, PublicAirdrops
 from .history import TxRecord
 from .ledger import Ledger
+from .market_accounts import JOBS_PROGRAM_ID, MarketState, encode_market_account
 from .money import Money, ServiceKeys
 
 
@@ -53,6 +54,11 @@ class Chain:
     def escrow_account(self) -> Pubkey:
         return self._money.escrow_account
 
+    @property
+    def rewards_account(self) -> Pubkey:
+        """The NOS account network fees go to."""
+        return self._money.rewards_account
+
     # -- faucets --------------------------------------------------------------------------
     def airdrop(self, pubkey: str | Pubkey, lamports: int) -> str:
         """Credit SOL from LiteSVM's airdrop pool (the sandbox faucet's); recorded like any
@@ -79,9 +85,9 @@ class Chain:
         return self._money.nos_balance(owner)
 
     # -- job money (used by the deployment manager's worker) ------------------------------
-    def escrow(self, vault_secret: bytes, base_units: int) -> str:
-        """Move a job deposit from the vault's NOS account to the escrow; the vault pays the fee."""
-        return self._money.escrow(vault_secret, base_units)
+    def escrow(self, vault_secret: bytes, base_units: int, fee_units: int = 0) -> str:
+        """Move a job deposit to the escrow and the network fee to the rewards account."""
+        return self._money.escrow(vault_secret, base_units, fee_units)
 
     def settle(self, vault: str | Pubkey, node: str | Pubkey, pay: int, refund: int) -> str:
         """Pay a node from the escrow and refund the rest of a deposit to the vault."""
@@ -90,6 +96,12 @@ class Chain:
     def build_withdraw_tx(self, vault_secret: bytes, owner: str | Pubkey) -> str:
         """The withdraw transaction: all SOL and NOS to ``owner``, signed by the vault only."""
         return self._money.build_withdraw_tx(vault_secret, owner)
+
+    # -- program state the sandbox keeps for the jobs program ------------------------------
+    def write_market_account(self, address: str | Pubkey, state: MarketState) -> bool:
+        """Keep ``address``'s market account current; True when its bytes changed."""
+        key = Pubkey.from_string(address) if isinstance(address, str) else address
+        return self._ledger.put_program_account(key, JOBS_PROGRAM_ID, encode_market_account(state))
 
     # -- ledger reads and client transactions (used by the JSON-RPC layer) ----------------
     @property

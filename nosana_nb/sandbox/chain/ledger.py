@@ -157,6 +157,27 @@ class Ledger:
             return int(self._svm.minimum_balance_for_rent_exemption(data_len))
 
     # -- writes ---------------------------------------------------------------------------
+    def put_program_account(self, pubkey: Pubkey, owner: Pubkey, data: bytes) -> bool:
+        """Set a program-owned account's data (rent-exempt); False when it already held it.
+
+        For state the sandbox keeps on behalf of a program it does not run (market accounts);
+        saved like every other account, so a restart finds it.
+        """
+        with self.lock:
+            current = self._svm.get_account(pubkey)
+            if current is not None and bytes(current.data) == data and current.owner == owner:
+                return False
+            account = Account(
+                lamports=self.minimum_balance_for_rent_exemption(len(data)),
+                data=data,
+                owner=owner,
+                executable=False,
+                rent_epoch=0,
+            )
+            self._svm.set_account(pubkey, account)
+            self._persist_account(pubkey, account)
+            return True
+
     def airdrop(self, pubkey: str | Pubkey, lamports: int) -> str:
         """Credit SOL from LiteSVM's airdrop pool; recorded like any transaction."""
         target = parse_pubkey(pubkey)

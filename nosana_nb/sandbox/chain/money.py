@@ -34,6 +34,12 @@ from .values import NOS_DECIMALS, check_amount, keypair_from_secret, parse_pubke
 
 LAMPORTS_PER_SIGNATURE = 5000
 
+NETWORK_REWARDS_AUTHORITY = Pubkey.from_bytes(
+    hashlib.sha256(b"nosana_nb sandbox network rewards v1").digest()
+)
+"""Owner of the NOS account the network fee goes to (the jobs program sends it to the rewards
+program's vault). Nobody holds its key: what is paid there stays there."""
+
 LOCAL_NOS_MINT_SEED = hashlib.sha256(b"nosana_nb sandbox NOS mint v1").digest()
 LOCAL_NOS_MINT = str(Keypair.from_seed(LOCAL_NOS_MINT_SEED).pubkey())
 """Fixed address of the sandbox NOS mint (FoBvDx...), so client presets can name it."""
@@ -89,6 +95,27 @@ class Money:
     @property
     def escrow_account(self) -> Pubkey:
         return get_associated_token_address(self.escrow_authority, self.nos_mint)
+
+    @property
+    def rewards_account(self) -> Pubkey:
+        """The NOS account network fees are paid into."""
+        return get_associated_token_address(NETWORK_REWARDS_AUTHORITY, self.nos_mint)
+
+    def _ensure_rewards_account(self) -> None:
+        """Create the rewards NOS account once, paid by the escrow signer (not by a vault)."""
+        if self._ledger.get_account(self.rewards_account) is not None:
+            return
+        escrow = self.escrow_authority
+        self._ledger.ensure_float(escrow)
+        self._ledger.run(
+            escrow,
+            [
+                create_idempotent_associated_token_account(
+                    escrow, NETWORK_REWARDS_AUTHORITY, self.nos_mint
+                )
+            ],
+            [self._keys.escrow],
+        )
 
     def create_mint_and_escrow(self) -> None:
         """Genesis: the NOS mint account, then the escrow's NOS account, each its own block."""
@@ -153,26 +180,34 @@ class Money:
             ]
             return self._ledger.run(authority, instructions, [self._keys.mint_authority])
 
-    def escrow(self, vault_secret: bytes, base_units: int) -> str:
-        """Move a job deposit from the vault's NOS account to the escrow; the vault pays the fee."""
+    def escrow(self, vault_secret: bytes, base_units: int, fee_units: int = 0) -> str:
+        """Move a job deposit from the vault's NOS account to the escrow, and the network fee
+        to the rewards account, in one transaction; the vault pays the transaction fee."""
         vault = keypair_from_secret(vault_secret)
         check_amount(base_units, what="base_units")
+        check_amount(fee_units, what="fee_units", allow_zero=True)
         with self._lock:
             source = get_associated_token_address(vault.pubkey(), self.nos_mint)
             held_nos = self._ledger.token_amount(source)
             held_sol = self._ledger.sol_balance(vault.pubkey())
-            if held_nos < base_units or held_sol < LAMPORTS_PER_SIGNATURE:
+            needed = base_units + fee_units
+            if held_nos < needed or held_sol < LAMPORTS_PER_SIGNATURE:
                 raise ChainError(
                     f"Transaction simulation failed: {FUNDS_MARKER}: vault {vault.pubkey()} "
                     f"holds {held_nos} NOS base units and {held_sol} lamports; the deposit "
-                    f"needs {base_units} NOS base units and {LAMPORTS_PER_SIGNATURE} lamports "
-                    "for the fee",
+                    f"needs {base_units} NOS base units plus a network fee of {fee_units} "
+                    f"and {LAMPORTS_PER_SIGNATURE} lamports for the fee",
                     err={FUNDS_MARKER: {"account_index": 0}},
                 )
-            instruction = self._nos_transfer(
-                source, self.escrow_account, vault.pubkey(), base_units
-            )
-            return self._ledger.run(vault.pubkey(), [instruction], [vault])
+            instructions = [
+                self._nos_transfer(source, self.escrow_account, vault.pubkey(), base_units)
+            ]
+            if fee_units:
+                self._ensure_rewards_account()
+                instructions.append(
+                    self._nos_transfer(source, self.rewards_account, vault.pubkey(), fee_units)
+                )
+            return self._ledger.run(vault.pubkey(), instructions, [vault])
 
     def settle(self, vault: str | Pubkey, node: str | Pubkey, pay: int, refund: int) -> str:
         """Pay a node from the escrow and refund the rest of a deposit to the vault."""

@@ -37,6 +37,7 @@ COMPONENTS: dict[str, Schema] = {
         {"statusCode": _NUMBER, "code": _STRING, "error": _STRING, "message": _STRING}
     ),
     "StreamError": _obj({"statusCode": _NUMBER, "error": _STRING, "message": _STRING}),
+    "MarketsError": _obj({"name": _STRING, "message": _STRING}),
     "PublicKey": PUBLIC_KEY,
     "Endpoint": _obj({"opId": _STRING, "port": {"oneOf": [_NUMBER, _STRING]}, "url": _STRING}),
     "Deployment": _obj(
@@ -136,6 +137,7 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "Stats": {"type": "object"},
     "Market": {"type": "object"},
+    "MarketRequiredResources": {"type": "object"},
 }
 
 
@@ -224,13 +226,10 @@ def _responses(route: Route) -> dict[str, Any]:
     if route.method in _BODY_METHODS:
         responses["413"] = _error("FastifyError", "Body larger than 1 MiB")
         responses["415"] = _error("FastifyError", "Body neither JSON nor text")
-    if route.auth_style == "stream":
+    if route.tag == "Markets":
+        responses["500"] = _error("MarketsError", "Unknown market or bad filter (the API types)")
+    elif route.auth_style == "stream":
         responses["500"] = _error("StreamError", "Malformed or expired token")
-    elif route.auth_style == "empty":
-        responses["500"] = {
-            "description": "Malformed or expired token ({}), or a handler error ({error})",
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
     elif route.prefixes != ("",) or route.method in _BODY_METHODS:
         responses["500"] = _error(
             "Error", "Refused state change, bad token, invalid cursor or invalid JSON"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nosana_nb.sandbox.api import actions, jobhost, misc, vaults
+from nosana_nb.sandbox.api import actions, credits, jobhost, misc, vaults
 from nosana_nb.sandbox.api import deployments as reads
 from nosana_nb.sandbox.context import SandboxContext
 
@@ -58,6 +58,80 @@ REVISION_FILTER: Schema = {
     "description": "Declared as a number; a query string never is one (always 400, as upstream).",
 }
 
+_NUMBER_OR_NULL: Schema = {"type": ["number", "null"]}
+_STRING_OR_NULL: Schema = {"type": ["string", "null"]}
+JOB_RESULTS: Schema = object_schema(
+    {
+        "status": {"type": "string"},
+        "startTime": {"type": "number"},
+        "endTime": _NUMBER_OR_NULL,
+        "errors": {"type": "array"},
+        "opStates": {
+            "type": "array",
+            "items": object_schema(
+                {
+                    "providerId": _STRING_OR_NULL,
+                    "operationId": _STRING_OR_NULL,
+                    "group": _STRING_OR_NULL,
+                    "status": _STRING_OR_NULL,
+                    "startTime": _NUMBER_OR_NULL,
+                    "endTime": _NUMBER_OR_NULL,
+                    "exitCode": _NUMBER_OR_NULL,
+                    "logs": {
+                        "type": "array",
+                        "items": object_schema(
+                            {
+                                "type": {"enum": ["stdin", "stdout", "stderr", "nodeerr"]},
+                                "log": {"type": "string"},
+                                "timestamp": {"type": "string"},
+                            },
+                            ("type",),
+                        ),
+                    },
+                    "results": {"type": "object"},
+                    "error": object_schema(
+                        {
+                            "event": {"type": "string"},
+                            "message": {"type": "string"},
+                            "code": {"type": "number"},
+                        },
+                        ("event", "message"),
+                    ),
+                    "diagnostics": object_schema(
+                        {
+                            "reason": object_schema(
+                                {
+                                    "hostShutDown": {"type": "boolean"},
+                                    "jobStopped": {"type": "boolean"},
+                                    "jobExpired": {"type": "boolean"},
+                                    "reason": {"type": "string"},
+                                },
+                                ("hostShutDown", "jobStopped", "jobExpired"),
+                            ),
+                            "state": {"type": "object"},
+                        },
+                        ("reason",),
+                    ),
+                },
+                (
+                    "providerId",
+                    "operationId",
+                    "group",
+                    "status",
+                    "startTime",
+                    "endTime",
+                    "exitCode",
+                    "logs",
+                    "diagnostics",
+                ),
+            ),
+        },
+        "secrets": {"type": "object"},
+    },
+    ("status", "startTime", "endTime", "opStates"),
+)
+"""``JobResults`` of the service's API types: what a node posts when its job ends."""
+
 JOB_DEFINITION: Schema = {
     "type": "object",
     "description": "A Nosana job definition (version 0.1, type container, ops).",
@@ -77,11 +151,11 @@ CREATE_BODY = object_schema(
     {
         "name": {"type": "string"},
         "market": {"type": "string"},
-        "replicas": {"type": "integer", "minimum": 1},
-        "timeout": {"type": "integer", "minimum": 1, "description": "Minutes."},
+        "replicas": {"type": "number", "minimum": 1},
+        "timeout": {"type": "number", "minimum": 1, "description": "Minutes."},
         "strategy": literals(*STRATEGIES),
         "schedule": {"type": "string", "pattern": CRON_PATTERN},
-        "rotation_time": {"type": "integer", "description": "Minutes before the timeout."},
+        "rotation_time": {"type": "number", "description": "Minutes before the timeout."},
         "confidential": {"type": "boolean"},
         "autostart": {"type": "boolean"},
         "vault": PUBLIC_KEY,
@@ -162,7 +236,7 @@ ROUTES: tuple[Route, ...] = (
         "Results of a job, posted once by the node running it (node-signed)",
         auth_style="none",
         node_auth=True,
-        openapi_body={"type": "object", "description": "The kit's FlowState."},
+        body=JOB_RESULTS,
         response={"type": "object", "properties": {"message": {"type": "string"}}},
         tag="Job host",
     ),
@@ -250,7 +324,6 @@ ROUTES: tuple[Route, ...] = (
         reads.get_job,
         "Job detail (numeric state, camelCase keys)",
         params=JOB_PARAMS,
-        auth_style="empty",
         response=ref("JobDetail"),
     ),
     Route(
@@ -359,7 +432,7 @@ ROUTES: tuple[Route, ...] = (
         "Switch to an existing revision",
         params=DEPLOYMENT_PARAMS,
         body=object_schema(
-            {"active_revision": {"type": "integer", "minimum": 1}}, ("active_revision",)
+            {"active_revision": {"type": "number", "minimum": 1}}, ("active_revision",)
         ),
         bare_bad_request=True,
         response={
@@ -378,8 +451,8 @@ ROUTES: tuple[Route, ...] = (
         actions.update_replicas,
         "Change the replica count",
         params=DEPLOYMENT_PARAMS,
-        body=object_schema({"replicas": {"type": "integer", "minimum": 0}}, ("replicas",)),
-        response=updated("replicas", {"type": "integer"}),
+        body=object_schema({"replicas": {"type": "number", "minimum": 0}}, ("replicas",)),
+        response=updated("replicas", {"type": "number"}),
     ),
     Route(
         "PATCH",
@@ -399,8 +472,8 @@ ROUTES: tuple[Route, ...] = (
         actions.update_timeout,
         "Change the job timeout (minutes, at least 60)",
         params=DEPLOYMENT_PARAMS,
-        body=object_schema({"timeout": {"type": "integer", "minimum": 60}}, ("timeout",)),
-        response=updated("timeout", {"type": "integer"}),
+        body=object_schema({"timeout": {"type": "number", "minimum": 60}}, ("timeout",)),
+        response=updated("timeout", {"type": "number"}),
     ),
 )
 
@@ -425,6 +498,29 @@ _HEALTH: Schema = {
     },
 }
 
+CREDITS_BALANCE: Schema = {
+    "type": "object",
+    "properties": {
+        "assignedCredits": {"type": "number"},
+        "reservedCredits": {"type": "number"},
+        "settledCredits": {"type": "number"},
+    },
+    "required": ["assignedCredits", "reservedCredits", "settledCredits"],
+}
+
+CREDIT_ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/credits/balance",
+        credits.balance,
+        "The caller's credits (USD): available = assigned - reserved - settled",
+        prefixes=("",),
+        check_headers=False,
+        response=CREDITS_BALANCE,
+        tag="Credits",
+    ),
+)
+
 OPEN_ROUTES: tuple[Route, ...] = (
     open_route("GET", "/", misc.root, "Empty 200"),
     open_route("GET", "/health", misc.health, "Health", response=_HEALTH),
@@ -448,6 +544,24 @@ OPEN_ROUTES: tuple[Route, ...] = (
         params=_MARKET_PARAMS,
         tag="Markets",
         response=ref("Market"),
+    ),
+    open_route(
+        "GET",
+        "/api/markets/{market}/",
+        misc.get_market,
+        "One market by address or slug (the service's spelling, with the trailing slash)",
+        params=_MARKET_PARAMS,
+        tag="Markets",
+        response=ref("Market"),
+    ),
+    open_route(
+        "GET",
+        "/api/markets/{market}/required-resources",
+        misc.market_required_resources,
+        "Images and remote resources a node must hold to join the market",
+        params=_MARKET_PARAMS,
+        tag="Markets",
+        response=ref("MarketRequiredResources"),
     ),
     open_route(
         "POST",
@@ -525,7 +639,17 @@ ADMIN_ROUTES: tuple[Route, ...] = (
         misc.sandbox_stats,
         "Refusals of the HTTP edge and unhandled errors (a bug when not 0)",
     ),
+    admin_route(
+        "POST",
+        "/_sandbox/credits",
+        credits.assign,
+        "Assign credits (USD) to an API key",
+        openapi_body=object_schema(
+            {"api_key": {"type": "string"}, "usd": {"type": ["string", "number"]}},
+            ("api_key", "usd"),
+        ),
+    ),
     admin_route("GET", "/_sandbox/info", misc.info, "Network facts of this sandbox"),
 )
 
-ALL_ROUTES: tuple[Route, ...] = ROUTES + OPEN_ROUTES + ADMIN_ROUTES
+ALL_ROUTES: tuple[Route, ...] = ROUTES + CREDIT_ROUTES + OPEN_ROUTES + ADMIN_ROUTES

@@ -38,7 +38,7 @@ MAX_PARAM_LENGTH = 100
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 INTERNAL = {"error": "Internal Server Error"}
 
-AuthStyle = Literal["json", "stream", "empty", "none"]
+AuthStyle = Literal["json", "stream", "none"]
 
 
 class ApiError(Exception):
@@ -136,8 +136,6 @@ def raw_url(request: Request) -> str:
 
 def server_error(style: AuthStyle, message: str) -> Response:
     """The 500 a route answers when something throws outside its handler's own try block."""
-    if style == "empty":
-        return json_response({}, 500)
     if style == "stream":
         return json_response(
             {"statusCode": 500, "error": "Internal Server Error", "message": message}, 500

@@ -20,8 +20,11 @@ NOS_USD = Decimal("0.30")
 """Fixed NOS price in USD inside the sandbox."""
 
 NETWORK_FEE_PERCENTAGE = 10
-"""What the markets API reports (the dashboard adds 10 %); the sandbox chain charges no fee,
-like the current jobs program (JOB_FEE_FRACTION = 0)."""
+"""What the markets API reports and what the sandbox chain charges: at listing and at each
+extension the vault pays ``deposit * 10 // 100`` to the rewards account on top of the deposit,
+never refunded (the jobs program's ``deposit / JOB_FEE_FRACTION`` with a fraction of 10)."""
+
+UPTIME_HOURS_PER_DAY = 24
 
 NOS_DECIMALS = 6
 
@@ -51,8 +54,13 @@ class MarketSpec:
         return Decimal(self.job_price) / Decimal(10**NOS_DECIMALS)
 
 
-def _derived_address(slug: str) -> str:
-    digest = hashlib.sha256(f"nosana-sandbox-market:{slug}".encode()).digest()
+def network_fee(deposit: int, percentage: int = NETWORK_FEE_PERCENTAGE) -> int:
+    """The fee the chain charges on a deposit of ``deposit`` NOS base units (rounded down)."""
+    return deposit * percentage // 100
+
+
+def _derived_address(slug: str, purpose: str = "market") -> str:
+    digest = hashlib.sha256(f"nosana-sandbox-{purpose}:{slug}".encode()).digest()
     return str(Pubkey.from_bytes(digest))
 
 
@@ -150,23 +158,44 @@ def find_market(address_or_slug: str) -> MarketSpec | None:
     return next((m for m in MARKETS if m.slug == key), None)
 
 
-def market_to_wire(spec: MarketSpec, *, idle_nodes: int | None = None) -> dict[str, Any]:
-    """The shape of the markets API (docs/wire-contract.md#markets)."""
+def _premium_community_relation(spec: MarketSpec) -> str | None:
+    """The address of the paired tier: a community market names its premium market and back."""
+    if spec.type == "COMMUNITY":
+        partner_slug = spec.slug.removesuffix("-community")
+    else:
+        partner_slug = f"{spec.slug}-community"
+    partner = next((m for m in MARKETS if m.slug == partner_slug), None)
+    return None if partner is None else partner.address
+
+
+def market_to_wire(spec: MarketSpec, *, nodes: list[str]) -> dict[str, Any]:
+    """One item of ``GET /api/markets/`` in the service's shape (docs/wire-contract.md#markets).
+
+    ``nodes`` are the addresses of the market's nodes. How many of them are idle is not part of
+    this reply: it is read from the market account's node queue on chain.
+    """
+    usd_per_hour = float(spec.usd_reward_per_hour)
     return {
         "address": spec.address,
         "slug": spec.slug,
         "name": spec.name,
+        "sft": _derived_address(spec.slug, "sft"),
         "type": spec.type,
-        "usd_reward_per_hour": float(spec.usd_reward_per_hour),
+        "usd_reward_per_hour": usd_per_hour,
+        "nos_reward_per_second": float(spec.nos_job_price_per_second),
         "nos_job_price_per_second": float(spec.nos_job_price_per_second),
-        "job_price": spec.job_price,
         "network_fee_percentage": NETWORK_FEE_PERCENTAGE,
+        "premium_community_relation": _premium_community_relation(spec),
         "gpu_types": list(spec.gpu_types),
-        "lowest_vram": spec.lowest_vram,
-        "job_timeout": spec.job_timeout_s,
-        "job_expiration": spec.job_expiration_s,
-        "nodes": spec.nodes,
-        "idle_nodes": spec.nodes if idle_nodes is None else idle_nodes,
         "required_images": [],
-        "client": None,
+        "required_remote_resources": [],
+        "nodes": list(nodes),
+        "client": False,
+        "lowest_vram": spec.lowest_vram,
+        "max_usd_uptime_reward_per_day": round(usd_per_hour * UPTIME_HOURS_PER_DAY, 6),
     }
+
+
+def required_resources_to_wire(spec: MarketSpec) -> dict[str, Any]:
+    """``GET /api/markets/{id}/required-resources``: what a node must hold to join."""
+    return {"required_images": [], "required_remote_resources": []}

@@ -1,9 +1,9 @@
 """Job money for the worker: deposits from a deployment's vault and settlement of finished jobs.
 
 Keypair vaults pay on the sandbox chain (``Chain.escrow`` / ``Chain.settle``). API-key vaults
-(``vault_key = "apikey:<key>"``) stand for the Client Manager's credit path, which the sandbox
-does not meter: their deposits and settlements are bookkept on the job document only and get a
-deterministic stand-in signature.
+(``vault_key = "apikey:<key>"``) pay in credits (``credits.CreditLedger``): a deposit reserves
+its USD value, the end of the job settles what it used; their transactions get a deterministic
+stand-in signature.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from solders.signature import Signature
 
 from nosana_nb.sandbox.store import Doc, Store
 
+from .credits import CreditLedger, InsufficientCredits, credit_account, micro_usd
+
 API_KEY_PREFIX = "apikey:"
 
 
 class EscrowChain(Protocol):
     """The part of ``sandbox.chain.Chain`` the worker pays with."""
 
-    def escrow(self, vault_secret: bytes, base_units: int) -> str: ...
+    def escrow(self, vault_secret: bytes, base_units: int, fee_units: int = 0) -> str: ...
 
     def settle(self, vault: str, node: str, pay: int, refund: int) -> str: ...
 
@@ -55,24 +57,36 @@ class Payments:
     def __init__(self, store: Store, chain: EscrowChain) -> None:
         self._store = store
         self._chain = chain
+        self.credits = CreditLedger(store)
 
-    def escrow(self, vault: str, base_units: int, *, reference: str) -> str:
-        """Deposit ``base_units`` NOS from ``vault``; returns the transaction signature.
+    def escrow(self, vault: str, base_units: int, *, fee_units: int = 0, reference: str) -> str:
+        """Deposit ``base_units`` NOS from ``vault`` and pay ``fee_units`` of network fee;
+        returns the transaction signature.
 
         Chain failures propagate unchanged: their message is what the error events show.
         """
         key = self._vault_key(vault)
         if key.startswith(API_KEY_PREFIX):
+            job = reference.split(":", 1)[0]
+            account = credit_account(key.removeprefix(API_KEY_PREFIX))
+            try:
+                self.credits.reserve(account, job, micro_usd(base_units + fee_units))
+            except InsufficientCredits as exc:
+                raise PaymentError(str(exc)) from None
             return _credit_signature("escrow", vault, reference, base_units)
         try:
             secret = bytes.fromhex(key)
         except ValueError:
             raise PaymentError(f"Vault {vault} has an unreadable key") from None
-        return self._chain.escrow(secret, base_units)
+        return self._chain.escrow(secret, base_units, fee_units)
 
     def settle(self, job: Doc, settlement: Settlement) -> str:
         vault = str(job["vault"])
-        if self._vault_key(vault).startswith(API_KEY_PREFIX):
+        key = self._vault_key(vault)
+        if key.startswith(API_KEY_PREFIX):
+            used = micro_usd(settlement.pay) + micro_usd(int(job.get("fees_paid") or 0))
+            account = credit_account(key.removeprefix(API_KEY_PREFIX))
+            self.credits.settle(account, str(job["job"]), used)
             return _credit_signature("settle", vault, str(job["job"]), settlement.pay)
         # A delisted job has no node; the payout to "the node" is then zero anyway.
         node = str(job.get("node") or vault)

@@ -33,7 +33,7 @@ from .documents import (
     set_status,
     timeout_seconds,
 )
-from .markets import find_market
+from .markets import find_market, network_fee
 from .network import Network
 from .payments import Payments, settlement_for
 from .stats import WorkerStats
@@ -267,7 +267,10 @@ class TaskRunner:
                 job = self._network.new_job_address()
                 with _payment_step():
                     signature = self._payments.escrow(
-                        str(deployment["vault"]), deposit, reference=job
+                        str(deployment["vault"]),
+                        deposit,
+                        fee_units=network_fee(deposit),
+                        reference=job,
                     )
                 confirmed += 1
                 self._record_listed(deployment, job, signature, spec.address, spec.job_price)
@@ -301,6 +304,7 @@ class TaskRunner:
                     "price": price,
                     "timeout_s": timeout_s,
                     "escrowed": price * timeout_s,
+                    "fees_paid": network_fee(price * timeout_s),
                     "run_seconds": self._network.planned_runtime(job, timeout_s),
                     "paid": None,
                     "refunded": None,
@@ -341,7 +345,10 @@ class TaskRunner:
         deposit = int(job["price"]) * seconds
         with _payment_step():
             signature = self._payments.escrow(
-                str(job["vault"]), deposit, reference=f"{job['job']}:extend:{job['timeout_s']}"
+                str(job["vault"]),
+                deposit,
+                fee_units=network_fee(deposit),
+                reference=f"{job['job']}:extend:{job['timeout_s']}",
             )
         with self._store.transaction():
             self._store.update(
@@ -350,6 +357,7 @@ class TaskRunner:
                 {
                     "timeout_s": int(job["timeout_s"]) + seconds,
                     "escrowed": int(job["escrowed"]) + deposit,
+                    "fees_paid": int(job.get("fees_paid") or 0) + network_fee(deposit),
                 },
             )
             events.record_event(

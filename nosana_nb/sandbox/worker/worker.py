@@ -21,6 +21,7 @@ from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Change, Store
 
 from .config import WorkerConfig
+from .market_accounts import MarketAccounts
 from .network import Network
 from .payments import Payments
 from .stats import WorkerStats
@@ -69,6 +70,8 @@ class Worker:
         self._runner = TaskRunner(
             store, clock, self._queue, self.network, payments, self.config, self._stats
         )
+        self._market_accounts = MarketAccounts(store, chain, self.network)
+        self._market_accounts.refresh()
         self._unsubscribe: Callable[[], None] | None = None
         self._attach()
         clock.subscribe(self._wake)
@@ -156,6 +159,10 @@ class Worker:
     def idle_nodes(self, market_address: str) -> int:
         return self.network.idle_nodes(market_address)
 
+    def market_nodes(self, market_address: str) -> tuple[str, ...]:
+        """Addresses of every simulated node of the market, busy or idle."""
+        return self.network.nodes(market_address)
+
     # -- internals ------------------------------------------------------------------------
     def _attach(self) -> None:
         """Join the change feed; a (re)joining worker first resumes what it could have missed."""
@@ -185,6 +192,12 @@ class Worker:
             self._strategies.resume(deployment)
 
     def _pass(self) -> int:
+        try:
+            return self._run_pass()
+        finally:
+            self._market_accounts.refresh()
+
+    def _run_pass(self) -> int:
         self._attach()
         self._recover()
         units = 0
