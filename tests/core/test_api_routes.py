@@ -460,8 +460,11 @@ def test_api_key_is_sent_on_create_only(fake: FakeNosana, wallet: Wallet) -> Non
         others = [r for r in fake.requests if r is not create]
         assert others
         assert all("x-nosana-api" not in r.headers for r in others)
-        # the market is checked to exist (one public list, no credential); no funds check
-        assert len(fake.calls("GET", "/api/markets")) == 1
+        # the market is checked to exist, and priced, from the public list (no credential); the
+        # funds check reads the credits, never a vault over RPC
+        market_lists = fake.calls("GET", "/api/markets/?")
+        assert market_lists
+        assert all("authorization" not in r.headers for r in market_lists)
         assert all(r.path != "/rpc" for r in fake.requests)
         (balance,) = fake.calls("GET", "/api/credits/balance")
         assert balance.headers["authorization"] == f"Bearer {key}"

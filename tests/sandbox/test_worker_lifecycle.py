@@ -914,7 +914,7 @@ def test_a_big_stop_ends_jobs_in_batches(sandbox: Sandbox) -> None:
 
 
 def test_a_batch_after_a_top_up_ends_insufficient_funds(sandbox: Sandbox) -> None:
-    deposit = PRICE * 3600
+    deposit = PRICE * 3600 + PRICE * 3600 // 10  # with the network fee
     vault = sandbox.vault(nos=deposit * 3)
     dep = sandbox.create("SIMPLE", replicas=3 * BATCH, timeout=60, vault=vault)
     sandbox.start(dep)
@@ -933,7 +933,7 @@ def test_a_batch_after_a_top_up_ends_insufficient_funds(sandbox: Sandbox) -> Non
 def test_a_job_ending_under_error_leaves_the_deployment_in_error() -> None:
     box = Sandbox(config=WorkerConfig(early_exit_probability=0.0, max_inflight_retries=1))
     try:
-        deposit = PRICE * 600
+        deposit = PRICE * 600 + PRICE * 600 // 10  # with the network fee
         vault = box.vault(nos=deposit)  # one job of two: the LIST's retry cap (1) gives ERROR
         dep = box.create("SIMPLE", replicas=2, timeout=10, vault=vault)
         box.start(dep)

@@ -87,8 +87,10 @@ def _type_ok(expected: str, value: Any) -> bool:
         return isinstance(value, str)
     if expected == "boolean":
         return isinstance(value, bool)
-    if expected == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected == "number":  # 1e400 parses to infinity, which no JSON number is
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
     if expected == "integer":
         return (
             isinstance(value, int | float)
