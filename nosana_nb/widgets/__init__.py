@@ -13,3 +13,10 @@ from nosana_nb.widgets._live import (
 )
 
 __all__ = ["DEFAULT_MIN_INTERVAL", "detach", "live_job_timeline", "live_status_history"]
+
+# the create form, the market explorer and the vault widget
+from nosana_nb.widgets._create import CreateDeploymentForm
+from nosana_nb.widgets._markets import MarketExplorer
+from nosana_nb.widgets._vault import VaultWidget
+
+__all__ += ["CreateDeploymentForm", "MarketExplorer", "VaultWidget"]
