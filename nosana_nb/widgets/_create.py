@@ -63,6 +63,8 @@ from nosana_nb.widgets._ui import (
     set_hint,
     set_visible,
     short_address,
+    stretch,
+    stylesheet,
     table_html,
     wrap_row,
 )
@@ -186,17 +188,21 @@ def _json_error(text: str, error: json.JSONDecodeError) -> str:
 
 def _parameter_control(parameter: TemplateParameter) -> widgets.Widget:
     common: dict[str, Any] = {"description": parameter.label, "style": field_style()}
-    wide = widgets.Layout(width="100%")
     if parameter.kind in ("port", "vram"):
-        number = widgets.Layout(width="18em")
-        return widgets.IntText(value=int(parameter.default), layout=number, **common)
+        return widgets.IntText(
+            value=int(parameter.default), layout=widgets.Layout(width="18em"), **common
+        )
     if parameter.kind == "gpu":
         return widgets.Checkbox(value=bool(parameter.default), indent=True, **common)
     if parameter.kind == "env":
         return widgets.Textarea(
-            value=str(parameter.default), rows=3, placeholder="KEY=VALUE", layout=wide, **common
+            value=str(parameter.default),
+            rows=3,
+            placeholder="KEY=VALUE",
+            layout=widgets.Layout(width="100%"),
+            **common,
         )
-    return widgets.Text(value=str(parameter.default), layout=wide, **common)
+    return widgets.Text(value=str(parameter.default), layout=widgets.Layout(width="100%"), **common)
 
 
 class _TemplateFields:
@@ -206,6 +212,9 @@ class _TemplateFields:
         self.template = template
         self.controls = {p.key: _parameter_control(p) for p in template.parameters}
         self.errors = {p.key: FieldError() for p in template.parameters}
+        stretch(
+            *(c for c in self.controls.values() if isinstance(c, widgets.Text | widgets.Textarea))
+        )
         rows = []
         for parameter in template.parameters:
             below: list[widgets.Widget] = []
@@ -259,6 +268,7 @@ class CreateDeploymentForm(NosanaWidget):
     ) -> None:
         super().__init__(client)
         self.add_class("nosana-create-form")
+        self.add_class("nosana-forms")
         initial_strategy = Strategy(str(strategy).upper().replace("_", "-"))
         if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float):
             raise ValidationError("wait_timeout must be seconds", argument="wait_timeout")
@@ -298,14 +308,19 @@ class CreateDeploymentForm(NosanaWidget):
     # -- building -------------------------------------------------------------------------
 
     def _build(self, name: str | None, strategy: Strategy, template: str) -> None:
-        full = widgets.Layout(width="100%")
-        number = widgets.Layout(width="14em")
+        # a fresh Layout per widget: a shared one would hide every widget when one is hidden
+        def full() -> widgets.Layout:
+            return widgets.Layout(width="100%")
+
+        def number() -> widgets.Layout:
+            return widgets.Layout(width="14em")
+
         self.name = widgets.Text(
             description="Name",
             value=name if name is not None else random_deployment_name(),
             placeholder="deployment name",
             style=field_style(),
-            layout=full,
+            layout=full(),
         )
         self.name_error = FieldError()
         self.strategy = widgets.Dropdown(
@@ -336,7 +351,7 @@ class CreateDeploymentForm(NosanaWidget):
             value=20,
             tooltip="minutes before a job's timeout at which its replacement is listed",
             style=field_style(),
-            layout=number,
+            layout=number(),
         )
         self.rotation_help = hint(
             "Minutes before each job's timeout at which its replacement is listed (0: at the "
@@ -345,7 +360,7 @@ class CreateDeploymentForm(NosanaWidget):
         self.rotation_error = FieldError()
         self.rotation_row = field_row(self.rotation, self.rotation_help, self.rotation_error)
         self.replicas = widgets.IntText(
-            description="Replicas", value=1, style=field_style(), layout=number
+            description="Replicas", value=1, style=field_style(), layout=number()
         )
         self.replicas_error = FieldError()
         self.timeout_hours = widgets.IntText(
@@ -353,7 +368,7 @@ class CreateDeploymentForm(NosanaWidget):
             value=6,
             tooltip="Maximum runtime of each job before it is shut down",
             style=field_style(),
-            layout=number,
+            layout=number(),
         )
         self.timeout_minutes = widgets.IntText(
             description="min",
@@ -389,27 +404,27 @@ class CreateDeploymentForm(NosanaWidget):
         )
         self.template_help = hint()
         self._template_fields = {t.key: _TemplateFields(t) for t in TEMPLATES}
-        self.template_params = widgets.VBox(layout=full)
+        self.template_params = widgets.VBox(layout=full())
         self.template_panel = widgets.VBox(
-            [field_row(self.template, self.template_help), self.template_params], layout=full
+            [field_row(self.template, self.template_help), self.template_params], layout=full()
         )
         self.image = widgets.Text(
             description="Image",
             placeholder="docker.io/library/ubuntu:24.04",
             style=field_style(),
-            layout=full,
+            layout=full(),
         )
         self.image_error = FieldError()
         self.command = widgets.Text(
             description="Command",
             placeholder="run by a shell; empty runs the image's own command",
             style=field_style(),
-            layout=full,
+            layout=full(),
         )
         self.gpu = widgets.Checkbox(description="Use the GPU", value=True, style=field_style())
         self.image_panel = widgets.VBox(
             [field_row(self.image, self.image_error), field_row(self.command), self.gpu],
-            layout=full,
+            layout=full(),
         )
         self.job_json = widgets.Textarea(
             description="Job JSON",
@@ -420,7 +435,9 @@ class CreateDeploymentForm(NosanaWidget):
         )
         self.job_json.add_class("nosana-json")
         self.job_json_error = FieldError()
-        self.json_panel = widgets.VBox([field_row(self.job_json, self.job_json_error)], layout=full)
+        self.json_panel = widgets.VBox(
+            [field_row(self.job_json, self.job_json_error)], layout=full()
+        )
         self.job_summary = hint()
         self.job_error = FieldError()
 
@@ -462,7 +479,7 @@ class CreateDeploymentForm(NosanaWidget):
             button_style="warning",
         )
         set_visible(self.topup_shortcut, False)
-        self.topup_area = widgets.VBox(layout=full)
+        self.topup_area = widgets.VBox(layout=full())
         set_visible(self.topup_area, False)
         self.cost = widgets.HTML()
 
@@ -513,11 +530,11 @@ class CreateDeploymentForm(NosanaWidget):
                 field_row(self.market_ref, self.market_error),
                 self.market_details,
                 _section("Summary"),
+                self.cost,
                 field_row(self.vault, self.vault_error),
                 self.funds,
                 self.topup_shortcut,
                 self.topup_area,
-                self.cost,
                 wrap_row([self.start, self.wait_running], gap="16px"),
                 wrap_row([self.review_button, self.cancel_button], margin="6px 0 0 0"),
                 self.confirm,
@@ -534,7 +551,19 @@ class CreateDeploymentForm(NosanaWidget):
                 width="100%",
             ),
         )
-        self.children = [grid]
+        stretch(
+            self.name,
+            self.strategy,
+            self.schedule,
+            self.template,
+            self.image,
+            self.command,
+            self.job_json,
+            self.market,
+            self.market_ref,
+            self.vault,
+        )
+        self.children = [stylesheet(), grid]
         self.layout.width = "100%"
         self.layout.max_width = "1200px"
         self._show_template()
@@ -1316,6 +1345,11 @@ class CreateDeploymentForm(NosanaWidget):
                     self._updating -= 1
             if plan.start and self.vault.value not in (NEW_VAULT, CREDITS, SHARED_VAULT):
                 self._read_balance(self.vault.value)
+                if (
+                    self._vault_widget is not None
+                    and self._vault_widget.address == self.vault.value
+                ):
+                    self._vault_widget.refresh()  # the start escrowed from it
 
         self.run(
             "Creating the deployment",

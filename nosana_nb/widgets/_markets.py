@@ -33,6 +33,8 @@ from nosana_nb.widgets._ui import (
     format_usd,
     hint,
     set_hint,
+    stretch,
+    stylesheet,
     table_html,
     wrap_row,
 )
@@ -322,6 +324,7 @@ class MarketExplorer(NosanaWidget):
     def __init__(self, client: Any, form: CreateDeploymentForm | None = None) -> None:
         super().__init__(client)
         self.add_class("nosana-market-explorer")
+        self.add_class("nosana-forms")
         self._form = form
         self._views: list[MarketView] = []
         self._shown: list[MarketView] = []
@@ -381,7 +384,9 @@ class MarketExplorer(NosanaWidget):
             ],
             layout=widgets.Layout(width="100%"),
         )
+        stretch(self.market)
         self.children = [
+            stylesheet(),
             self.title,
             self.loading,
             self.filters,
@@ -618,7 +623,6 @@ def _make_table() -> Any:
         showIndex=False,
         paging=False,
         scrollX=True,
-        keys=True,
         classes="display compact nowrap",
         order=[[4, "asc"]],
         layout={"topStart": None, "topEnd": "search", "bottomStart": "info", "bottomEnd": None},

@@ -43,6 +43,8 @@ __all__ = [
     "short_address",
     "show_figure",
     "signature_html",
+    "stretch",
+    "stylesheet",
     "wrap_row",
 ]
 
@@ -101,6 +103,37 @@ class ServiceClock:
             if self._base is None:
                 return None
             return self._base + timedelta(seconds=time.monotonic() - self._read_at)
+
+
+_CSS = """
+.nosana-forms .nosana-status { overflow-wrap: anywhere; }
+.nosana-forms .widget-html-content { line-height: 1.4; }
+.nosana-forms .widget-checkbox { width: auto; }
+.nosana-forms .nosana-stretch { width: auto !important; align-self: stretch; min-width: 0; }
+.nosana-forms .widget-select select, .nosana-forms .widget-dropdown select,
+.nosana-forms .widget-text input, .nosana-forms .widget-textarea textarea { min-width: 0; }
+.nosana-forms .widget-toggle-buttons { display: flex; flex-wrap: wrap; align-items: center; }
+.nosana-forms .widget-toggle-buttons > .widget-label { text-align: right; }
+.nosana-forms .nosana-json textarea {
+  font-family: var(--jp-code-font-family, monospace); font-size: var(--jp-code-font-size, 13px);
+}
+"""
+
+
+def stylesheet() -> widgets.HTML:
+    """The few rules ipywidgets' Layout cannot express (scoped to ``.nosana-forms``): controls
+    that fill their column without overflowing it, and labels beside toggle buttons."""
+    sheet = widgets.HTML(f"<style>{_CSS}</style>")
+    sheet.layout.display = "none"  # a hidden <style> still applies
+    return sheet
+
+
+def stretch(*controls: widgets.Widget) -> None:
+    """Let labelled controls fill their column (width 100% plus ipywidgets' margins would
+    overflow it by a few pixels)."""
+    for control in controls:
+        control.layout.width = None
+        control.add_class("nosana-stretch")
 
 
 def field_style() -> dict[str, str]:

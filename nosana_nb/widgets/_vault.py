@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
+import plotly.graph_objects as go
 
 from nosana_nb.core.errors import NosanaError, ValidationError
 from nosana_nb.core.vaults import TopupPlan, VaultBalance, plan_topup
@@ -37,6 +38,8 @@ from nosana_nb.widgets._ui import (
     set_visible,
     show_figure,
     signature_html,
+    stretch,
+    stylesheet,
     wrap_row,
 )
 
@@ -45,6 +48,8 @@ __all__ = ["VaultSnapshot", "VaultWidget"]
 DEFAULT_HISTORY_LIMIT = 100
 """Newest transactions read for the chart: each is one RPC call on a real network."""
 
+MIN_CHART_POINTS = 2
+_MIN_TIME_AXIS = pd.Timedelta(hours=1)
 BalanceListener = Callable[[str, VaultBalance], None]
 
 
@@ -86,6 +91,7 @@ class VaultWidget(NosanaWidget):
     ) -> None:
         super().__init__(client)
         self.add_class("nosana-vault")
+        self.add_class("nosana-forms")
         if isinstance(history_limit, bool) or not isinstance(history_limit, int):
             raise ValidationError("history_limit must be a whole number", argument="history_limit")
         if history_limit < 1:
@@ -102,6 +108,7 @@ class VaultWidget(NosanaWidget):
 
         self.heading = widgets.HTML(_heading_html(self._address))
         self.balances = widgets.HTML(_loading_html())
+        self.balances.add_class("nosana-balances")
         self.wallet_line = hint("", indent=False)
         self.topup_sol = widgets.Text(
             description="Top up SOL",
@@ -137,7 +144,7 @@ class VaultWidget(NosanaWidget):
         self.confirm = ConfirmPanel()
         self.transaction = widgets.HTML()
         self.runway_line = widgets.HTML()
-        self.chart = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.chart = widgets.Output()
         self.chart_note = hint("", indent=False)
         set_visible(self.chart, False)
 
@@ -145,7 +152,9 @@ class VaultWidget(NosanaWidget):
             [self.topup_button, self.withdraw_button, self.refresh_button, self.cancel_button],
             margin="4px 0",
         )
+        stretch(self.topup_sol, self.topup_nos, self.chart)
         self.children = [
+            stylesheet(),
             self.heading,
             self.balances,
             self.wallet_line,
@@ -281,18 +290,17 @@ class VaultWidget(NosanaWidget):
             f"{html.escape(format_nos(wallet.nos))}.",
         )
         self.runway_line.value = _runway_html(snapshot.runway, snapshot.history)
-        if snapshot.history.empty:
+        if len(snapshot.history) < MIN_CHART_POINTS:
+            # one point is not a history: say so rather than draw an empty-looking chart
             set_visible(self.chart, False)
-            set_hint(self.chart_note, "No transactions yet: top up to start the history.")
-        else:
-            figure = plot_vault_balance(
-                snapshot.history,
-                now=snapshot.as_of,
-                template=neutral_template(),
-                title="Vault balance",
+            set_hint(
+                self.chart_note,
+                "No transactions yet: top up to start the history."
+                if snapshot.history.empty
+                else "One balance change so far; the chart appears with the next one.",
             )
-            figure.update_layout(height=380, autosize=True)
-            show_figure(self.chart, figure)
+        else:
+            show_figure(self.chart, balance_figure(snapshot))
             set_hint(
                 self.chart_note,
                 f"History of the newest {len(snapshot.history)} balance changes "
@@ -374,7 +382,7 @@ class VaultWidget(NosanaWidget):
             work,
             disable=[self.refresh_button],
             on_success=done,
-            success_text=lambda sig: f"Top-up confirmed: {sig}{self._reload_note}",
+            success_text=lambda _sig: f"Top-up confirmed.{self._reload_note}",
         )
 
     def _clear_amounts(self) -> None:
@@ -419,7 +427,7 @@ class VaultWidget(NosanaWidget):
             work,
             disable=[self.refresh_button],
             on_success=self._after_transaction,
-            success_text=lambda sig: f"Withdraw confirmed: {sig}{self._reload_note}",
+            success_text=lambda _sig: f"Withdraw confirmed.{self._reload_note}",
         )
 
     # -- shared ---------------------------------------------------------------------------
@@ -450,6 +458,30 @@ class VaultWidget(NosanaWidget):
     def _refuse(self, error: ValidationError) -> None:
         self.last_error = error
         self.status.error(f"ValidationError: {error.message}")
+
+
+def balance_figure(snapshot: VaultSnapshot) -> go.Figure:
+    """``plot_vault_balance`` fitted to the widget: theme-neutral, balances from zero with room
+    for the labels, and at least an hour of time axis (transactions seconds apart, as on a
+    frozen sandbox clock, would otherwise squeeze into one vertical line)."""
+    history = snapshot.history
+    figure = plot_vault_balance(history, now=snapshot.as_of, template=neutral_template(), title="")
+    figure.update_traces(mode="lines+markers", marker={"size": 5}, selector={"name": "NOS"})
+    figure.update_traces(mode="lines+markers", marker={"size": 5}, selector={"name": "SOL"})
+    for row, column in ((1, "nos"), (2, "sol")):
+        top = float(history[column].astype("float64").max())
+        figure.update_yaxes(range=[0, top * 1.3 if top > 0 else 1], row=row, col=1)
+    times = list(history["time"].dropna())
+    runway = snapshot.runway
+    if runway is not None and runway.empty_at is not None:
+        times.append(runway.empty_at)
+    if times:
+        first, last = min(times), max(times)
+        if last - first < _MIN_TIME_AXIS:
+            pad = (_MIN_TIME_AXIS - (last - first)) / 2
+            figure.update_xaxes(range=[(first - pad).isoformat(), (last + pad).isoformat()])
+    figure.update_layout(height=360, autosize=True, margin={"t": 36})
+    return figure
 
 
 def _address_of(vault: Any) -> str | None:
