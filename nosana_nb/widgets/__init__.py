@@ -20,3 +20,9 @@ from nosana_nb.widgets._markets import MarketExplorer
 from nosana_nb.widgets._vault import VaultWidget
 
 __all__ += ["CreateDeploymentForm", "MarketExplorer", "VaultWidget"]
+
+# the deployment controls and the dashboard (itables loads when a dashboard is made)
+from nosana_nb.widgets._controls import DeploymentControls  # noqa: E402
+from nosana_nb.widgets._dashboard import DeploymentDashboard  # noqa: E402
+
+__all__ += ["DeploymentControls", "DeploymentDashboard"]
