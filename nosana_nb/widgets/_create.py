@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -296,6 +297,8 @@ class CreateDeploymentForm(NosanaWidget):
         self._vault_widget: VaultWidget | None = None
         self._creating = False
         self._last_vram = 0.0
+        self._lock = threading.RLock()
+        self._confirming: CreatePlan | None = None
         # the deployment created by the last submit, kept even when waiting for it failed
         self.deployment: Any = None
 
@@ -715,6 +718,10 @@ class CreateDeploymentForm(NosanaWidget):
         return next(v for v in self._views if v.address == market.address)
 
     def _refresh_market_options(self, keep: str | None = None) -> None:
+        with self._lock:
+            self._refresh_market_options_locked(keep)
+
+    def _refresh_market_options_locked(self, keep: str | None) -> None:
         if not self._loaded:
             return
         selected = keep or self.market.value
@@ -927,6 +934,20 @@ class CreateDeploymentForm(NosanaWidget):
 
     def _validate(self) -> dict[str, str]:
         """Check every field, show each message beside its field, update cost and funds."""
+        # field events (kernel thread) and finished loads (worker threads) both land here
+        with self._lock:
+            errors = self._check_fields()
+            if self.confirm.pending and self._plan != self._confirming:
+                # what was confirmed is no longer what the form says: ask again
+                self.confirm.dismiss()
+                self._confirming = None
+                self.status.info("The form changed after the review: review it again.")
+            self.review_button.disabled = (
+                self._plan is None or self._funds_short or self.busy or self.confirm.pending
+            )
+            return errors
+
+    def _check_fields(self) -> dict[str, str]:
         errors: dict[str, str] = {}
         strategy = self._strategy_value()
 
@@ -1042,9 +1063,6 @@ class CreateDeploymentForm(NosanaWidget):
                 start=self.start.value,
                 wait=self.start.value and self.wait_running.value,
             )
-        self.review_button.disabled = (
-            self._plan is None or self._funds_short or self.busy or self.confirm.pending
-        )
         return errors
 
     def _cron_preview(self, schedule: str) -> str:
@@ -1259,8 +1277,9 @@ class CreateDeploymentForm(NosanaWidget):
                 return None
             self._read_balance(address)
             balance = self._balances.get(address)
-            if plan.start and balance is not None and self._estimate is not None:
-                check_vault_funds(self._estimate, balance, address)
+            estimate = _plan_estimate(plan)
+            if plan.start and balance is not None and estimate is not None:
+                check_vault_funds(estimate, balance, address)
             return balance
 
         self.run(
@@ -1273,7 +1292,7 @@ class CreateDeploymentForm(NosanaWidget):
 
     def _ask(self, plan: CreatePlan, balance: VaultBalance | None) -> None:
         view = next(v for v in self._views if v.address == plan.market.address)
-        estimate = self._estimate
+        estimate = _plan_estimate(plan)
         job = ", ".join(html.escape(i) for i in _images(plan.job_definition))
         lines = [
             f"Create <b>{html.escape(plan.name)}</b> on <b>{html.escape(view.name)}</b>: "
@@ -1298,6 +1317,7 @@ class CreateDeploymentForm(NosanaWidget):
                 "Nothing is spent until you start it; a start escrows "
                 f"{spend or 'the market price'} from {payer}."
             )
+        self._confirming = plan
         self.confirm.ask(
             "<br>".join(lines),
             lambda: self._create(plan),
@@ -1398,6 +1418,13 @@ class CreateDeploymentForm(NosanaWidget):
     def _refuse(self, error: NosanaError) -> None:
         self.last_error = error
         self.status.error(describe_error(error))
+
+
+def _plan_estimate(plan: CreatePlan) -> CostEstimate | None:
+    """What ``plan`` escrows (None when its market publishes no price)."""
+    if plan.market.nos_job_price_per_second is None:
+        return None
+    return estimate_cost(plan.market, replicas=plan.replicas, timeout=plan.timeout)
 
 
 def _section(title: str) -> widgets.HTML:

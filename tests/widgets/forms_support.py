@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import ipywidgets as widgets
 from ipywidgets.embed import dependency_state
+from ipywidgets.widgets.widget import _instances
 
 from nosana_nb.core.client import NosanaClient
 from nosana_nb.core.config import local_network
@@ -92,7 +93,9 @@ def saved_state(root: widgets.Widget) -> str:
     """The widget state a notebook would save for ``root`` (and, separately, the whole
     manager's state), as JSON text."""
     own = dependency_state(root, drop_defaults=False)
-    everything = widgets.Widget.get_manager_state(drop_defaults=False)
+    # every open widget of the process, as a notebook saves them (closed ones have no comm)
+    alive = [w for w in list(_instances.values()) if w.comm is not None]
+    everything = widgets.Widget.get_manager_state(drop_defaults=False, widgets=alive)
     return json.dumps(own, default=str) + "\n" + json.dumps(everything, default=str)
 
 

@@ -511,6 +511,24 @@ def test_cancelling_the_confirmation_sends_nothing(
     assert deployment_count(client) == deployments
 
 
+def test_changing_the_form_while_asked_withdraws_the_question(
+    form: CreateDeploymentForm, transport: CountingTransport
+) -> None:
+    creates = transport.count("POST", CREATE_PATH)
+    ready(form, strategy="SIMPLE")
+    form.review_button.click()
+    form.wait(15)
+    assert form.confirm.pending
+    confirm = form.confirm.confirm_button
+    form.replicas.value = 3  # what was reviewed is not what would be sent any more
+    assert not form.confirm.pending
+    assert "review it again" in form.status.value
+    confirm.click()  # a stale click on the hidden button does nothing
+    form.wait(15)
+    assert transport.count("POST", CREATE_PATH) == creates
+    assert not form.review_button.disabled
+
+
 def test_create_only_with_a_new_vault(form: CreateDeploymentForm, client: NosanaClient) -> None:
     shared = client.vaults.create().address
     ready(form, start=False, strategy="SIMPLE")
