@@ -36,6 +36,7 @@ from nosana_nb.core.validation import (
     Strategy,
     check_cron,
     check_name,
+    check_strategy,
 )
 from nosana_nb.core.vaults import VaultBalance
 from nosana_nb.widgets._base import CancelToken, NosanaWidget, badge_html, describe_error
@@ -267,16 +268,18 @@ class CreateDeploymentForm(NosanaWidget):
         template: str = "jupyter",
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     ) -> None:
-        super().__init__(client)
-        self.add_class("nosana-create-form")
-        self.add_class("nosana-forms")
-        initial_strategy = Strategy(str(strategy).upper().replace("_", "-"))
+        # arguments first: a refused argument leaves no half-built widget behind
+        initial_strategy = check_strategy(strategy)
+        template_by_key(template)
         if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float):
             raise ValidationError("wait_timeout must be seconds", argument="wait_timeout")
         if not 0 < wait_timeout < float("inf"):
             raise ValidationError(
                 "wait_timeout must be positive and finite", argument="wait_timeout"
             )
+        super().__init__(client)
+        self.add_class("nosana-create-form")
+        self.add_class("nosana-forms")
         self._wait_timeout = float(wait_timeout)
         self._initial_market = market
         self._credits = bool(getattr(getattr(client, "_services", None), "uses_api_key", False))

@@ -89,16 +89,17 @@ class VaultWidget(NosanaWidget):
         topup_sol: Decimal | str | None = None,
         topup_nos: Decimal | str | None = None,
     ) -> None:
-        super().__init__(client)
-        self.add_class("nosana-vault")
-        self.add_class("nosana-forms")
+        # arguments first: a refused argument leaves no half-built widget behind
         if isinstance(history_limit, bool) or not isinstance(history_limit, int):
             raise ValidationError("history_limit must be a whole number", argument="history_limit")
         if history_limit < 1:
             raise ValidationError("history_limit must be at least 1", argument="history_limit")
+        address = _address_of(vault)
+        super().__init__(client)
+        self.add_class("nosana-vault")
+        self.add_class("nosana-forms")
         self._history_limit = history_limit
-        self._requested = vault
-        self._address: str | None = _address_of(vault)
+        self._address: str | None = address
         self._handle: Any = None if vault is None or isinstance(vault, str) else vault
         self._snapshot: VaultSnapshot | None = None
         self._signature: str | None = None

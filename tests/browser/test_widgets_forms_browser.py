@@ -18,14 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    VIEWPORTS,
-    chromium_problem,
-    screenshot_path,
-    voila_server,
-)
+from tests.browser.browser import VIEWPORTS, screenshot_path, voila_server
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "forms.ipynb"
 WIDGETS = {
@@ -89,24 +82,6 @@ _UNLABELLED = """() => {
     .map((el) => `${el.tagName.toLowerCase()}[type=${el.type}] ${el.placeholder || el.value} ` +
                  `in ${el.parentElement.outerHTML.slice(0, 200)}`);
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """This module's own chromium, stopped when the module ends (overrides the session one).
-
-    Playwright's sync API keeps an event loop marked running in the main thread for as long as
-    it is started; a session-wide browser would break every asyncio test collected after it.
-    """
-    problem = chromium_problem()
-    if problem is not None:
-        pytest.fail(problem)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -675,6 +675,26 @@ def test_waiting_for_running_gives_up_with_a_typed_error(client: NosanaClient) -
     view.close()
 
 
+def test_bad_constructor_arguments_are_typed_errors(client: NosanaClient) -> None:
+    with pytest.raises(ValidationError, match="strategy must be one of"):
+        CreateDeploymentForm(client, strategy="FOREVER")
+    with pytest.raises(ValidationError, match="unknown template"):
+        CreateDeploymentForm(client, template="nope")
+    with pytest.raises(ValidationError, match="wait_timeout"):
+        CreateDeploymentForm(client, wait_timeout=0)
+
+
+def test_a_market_given_at_construction_is_selected_once_loaded(client: NosanaClient) -> None:
+    view = CreateDeploymentForm(client, market="nvidia-3090", strategy="SIMPLE", name="given")
+    view.wait(15)
+    chosen = view.selected_market
+    assert chosen is not None
+    assert chosen.name == "NVIDIA 3090"
+    assert view.name.value == "given"
+    assert (view.timeout_hours.value, view.timeout_minutes.value) == (1, 0)
+    view.close()
+
+
 # -- other clients --------------------------------------------------------------------------
 
 
