@@ -268,16 +268,14 @@ class CreateDeploymentForm(NosanaWidget):
         template: str = "jupyter",
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     ) -> None:
-        # arguments first: a refused argument leaves no half-built widget behind
-        initial_strategy = check_strategy(strategy)
-        template_by_key(template)
-        if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float):
-            raise ValidationError("wait_timeout must be seconds", argument="wait_timeout")
-        if not 0 < wait_timeout < float("inf"):
-            raise ValidationError(
-                "wait_timeout must be positive and finite", argument="wait_timeout"
-            )
         super().__init__(client)
+        try:
+            initial_strategy = check_strategy(strategy)
+            template_by_key(template)
+            _check_wait_timeout(wait_timeout)
+        except ValidationError:
+            self.close()  # a refused argument leaves no half-built widget open
+            raise
         self.add_class("nosana-create-form")
         self.add_class("nosana-forms")
         self._wait_timeout = float(wait_timeout)
@@ -587,8 +585,6 @@ class CreateDeploymentForm(NosanaWidget):
             self.image,
             self.command,
             self.gpu,
-            self.start,
-            self.vault,
         ):
             control.observe(revalidate, names="value")
         for fields in self._template_fields.values():
@@ -1421,6 +1417,13 @@ class CreateDeploymentForm(NosanaWidget):
     def _refuse(self, error: NosanaError) -> None:
         self.last_error = error
         self.status.error(describe_error(error))
+
+
+def _check_wait_timeout(wait_timeout: Any) -> None:
+    if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float):
+        raise ValidationError("wait_timeout must be seconds", argument="wait_timeout")
+    if not 0 < wait_timeout < float("inf"):
+        raise ValidationError("wait_timeout must be positive and finite", argument="wait_timeout")
 
 
 def _plan_estimate(plan: CreatePlan) -> CostEstimate | None:

@@ -89,13 +89,13 @@ class VaultWidget(NosanaWidget):
         topup_sol: Decimal | str | None = None,
         topup_nos: Decimal | str | None = None,
     ) -> None:
-        # arguments first: a refused argument leaves no half-built widget behind
-        if isinstance(history_limit, bool) or not isinstance(history_limit, int):
-            raise ValidationError("history_limit must be a whole number", argument="history_limit")
-        if history_limit < 1:
-            raise ValidationError("history_limit must be at least 1", argument="history_limit")
-        address = _address_of(vault)
         super().__init__(client)
+        try:
+            _check_history_limit(history_limit)
+            address = _address_of(vault)
+        except ValidationError:
+            self.close()  # a refused argument leaves no half-built widget open
+            raise
         self.add_class("nosana-vault")
         self.add_class("nosana-forms")
         self._history_limit = history_limit
@@ -483,6 +483,13 @@ def balance_figure(snapshot: VaultSnapshot) -> go.Figure:
             figure.update_xaxes(range=[(first - pad).isoformat(), (last + pad).isoformat()])
     figure.update_layout(height=360, autosize=True, margin={"t": 36})
     return figure
+
+
+def _check_history_limit(history_limit: Any) -> None:
+    if isinstance(history_limit, bool) or not isinstance(history_limit, int):
+        raise ValidationError("history_limit must be a whole number", argument="history_limit")
+    if history_limit < 1:
+        raise ValidationError("history_limit must be at least 1", argument="history_limit")
 
 
 def _address_of(vault: Any) -> str | None:

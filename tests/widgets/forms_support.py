@@ -3,6 +3,7 @@ it sends, a walk over a widget tree, and a secret scan of saved widget state."""
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Iterator
@@ -93,9 +94,15 @@ def saved_state(root: widgets.Widget) -> str:
     """The widget state a notebook would save for ``root`` (and, separately, the whole
     manager's state), as JSON text."""
     own = dependency_state(root, drop_defaults=False)
-    # every open widget of the process, as a notebook saves them (closed ones have no comm)
-    alive = [w for w in list(_instances.values()) if w.comm is not None]
-    everything = widgets.Widget.get_manager_state(drop_defaults=False, widgets=alive)
+    # every open widget of the process, as a notebook saves them. A widget collected meanwhile
+    # closes itself (its comm becomes None), so collect first and not during the walk.
+    gc.collect()
+    gc.disable()
+    try:
+        alive = [w for w in list(_instances.values()) if w.comm is not None]
+        everything = widgets.Widget.get_manager_state(drop_defaults=False, widgets=alive)
+    finally:
+        gc.enable()
     return json.dumps(own, default=str) + "\n" + json.dumps(everything, default=str)
 
 
