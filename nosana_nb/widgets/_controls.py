@@ -15,6 +15,7 @@ import difflib
 import html
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
@@ -238,6 +239,8 @@ STYLE = """
 .nosana-widget .nosana-table tr.selected .nosana-badge { box-shadow: 0 0 0 1px #ffffff; }
 .nosana-widget td.nosana-url { word-break: break-all; }
 .nosana-widget .widget-tab > .lm-TabBar .lm-TabBar-tab { flex: 0 1 auto; min-width: 0; }
+.nosana-widget button.jupyter-button:disabled { opacity: 0.45; filter: grayscale(0.6);
+  cursor: not-allowed; }
 body[data-jp-theme-light="false"] .nosana-widget .nosana-badge[data-status="STOPPED"],
 body[data-jp-theme-light="false"] .nosana-widget .nosana-badge[data-status="STOPPING"],
 body[data-jp-theme-light="false"] .nosana-widget .nosana-badge[data-status="ARCHIVED"] {
@@ -642,12 +645,14 @@ class DeploymentControls(NosanaWidget):
         return self.last_result
 
     def close(self) -> None:
-        if "_closed" not in self.__dict__:
-            return  # __init__ refused its arguments (Widget.__del__ still calls close)
+        # once only: Widget.__del__ calls close again, possibly while the interpreter exits
+        if self.__dict__.get("_closed", True):
+            return  # closed already, or __init__ refused its arguments
         self._closed = True
         watcher, self._watcher = self._watcher, None
-        if watcher is not None:
+        if watcher is not None and not sys.is_finalizing():
             # joining the stream thread can take a moment: never on the caller's thread
+            # (and no new thread while the interpreter exits: its daemon threads just end)
             threading.Thread(target=watcher.stop, name="nosana-controls-stop", daemon=True).start()
         self._background.cancel_all()
         super().close()
@@ -814,6 +819,9 @@ class DeploymentControls(NosanaWidget):
             hints.append(f"<b>Revisions</b>: {html.escape(reasons['create-revision'] or '')}")
         self.confirm_button.disabled = busy
         self.refresh_button.disabled = busy
+        if loaded and self.deployment_status == "ARCHIVED":
+            # one reason for every refusal: say it once
+            hints = ["<b>Archived</b>: an archived deployment can only be renamed."]
         self.hint.value = muted_html("<br>".join(hints)) if hints else ""
 
     def _revision_edit_problem(self) -> str | None:

@@ -53,6 +53,7 @@ from nosana_nb.widgets._controls import (
     LIFECYCLE,
     STYLE,
     DeploymentControls,
+    action_block_reason,
     endpoints_html,
     format_minutes,
     muted_html,
@@ -90,11 +91,19 @@ _STREAM_PRIORITY = {
     "STOPPED": 3,
 }
 _PAGE = 100
+_BULK_WIRE = {
+    "start": "start",
+    "stop": "stop",
+    "archive": "archive",
+    "scale": "update-replica-count",
+}
 _ROWS_SHOWN = 50
 _FEED_TICK = 0.1
 _CONNECT_GRACE = 3.0  # seconds a new stream may take before the state reads "reconnecting"
 _FAILED_RETRY = 30.0  # seconds before a watcher whose streams all failed is rebuilt
 _FIGURE_HEIGHT = 380
+_MIN_TIMELINE_HEIGHT = 230
+_MAX_TIMELINE_HEIGHT = 720
 _MUTED = "var(--jp-ui-font-color2, #616161)"
 _TEXT = "var(--jp-ui-font-color1, #212121)"
 _LIVE_INKS = {
@@ -150,6 +159,11 @@ def frame_html(
     )
 
 
+def _usd(amount: float) -> str:
+    # cents hide what a few minutes of a GPU cost: small sums keep four decimals
+    return f"{amount:.2f}" if abs(amount) >= 1 else f"{amount:.4f}"
+
+
 def _text(key: str) -> Callable[[Mapping[str, Any]], str]:
     def render(record: Mapping[str, Any]) -> str:
         value = record.get(key)
@@ -180,13 +194,19 @@ def _badge(key: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda record: badge_html(str(record.get(key)))
 
 
-def figure_output(figure: Any) -> widgets.Output:
+def timeline_height(figure: Any) -> int:
+    """A Gantt's height from its rows: one bar is not worth 380 px, twenty need more."""
+    rows = {str(y) for trace in figure.data for y in (getattr(trace, "y", None) or ())}
+    return max(_MIN_TIMELINE_HEIGHT, min(_MAX_TIMELINE_HEIGHT, 150 + 34 * len(rows)))
+
+
+def figure_output(figure: Any, *, height: int = _FIGURE_HEIGHT) -> widgets.Output:
     """A static Plotly figure in an Output widget: the plotly mimetype plus a text fallback.
 
     Set as the Output's value (not printed into it), so it works from any thread and saves as
     a small JSON document instead of a FigureWidget's copy of plotly.js.
     """
-    figure.update_layout(height=_FIGURE_HEIGHT, margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    figure.update_layout(height=height, margin={"l": 60, "r": 20, "t": 50, "b": 40})
     spec = json.loads(figure.to_json())
     # no "responsive": it fits the plot to its container's height, which an output area lacks
     spec["config"] = {"displaylogo": False}
@@ -247,12 +267,20 @@ class _LiveFeed:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the feed to end; its own thread stops its watchers (no thread is started here,
+        so this is safe even while the interpreter shuts down)."""
         self._stop.set()
         self._wake.set()
+        if not self._thread.is_alive():
+            self.state = "stopped"
+
+    def stop(self) -> None:
+        """End the feed and wait for it (and its watchers) to stop."""
+        self.request_stop()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(15)
-        for name in list(self._watchers):
+            self._thread.join(30)
+        for name in list(self._watchers):  # the thread never ran, or did not finish in time
             self._drop_watcher(name)
         self.state = "stopped"
 
@@ -277,12 +305,17 @@ class _LiveFeed:
     # --- the loop -----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._tick()
-            except Exception:  # the feed must survive anything one tick throws
-                logger.exception("the dashboard's live feed failed a tick")
-            self._stop.wait(_FEED_TICK)
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._tick()
+                except Exception:  # the feed must survive anything one tick throws
+                    logger.exception("the dashboard's live feed failed a tick")
+                self._stop.wait(_FEED_TICK)
+        finally:
+            for name in list(self._watchers):
+                self._drop_watcher(name)
+            self.state = "stopped"
 
     def _tick(self) -> None:
         dashboard = self._dashboard
@@ -443,11 +476,16 @@ class DeploymentDashboard(NosanaWidget):
         self.live_indicator = widgets.HTML()
         self.counts = widgets.HTML()
         self.refresh_button = widgets.Button(
-            description="Refresh", tooltip="Re-read every deployment from the service"
+            description="Refresh",
+            tooltip="Re-read every deployment from the service",
+            layout=_compact_layout(),
         )
         self.refresh_button.on_click(lambda _: self.refresh())
         self.cancel_button = widgets.Button(
-            description="Cancel", tooltip="Cancel the operation in progress", disabled=True
+            description="Cancel",
+            tooltip="Cancel the operation in progress",
+            disabled=True,
+            layout=_compact_layout(),
         )
         self.cancel_button.on_click(lambda _: self.cancel())
         self.observe(
@@ -471,11 +509,13 @@ class DeploymentDashboard(NosanaWidget):
         self.search_input.observe(lambda _: self._apply_filter(), names="value")
         self.status_filter.observe(lambda _: self._apply_filter(), names="value")
         self.select_all_button = widgets.Button(
-            description="Select all shown", tooltip="Select every deployment the search shows"
+            description="Select all shown",
+            tooltip="Select every deployment the search shows",
+            layout=_compact_layout(),
         )
         self.select_all_button.on_click(lambda _: self.table.select(self.table.visible_ids))
         self.clear_selection_button = widgets.Button(
-            description="Clear selection", tooltip="Select nothing"
+            description="Clear selection", tooltip="Select nothing", layout=_compact_layout()
         )
         self.clear_selection_button.on_click(lambda _: self.table.select([]))
 
@@ -490,7 +530,7 @@ class DeploymentDashboard(NosanaWidget):
             button.on_click(lambda _, a=action: self.propose_bulk(a))
         self.bulk_replicas = widgets.IntText(
             value=1,
-            description="Replicas",
+            description="Scale to",  # not "Replicas": the controls tab has that field
             style={"description_width": "initial"},
             layout=widgets.Layout(width="140px"),
         )
@@ -573,6 +613,11 @@ class DeploymentDashboard(NosanaWidget):
         drafts = {i: 0.0 for i, r in self._wire.items() if r.get("status") == "DRAFT"}
         self.table.load(records, market_names=market_labels(self._markets), costs=drafts)
         return len(records)
+
+    @property
+    def loaded(self) -> bool:
+        """True once the first full list is in the table (costs and streams follow)."""
+        return self._loaded.is_set()
 
     def _first_load_done(self, count: int) -> None:
         self._loaded.set()
@@ -699,6 +744,12 @@ class DeploymentDashboard(NosanaWidget):
         if self.live_indicator.value != text:
             self.live_indicator.value = text
 
+    def _rows_changed(self) -> None:
+        """After rows changed: counts, the focused row's title, what bulk actions allow."""
+        self._show_counts()
+        self._render_detail_title()
+        self._update_selection_info(self.table.selected_ids)
+
     def _show_counts(self) -> None:
         by_status: dict[str, int] = {}
         for record in self.table.records():
@@ -711,17 +762,16 @@ class DeploymentDashboard(NosanaWidget):
         self.counts.value = muted_html(" · ".join(parts))
 
     def _stream_targets(self, limit: int) -> tuple[str | None, list[str]]:
-        """The focused deployment, and the others most worth streaming (at most ``limit``)."""
-        focus = self._focus
+        """The deployments most worth streaming (at most ``limit``), and the focused one when
+        it is not among them. Selecting a row never changes the first set, so the streams
+        already open stay open."""
         candidates = [
-            (priority, n, ident)
+            (priority, n, str(record["id"]))
             for n, record in enumerate(self.table.records())
-            if (ident := str(record["id"])) != focus
-            and (priority := _STREAM_PRIORITY.get(str(record.get("status")))) is not None
+            if (priority := _STREAM_PRIORITY.get(str(record.get("status")))) is not None
         ]
-        chosen = [
-            ident for _p, _n, ident in sorted(candidates)[: max(0, limit - (1 if focus else 0))]
-        ]
+        chosen = [ident for _p, _n, ident in sorted(candidates)[: max(1, limit - 1)]]
+        focus = self._focus if self._focus not in chosen else None
         return focus, chosen
 
     def _on_stream_row(self, row: Mapping[str, Any]) -> None:
@@ -736,7 +786,7 @@ class DeploymentDashboard(NosanaWidget):
             if deployment in self._wire:
                 self._wire[deployment].update(fields)
             if self.table.patch(deployment, **fields):
-                self._show_counts()
+                self._rows_changed()
             self._feed.mark_dirty(deployment)
         else:
             self._feed.mark_dirty(deployment, jobs=True)
@@ -765,7 +815,7 @@ class DeploymentDashboard(NosanaWidget):
         ]
         self._wire = fresh
         self.table.replace(records)
-        self._show_counts()
+        self._rows_changed()
         if changed:
             self._load_costs(changed)
             if self._focus in changed:
@@ -803,7 +853,7 @@ class DeploymentDashboard(NosanaWidget):
                     for k in ("name", "status", "replicas", "active_jobs", "strategy", "market")
                 },
             )
-        self._show_counts()
+        self._rows_changed()
         costly = [i for i in ids if i in jobs_changed]
         if costly:
             self._load_costs(costly)
@@ -841,12 +891,13 @@ class DeploymentDashboard(NosanaWidget):
                 return self.last_result
 
     def close(self) -> None:
-        if "_closed" not in self.__dict__:
-            return  # __init__ refused its arguments (Widget.__del__ still calls close)
+        # once only: Widget.__del__ calls close again, possibly while the interpreter exits
+        if self.__dict__.get("_closed", True):
+            return  # closed already, or __init__ refused its arguments
         self._closed = True
         self.cancel()
         self._background.cancel_all()
-        threading.Thread(target=self._feed.stop, name="nosana-dashboard-stop", daemon=True).start()
+        self._feed.request_stop()
         for child in (self._controls, self._vault):
             if child is not None:
                 child.close()
@@ -887,13 +938,17 @@ class DeploymentDashboard(NosanaWidget):
     def _update_selection_info(self, selected: list[str]) -> None:
         count = len(selected)
         self.selection_info.value = f'<span style="color:{_TEXT}">{count} selected</span>'
-        for button in self.bulk_buttons.values():
-            button.disabled = count == 0 or self.busy
-            button.tooltip = (
-                "Select deployments in the table first"
-                if count == 0
-                else f"{button.description} ({count})"
-            )
+        statuses = [str((self.table.record(i) or {}).get("status")) for i in selected]
+        for action, button in self.bulk_buttons.items():
+            wire = _BULK_WIRE[action]
+            able = sum(action_block_reason(wire, status) is None for status in statuses)
+            button.disabled = able == 0 or self.busy
+            if count == 0:
+                button.tooltip = "Select deployments in the table first"
+            elif able == 0:
+                button.tooltip = f"None of the {count} selected allows it (by their status)"
+            else:
+                button.tooltip = f"{able} of the {count} selected"
 
     def _after_operation(self) -> None:
         self._update_selection_info(self.table.selected_ids)
@@ -989,7 +1044,7 @@ class DeploymentDashboard(NosanaWidget):
                         fields["replicas"] = plan.replicas
                     self.table.patch(outcome.deployment, **fields)
                     self._feed.mark_dirty(outcome.deployment)
-            self._show_counts()
+            self._rows_changed()
 
         def summary(outcomes: list[BulkOutcome]) -> str:
             failed = [o for o in outcomes if o.state in ("failed", "cancelled")]
@@ -1029,14 +1084,22 @@ class DeploymentDashboard(NosanaWidget):
             self.detail_title.value = muted_html("Select a deployment to see its details.")
             self.tabs.layout.display = "none"
             return
+        self._render_detail_title()
+        self.tabs.layout.display = ""
+        self._load_current_tab()
+
+    def _render_detail_title(self) -> None:
+        focus = self._focus
+        if focus is None:
+            return
         record = self.table.record(focus) or {}
-        self.detail_title.value = (
+        text = (
             f'<div style="color:{_TEXT}">'
             f"<b>{html.escape(str(record.get('name') or '(unnamed)'))}</b> "
             f"{badge_html(str(record.get('status')))} <code>{html.escape(focus)}</code></div>"
         )
-        self.tabs.layout.display = ""
-        self._load_current_tab()
+        if self.detail_title.value != text:
+            self.detail_title.value = text
 
     def _invalidate_detail(self) -> None:
         if self._closed:
@@ -1264,17 +1327,18 @@ class DeploymentDashboard(NosanaWidget):
             jobs=detail.jobs,
         )
         figure = plot_status_history(derived, now=detail.now, title="Status over time")
+        height = timeline_height(figure)
         note = muted_html(
             "Derived from jobs and events: the service keeps no log of status changes. "
             "Keep a <code>Watcher</code> running to record them exactly."
         )
-        return [figure_output(figure), widgets.HTML(note)]
+        return [figure_output(figure, height=height), widgets.HTML(note)]
 
     def _timeline_tab(self, detail: _Detail) -> list[widgets.Widget]:
         from nosana_nb.plots import plot_job_timeline
 
         figure = plot_job_timeline(detail.jobs, detail.events, now=detail.now)
-        return [figure_output(figure)]
+        return [figure_output(figure, height=timeline_height(figure))]
 
     def _cost_tab(self, detail: _Detail) -> list[widgets.Widget]:
         from nosana_nb.frames import cost_dataframe, deployments_dataframe
@@ -1293,7 +1357,8 @@ class DeploymentDashboard(NosanaWidget):
         usd = float(cost["usd_with_fee"].sum()) if not cost.empty else 0.0
         open_jobs = int(cost["is_open"].sum()) if not cost.empty else 0
         summary = (
-            f'<div style="color:{_TEXT}"><b>{total:.4f} NOS</b> so far (≈ ${usd:.2f}), network fee '
+            f'<div style="color:{_TEXT}"><b>{total:.4f} NOS</b> so far (≈ ${_usd(usd)}), '
+            "network fee "
             f"included, over {len(cost)} jobs; {open_jobs} still running (billed until the "
             "service's current time).</div>"
         )
@@ -1334,7 +1399,14 @@ class DeploymentDashboard(NosanaWidget):
         self.table.patch(
             state.id, name=state.name, status=str(state.status), replicas=state.replicas
         )
+        self._render_detail_title()
+        self._update_selection_info(self.table.selected_ids)
         self._feed.mark_dirty(state.id)
+
+
+def _compact_layout() -> widgets.Layout:
+    # as wide as the label (the default 148 px pushes narrow rows onto a second line)
+    return widgets.Layout(width="auto", min_width="6em")
 
 
 def _row(*children: widgets.Widget) -> widgets.HBox:
