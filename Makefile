@@ -66,3 +66,10 @@ sandbox: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info mutants
+
+# the deployment dashboard as an app: Voila serves notebooks/05_dashboard.ipynb on the embedded
+# sandbox (NOSANA_NETWORK unset); idle kernels of closed pages are culled
+.PHONY: app
+app: install
+	env -u NOSANA_NETWORK $(BIN)/voila notebooks/05_dashboard.ipynb --no-browser --Voila.ip=127.0.0.1 \
+	  --MappingKernelManager.cull_idle_timeout=30 --MappingKernelManager.cull_interval=10

@@ -113,3 +113,5 @@ def voila_server(notebook: Path, env: Mapping[str, str], *, timeout: float = 60.
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        if process.stderr is not None:
+            process.stderr.close()  # else the pipe is left for the garbage collector to close

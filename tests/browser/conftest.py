@@ -1,5 +1,5 @@
-"""Playwright + Debian chromium for the browser tests: one browser per module, a fresh page
-per test with every non-local request blocked."""
+"""Playwright + Debian chromium for the browser tests: one browser per test module, a fresh
+page per test with every non-local request blocked."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, chromium_problem, only_local
 
 
+# Per module, not per session: while Playwright's sync API is started it keeps an event loop
+# marked running in the main thread, which breaks every asyncio test collected after it.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     # per module, not per session: while Playwright's sync API is open it holds an event loop

@@ -33,6 +33,7 @@ NOTEBOOKS = (
     "01_quickstart.ipynb",
     "02_markets_and_costs.ipynb",
     "03_status_history_and_vault.ipynb",
+    "05_dashboard.ipynb",
 )
 KERNEL_NAME = "nosana-nb-tests"
 # OWNER/REPO in the notebooks is a placeholder until the repository's location is known
