@@ -37,6 +37,7 @@ from .http.rpc_endpoint import make_rpc_routes
 from .http.server import BackgroundServer
 from .http.sse import StreamHub
 from .store import Store
+from .worker.config import WorkerConfig
 from .worker.worker import Worker
 
 __all__ = [
@@ -239,6 +240,7 @@ def start(
     keepalive_s: float = 25.0,
     frps_domain: str = DEFAULT_FRPS_DOMAIN,
     start_time: float | None = None,
+    failure_share: float | None = None,
 ) -> SandboxHandle:
     """Start the sandbox on ``host:port`` (0 = any free port) and return its handle.
 
@@ -246,6 +248,8 @@ def start(
     same file resumes everything. ``speed``: simulated seconds per wall second; None freezes the
     clock (tests move it with :meth:`SandboxHandle.advance`). ``start_time``: the simulated unix
     time to begin at (default: now); a resumed file never goes back before its saved time.
+    ``failure_share``: the seeded share of jobs whose container fails (non-zero exit and error
+    lines in their results); None keeps ``WorkerConfig.failure_probability``.
     """
     _check_start_arguments(port=port, host=host, seed=seed, keepalive_s=keepalive_s)
     if start_time is not None and (
@@ -259,7 +263,12 @@ def start(
     try:
         clock = Clock(speed=speed, start=resume_time(store, start_time))
         chain = Chain(store, clock=clock)
-        worker = Worker(store, chain, clock, seed=seed)
+        config = (
+            WorkerConfig()
+            if failure_share is None
+            else WorkerConfig(failure_probability=failure_share)
+        )
+        worker = Worker(store, chain, clock, seed=seed, config=config)
         settings = FaultSettings()
         if faults:
             settings.configure(faults)

@@ -14,10 +14,12 @@ from nosana_nb.core import _async
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.deployments import (
     AsyncDeployment,
+    AsyncDeploymentJob,
     AsyncDeployments,
     AsyncServices,
     AsyncVaults,
     Deployment,
+    DeploymentJob,
     Deployments,
     SyncServices,
     Vaults,
@@ -33,6 +35,7 @@ PAIRS = [
     (NosanaClient, AsyncNosanaClient),
     (Deployments, AsyncDeployments),
     (Deployment, AsyncDeployment),
+    (DeploymentJob, AsyncDeploymentJob),
     (Vaults, AsyncVaults),
     (Vault, AsyncVault),
     (Markets, AsyncMarkets),
