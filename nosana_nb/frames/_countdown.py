@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,13 @@ def time_remaining(
 ) -> pd.Series:
     """RUNNING jobs: ``started_at + timeout - now``, never below zero; NaT for the others."""
     deadline = started_at + timeout.astype(DURATION)
-    left = (deadline - now).clip(lower=pd.Timedelta(0))
+    left = deadline - now
+    overdue = np.asarray(left < pd.Timedelta(0), dtype=bool)
     running = np.asarray(state.astype(object) == "RUNNING", dtype=bool)
-    return left.where(running, pd.NaT).astype(DURATION)
+    # a job past its deadline the service has not ended yet has nothing left, not a negative
+    zeroed = left.mask(overdue, pd.Timedelta(0))
+    result: pd.Series = zeroed.where(running).astype(DURATION)  # NaT where not running
+    return result
 
 
 def next_runs(
@@ -35,7 +40,7 @@ def next_runs(
 ) -> pd.Series:
     """The first cron firing strictly after ``now`` of each SCHEDULED deployment that fires."""
     start = now.to_pydatetime()
-    firings: list[datetime | None] = []
+    firings: list[Any] = []
     for kind, state, expression in zip(
         _values(strategy), _values(status), _values(schedule), strict=True
     ):

@@ -14,6 +14,7 @@ from nosana_nb.plots._colors import (
     JOB_STATE_COLORS,
     VAULT_KIND_COLORS,
 )
+from nosana_nb.plots._errors import errors_over_time_frame, plot_errors_over_time
 from nosana_nb.plots._figures import (
     WEBGL_THRESHOLD,
     empty_figure,
@@ -46,9 +47,11 @@ __all__ = [
     "assign_slots",
     "cumulative_cost_frame",
     "empty_figure",
+    "errors_over_time_frame",
     "event_markers_frame",
     "job_timeline_frame",
     "plot_cost",
+    "plot_errors_over_time",
     "plot_fleet_overview",
     "plot_job_timeline",
     "plot_status_history",
