@@ -281,16 +281,37 @@ async def afetch_job_results(
     deployments frame, or a jobs frame (only its COMPLETED/STOPPED rows are asked for).
     """
     limit = _check_concurrency(max_concurrency)
+    if client is None and _is_deployment_handle(source):
+        # the handle is all we need: its jobs list and their details
+        return await _fetch_records(None, deployments=[source], targets=None, max_concurrency=limit)
     if client is None:
         if not cv.is_client(source):
-            raise ValidationError(
-                "client is required unless source is the client", argument="client"
-            )
+            raise ValidationError(_CLIENT_REQUIRED, argument="client")
         client = source
     deployments, targets = _plan(source)
     return await _fetch_records(
         client, deployments=deployments, targets=targets, max_concurrency=limit
     )
+
+
+_CLIENT_REQUIRED = "client is required unless source is the client or a Deployment"
+
+
+def _is_deployment_handle(source: Any) -> bool:
+    return callable(getattr(source, "get_job_results", None)) and callable(
+        getattr(source, "get_jobs", None)
+    )
+
+
+def _sequential_records(deployment: Any) -> list[JobResultsRecord]:
+    """A sync Deployment without its client: no async twin to fan out with, one job at a time."""
+    ident = deployment_id(deployment)
+    records = []
+    for target in _targets_of_job_items(ident, deployment.get_jobs(limit=PAGE_LIMIT)):
+        results = deployment.get_job_results(target.job)
+        if results is not None:
+            records.append(JobResultsRecord(ident, target.job, target.revision, results))
+    return records
 
 
 def fetch_job_results(
@@ -299,9 +320,11 @@ def fetch_job_results(
     """Sync :func:`afetch_job_results` for a ``NosanaClient``: its ``to_async()`` twin fetches
     concurrently in a private event loop (safe inside Jupyter's running loop)."""
     _check_concurrency(max_concurrency)
+    if client is None and _is_deployment_handle(source):
+        return _sequential_records(source)
     owner = source if client is None else client
     if client is None and not cv.is_client(source):
-        raise ValidationError("client is required unless source is the client", argument="client")
+        raise ValidationError(_CLIENT_REQUIRED, argument="client")
     factory = _async_twin_factory(owner)
     deployments, targets = _plan(source)
     # the twin cannot use the sync client's handles: pass deployments on as ids
@@ -347,7 +370,8 @@ def logs_dataframe(
 
     ``source``: a ``NosanaClient`` (all its deployments); a deployment id or handle, several,
     or a deployments frame; a jobs frame; or records already fetched (``fetch_job_results``).
-    ``client`` is needed unless ``source`` is the client. Columns: deployment, job, revision,
+    ``client`` is needed for concurrent fetching unless ``source`` is the client; a Deployment
+    alone is read one job at a time. Columns: deployment, job, revision,
     op, stream (stdin/stdout/stderr/nodeerr), level (error for stderr and nodeerr), timestamp,
     text, exit_code (the op's).
     """

@@ -22,12 +22,14 @@ from nosana_nb import sandbox as sandbox_module
 from nosana_nb.core.client import NosanaClient
 from nosana_nb.core.config import local_network
 from nosana_nb.core.deployments import Deployment
-from nosana_nb.core.errors import APIResponseValidationError
+from nosana_nb.core.errors import APIResponseValidationError, ValidationError
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.results import parse_job_results
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.frames import (
     JobResultsRecord,
+    alogs_dataframe,
+    aresults_dataframe,
     deployments_dataframe,
     fetch_job_results,
     jobs_dataframe,
@@ -417,3 +419,30 @@ def test_time_remaining_from_records_with_a_timeout_map_never_goes_negative() ->
     assert frame["time_remaining"].iloc[1] == timedelta(0)  # overdue, not yet ended: nothing left
     assert pd.isna(frame["time_remaining"].iloc[2])
     assert jobs_dataframe(records, now=now)["time_remaining"].isna().all()  # no timeout known
+
+
+def test_a_deployment_alone_and_the_async_builders_give_the_same_frame(
+    client: NosanaClient, finished: Deployment
+) -> None:
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values(["job", "timestamp"], kind="stable").reset_index(drop=True)
+
+    concurrent = ordered(logs_dataframe(finished, client))
+    pd.testing.assert_frame_equal(ordered(logs_dataframe(finished)), concurrent)
+
+    async def through_async() -> tuple[pd.DataFrame, pd.DataFrame]:
+        twin = client.to_async()
+        try:
+            handle = await twin.deployments.get(finished.id)
+            return await alogs_dataframe(handle), await aresults_dataframe(twin)
+        finally:
+            await twin.aclose()
+
+    logs, results = asyncio.run(through_async())
+    pd.testing.assert_frame_equal(ordered(logs), concurrent)
+    validate_schema(results, "results")
+    assert finished.id in set(results["deployment"])
+    with pytest.raises(ValidationError, match="client is required"):
+        logs_dataframe(finished.id)
+    with pytest.raises(ValidationError, match="max_concurrency"):
+        logs_dataframe(client, max_concurrency=0)
