@@ -156,14 +156,21 @@ def _op_logs(
     ]
 
 
+def find_job_results(store: Store, job: str) -> Doc | None:
+    """The stored upload of ``job``: keyed by the job address (one lookup per job detail, not
+    a scan); a scan only for rows an older sandbox stored under a generated id."""
+    return store.get("results", job) or store.find_one("results", job=job)
+
+
 def save_job_results(store: Store, job: Doc, body: Doc, *, created_at: str) -> bool:
     """Store a node's upload once; False when the job already has one (§5.25's 400)."""
     with store.transaction():
-        if store.find_one("results", job=job["job"]) is not None:
+        if find_job_results(store, job["job"]) is not None:
             return False
         store.insert(
             "results",
             {
+                "_id": job["job"],
                 "job": job["job"],
                 "deployment": job.get("deployment"),
                 "body": body,
