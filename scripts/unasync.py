@@ -54,6 +54,7 @@ MODULES: dict[str, str] = {
 # Async name -> sync name, matched as whole words. Longer names never hide shorter ones
 # because of the word boundaries (AsyncVaults is not AsyncVault + "s").
 RENAMES = {
+    "AsyncDeploymentJob": "DeploymentJob",
     "AsyncDeployments": "Deployments",
     "AsyncDeployment": "Deployment",
     "AsyncVaults": "Vaults",

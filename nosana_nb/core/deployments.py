@@ -9,6 +9,7 @@ and re-exported here.
 
 from nosana_nb.core._async.deployments import (
     AsyncDeployment,
+    AsyncDeploymentJob,
     AsyncDeployments,
     AsyncServices,
     AsyncVaults,
@@ -16,6 +17,7 @@ from nosana_nb.core._async.deployments import (
 from nosana_nb.core._shared.deployments import LIST_LIMIT, STATE_HISTORY_LIMIT, Seconds
 from nosana_nb.core._sync.deployments import (
     Deployment,
+    DeploymentJob,
     Deployments,
     SyncServices,
     Vaults,
@@ -26,11 +28,13 @@ __all__ = [
     "LIST_LIMIT",
     "STATE_HISTORY_LIMIT",
     "AsyncDeployment",
+    "AsyncDeploymentJob",
     "AsyncDeployments",
     "AsyncServices",
     "AsyncVaults",
     "Deployment",
     "DeploymentFailedError",
+    "DeploymentJob",
     "DeploymentWaitError",
     "Deployments",
     "Seconds",

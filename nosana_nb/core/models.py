@@ -162,7 +162,8 @@ class JobDetail(WireModel):
     state: JobStateValue
     job_status: Any = Field(default=None, alias="jobStatus")
     job_definition: dict[str, Any] | None = Field(default=None, alias="jobDefinition")
-    job_result: dict[str, Any] | None = Field(default=None, alias="jobResult")
+    # The node's upload (a JobResults object); a service may answer its IPFS hash instead.
+    job_result: dict[str, Any] | str | None = Field(default=None, alias="jobResult")
     time_start: Number = Field(default=0, alias="timeStart")
     time_end: Number = Field(default=0, alias="timeEnd")
     listed_at: Number = Field(default=0, alias="listedAt")

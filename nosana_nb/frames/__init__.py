@@ -1,5 +1,5 @@
 """pandas DataFrames with fixed schemas for deployments, jobs, events, tasks, revisions,
-markets, vault balance history, cost and status history.
+markets, vault balance history, cost, status history, and job results and logs.
 
 Every builder accepts wire-shaped dicts (the JSON field names of the deployment manager),
 pydantic models, or a client (then it fetches). Schemas are fixed: the same columns in the same
@@ -39,6 +39,15 @@ from nosana_nb.frames._fleet import (
     fleet_jobs_dataframe,
     fleet_tasks_dataframe,
 )
+from nosana_nb.frames._logs import (
+    JobResultsRecord,
+    afetch_job_results,
+    alogs_dataframe,
+    aresults_dataframe,
+    fetch_job_results,
+    logs_dataframe,
+    results_dataframe,
+)
 from nosana_nb.frames._status import status_history_dataframe
 from nosana_nb.frames._vault import vault_balance_dataframe
 from nosana_nb.frames._wire import (
@@ -70,25 +79,32 @@ __all__ = [
     "STRATEGIES",
     "TASK_TYPES",
     "VAULT_TX_KINDS",
+    "JobResultsRecord",
     "ServiceNow",
+    "afetch_job_results",
     "afleet_dataframe",
     "afleet_dataframes",
     "afleet_events_dataframe",
     "afleet_jobs_dataframe",
+    "alogs_dataframe",
+    "aresults_dataframe",
     "as_frame",
     "cost_dataframe",
     "deployment_cost_totals",
     "deployments_dataframe",
     "empty_frame",
     "events_dataframe",
+    "fetch_job_results",
     "fleet_dataframe",
     "fleet_dataframes",
     "fleet_events_dataframe",
     "fleet_jobs_dataframe",
     "fleet_tasks_dataframe",
     "jobs_dataframe",
+    "logs_dataframe",
     "looks_like_id",
     "markets_dataframe",
+    "results_dataframe",
     "revisions_dataframe",
     "schema_of",
     "short_id",

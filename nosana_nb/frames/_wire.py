@@ -7,6 +7,8 @@ column arrays.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,9 +17,17 @@ import pandas as pd
 
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.frames import _convert as cv
-from nosana_nb.frames._fetch import fetch_children, fetch_deployments, fetch_markets
+from nosana_nb.frames._countdown import next_runs, time_remaining
+from nosana_nb.frames._fetch import (
+    deployment_resource,
+    fetch_children,
+    fetch_deployments,
+    fetch_markets,
+)
 from nosana_nb.frames.schema import (
+    DATETIME,
     DEPLOYMENT_STATUSES,
+    DURATION,
     JOB_STATES,
     STRATEGIES,
     TASK_TYPES,
@@ -42,11 +52,15 @@ def _records(source: Any, what: str, envelope: str, deployment: Any, method: str
     return cv.as_records(source, what=what, envelope=envelope)
 
 
-def deployments_dataframe(source: Any) -> pd.DataFrame:
+def deployments_dataframe(source: Any, *, now: Any = None, jobs: Any = None) -> pd.DataFrame:
     """One row per deployment (docs/wire-contract.md §3.1).
 
-    ``timeout``/``rotation_time`` become timedeltas.
+    ``timeout``/``rotation_time`` become timedeltas. Countdowns on the service's clock (``now``:
+    a datetime or a client; default the service heard from last, or ``source`` when it is a
+    client): ``next_run_at`` is a SCHEDULED deployment's next cron firing; ``time_remaining``
+    is the least time left among its running jobs, known when ``jobs`` (a jobs frame) is given.
     """
+    clock = now if now is not None or not cv.is_client(source) else source
     if cv.is_client(source):
         source = fetch_deployments(source)
     recs = cv.as_records(source, what="deployments", envelope="deployments")
@@ -76,7 +90,8 @@ def deployments_dataframe(source: Any) -> pd.DataFrame:
         ],
     )
     endpoints = c.get("endpoints")
-    return cv.frame(
+    unknown = pd.Series(pd.NaT, index=range(len(recs)), dtype=DURATION)
+    frame = cv.frame(
         {
             "id": cv.strings(c.get("id"), what, "id", required=True),
             "name": cv.strings(c.get("name"), what, "name", blank_is_na=False),
@@ -95,9 +110,28 @@ def deployments_dataframe(source: Any) -> pd.DataFrame:
             "endpoint_urls": cv.strings([_endpoint_urls(e) for e in endpoints], what, "endpoints"),
             "created_at": cv.iso_datetimes(c.get("created_at"), what, "created_at"),
             "updated_at": cv.iso_datetimes(c.get("updated_at"), what, "updated_at"),
+            "time_remaining": unknown,
+            "next_run_at": pd.Series(pd.NaT, index=range(len(recs)), dtype=DATETIME),
         },
         schema_of("deployments"),
     )
+    return _with_deployment_countdowns(frame, _service_now(clock), jobs)
+
+
+def _service_now(now: Any) -> pd.Timestamp:
+    from nosana_nb.frames._cost import utc_now  # _cost builds on this module
+
+    return utc_now(now)
+
+
+def _with_deployment_countdowns(frame: pd.DataFrame, now: pd.Timestamp, jobs: Any) -> pd.DataFrame:
+    frame["next_run_at"] = next_runs(frame["strategy"], frame["status"], frame["schedule"], now)
+    if jobs is not None:
+        if not isinstance(jobs, pd.DataFrame) or "time_remaining" not in jobs.columns:
+            raise ValidationError("jobs must be a jobs frame (jobs_dataframe)", argument="jobs")
+        least = jobs.groupby("deployment", observed=True)["time_remaining"].min()
+        frame["time_remaining"] = frame["id"].map(least).astype(DURATION)
+    return frame
 
 
 def _is_missing(value: Any) -> bool:
@@ -114,12 +148,24 @@ def _endpoint_urls(endpoints: Any) -> str | None:
     return " ".join(dict.fromkeys(urls)) or None
 
 
-def jobs_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
+def jobs_dataframe(
+    source: Any, *, deployment: Any = None, now: Any = None, timeout: Any = None
+) -> pd.DataFrame:
     """One row per job (docs/wire-contract.md §3.3; job details §3.4 and stream frames too).
 
     The jobs list omits ``time_end``; for a finished job without one, ``ended_at`` falls back to
     ``updated_at`` (the write that finished it) and ``ended_at_estimated`` says so.
+    ``time_remaining``: a RUNNING job's time left before its timeout on the service's clock
+    (``now``: a datetime or a client; default the service heard from last, or ``source`` when it
+    is a client). The jobs list carries no timeout: it is the deployment's (``timeout``: a
+    timedelta, or a mapping deployment id -> timedelta; taken from the Deployment when fetching
+    through one). SIMPLE-EXTEND extensions move the real deadline later.
     """
+    clock = now if now is not None or not cv.is_client(source) else source
+    if cv.is_client(source) and deployment is not None:
+        # the Deployment itself: its jobs and the timeout the countdown needs
+        source, deployment = deployment_resource(source, deployment), None
+    timeouts = _job_timeouts(source, deployment, timeout)
     recs = _records(source, "jobs", "jobs", deployment, "get_jobs")
     if not recs:
         return empty_frame("jobs")
@@ -156,7 +202,7 @@ def jobs_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
     final = np.asarray(state.isin(_FINAL_JOB_STATES))
     estimated = final & ended_raw.isna() & updated.notna()
     ended = ended_raw.where(~estimated, updated)
-    return cv.frame(
+    frame = cv.frame(
         {
             "job": cv.strings(c.get("job"), what, "job", required=True),
             "deployment": cv.strings(c.get("deployment"), what, "deployment"),
@@ -172,9 +218,38 @@ def jobs_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
             "queue_wait": started - created,
             "duration": ended - started,
             "tx": cv.strings(c.get("tx"), what, "tx"),
+            "time_remaining": pd.Series(pd.NaT, index=range(len(recs)), dtype=DURATION),
         },
         schema_of("jobs"),
     )
+    if timeouts is not None:
+        per_job = (
+            frame["deployment"].astype(object).map(timeouts)
+            if isinstance(timeouts, dict)
+            else pd.Series(timeouts, index=frame.index)
+        )
+        frame["time_remaining"] = time_remaining(
+            frame["state"], frame["started_at"], per_job.astype(DURATION), _service_now(clock)
+        )
+    return frame
+
+
+def _job_timeouts(source: Any, deployment: Any, timeout: Any) -> dict[str, Any] | Any | None:
+    """One timedelta for every job, a deployment id -> timedelta map, or None (unknown)."""
+    if timeout is not None:
+        if isinstance(timeout, timedelta):
+            return timeout
+        if isinstance(timeout, Mapping) and all(isinstance(v, timedelta) for v in timeout.values()):
+            return {str(k): v for k, v in timeout.items()}
+        raise ValidationError(
+            "timeout must be a timedelta or a mapping deployment id -> timedelta",
+            argument="timeout",
+        )
+    for holder in (source, deployment):
+        known = getattr(holder, "timeout", None)
+        if isinstance(known, timedelta):
+            return known
+    return None
 
 
 def events_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:

@@ -31,6 +31,8 @@ STRATEGIES: tuple[str, ...] = ("SIMPLE", "SIMPLE-EXTEND", "SCHEDULED", "INFINITE
 TASK_TYPES: tuple[str, ...] = ("LIST", "EXTEND", "STOP")
 VAULT_TX_KINDS: tuple[str, ...] = ("topup", "escrow", "refund", "withdrawal", "fee", "other")
 STATUS_SOURCES: tuple[str, ...] = ("stream", "derived")
+LOG_STREAMS: tuple[str, ...] = ("stdin", "stdout", "stderr", "nodeerr")
+LOG_LEVELS: tuple[str, ...] = ("info", "error")
 
 DATETIME = pd.DatetimeTZDtype(unit="ns", tz="UTC")
 DURATION = pd.api.types.pandas_dtype("timedelta64[ns]")
@@ -51,6 +53,8 @@ STRATEGY = ordered(STRATEGIES)
 TASK_TYPE = ordered(TASK_TYPES)
 VAULT_TX_KIND = ordered(VAULT_TX_KINDS)
 STATUS_SOURCE = ordered(STATUS_SOURCES)
+LOG_STREAM = ordered(LOG_STREAMS)
+LOG_LEVEL = ordered(LOG_LEVELS)
 
 Schema = Mapping[str, Any]
 
@@ -80,6 +84,9 @@ SCHEMAS: Mapping[str, Schema] = MappingProxyType(
                 "endpoint_urls": STRING,
                 "created_at": DATETIME,
                 "updated_at": DATETIME,
+                # countdowns (frames/_countdown.py), last so earlier positions never move
+                "time_remaining": DURATION,
+                "next_run_at": DATETIME,
             }
         ),
         "jobs": _frozen(
@@ -98,6 +105,7 @@ SCHEMAS: Mapping[str, Schema] = MappingProxyType(
                 "queue_wait": DURATION,
                 "duration": DURATION,
                 "tx": STRING,
+                "time_remaining": DURATION,
             }
         ),
         "events": _frozen(
@@ -203,6 +211,31 @@ SCHEMAS: Mapping[str, Schema] = MappingProxyType(
                 "usd_with_fee": FLOAT,
                 "first_start": DATETIME,
                 "last_billed": DATETIME,
+            }
+        ),
+        "logs": _frozen(
+            {
+                "deployment": STRING,
+                "job": STRING,
+                "revision": INT,
+                "op": STRING,
+                "stream": LOG_STREAM,
+                "level": LOG_LEVEL,
+                "timestamp": DATETIME,
+                "text": STRING,
+                "exit_code": INT,
+            }
+        ),
+        "results": _frozen(
+            {
+                "deployment": STRING,
+                "job": STRING,
+                "op": STRING,
+                "status": STRING,
+                "exit_code": INT,
+                "started_at": DATETIME,
+                "ended_at": DATETIME,
+                "duration": DURATION,
             }
         ),
         "status_history": _frozen(

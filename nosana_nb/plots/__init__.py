@@ -19,6 +19,7 @@ from nosana_nb.plots._colors import (
     VAULT_KIND_COLORS,
     VAULT_KIND_LABELS,
 )
+from nosana_nb.plots._errors import errors_over_time_frame, plot_errors_over_time
 from nosana_nb.plots._figures import (
     WEBGL_THRESHOLD,
     empty_figure,
@@ -62,6 +63,7 @@ __all__ = [
     "assign_slots",
     "cumulative_cost_frame",
     "empty_figure",
+    "errors_over_time_frame",
     "event_markers_frame",
     "format_duration",
     "format_time",
@@ -70,6 +72,7 @@ __all__ = [
     "job_timeline_frame",
     "plot_area_height",
     "plot_cost",
+    "plot_errors_over_time",
     "plot_fleet_overview",
     "plot_job_timeline",
     "plot_status_history",

@@ -42,6 +42,7 @@ from .http.rpc_endpoint import make_rpc_routes
 from .http.server import BackgroundServer
 from .http.sse import StreamHub
 from .store import Store
+from .worker.config import WorkerConfig
 from .worker.worker import Worker
 
 __all__ = [
@@ -294,6 +295,7 @@ def start(
     start_time: float | None = None,
     allow_remote: bool = False,
     limits: EdgeLimits | None = None,
+    failure_share: float | None = None,
 ) -> SandboxHandle:
     """Start the sandbox on ``host:port`` (0 = any free port) and return its handle.
 
@@ -303,6 +305,8 @@ def start(
     time to begin at (default: now); a resumed file never goes back before its saved time.
     ``host`` must be a loopback address unless ``allow_remote=True`` (:class:`RemoteBindRefused`
     otherwise). ``limits``: body sizes, timeouts and the connection cap (:class:`EdgeLimits`).
+    ``failure_share``: the seeded share of jobs whose container fails (non-zero exit and error
+    lines in their results); None keeps ``WorkerConfig.failure_probability``.
     """
     _check_start_arguments(port=port, host=host, seed=seed, keepalive_s=keepalive_s)
     _check_exposure(host, allow_remote)
@@ -321,7 +325,12 @@ def start(
     try:
         clock = Clock(speed=speed, start=resume_time(store, start_time))
         chain = Chain(store, clock=clock)
-        worker = Worker(store, chain, clock, seed=seed)
+        config = (
+            WorkerConfig()
+            if failure_share is None
+            else WorkerConfig(failure_probability=failure_share)
+        )
+        worker = Worker(store, chain, clock, seed=seed, config=config)
         settings = FaultSettings()
         if faults:
             settings.configure(faults)

@@ -15,10 +15,12 @@ from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.credits import AsyncCredits, Credits
 from nosana_nb.core.deployments import (
     AsyncDeployment,
+    AsyncDeploymentJob,
     AsyncDeployments,
     AsyncServices,
     AsyncVaults,
     Deployment,
+    DeploymentJob,
     Deployments,
     SyncServices,
     Vaults,
@@ -34,6 +36,7 @@ PAIRS = [
     (NosanaClient, AsyncNosanaClient),
     (Deployments, AsyncDeployments),
     (Deployment, AsyncDeployment),
+    (DeploymentJob, AsyncDeploymentJob),
     (Vaults, AsyncVaults),
     (Vault, AsyncVault),
     (Markets, AsyncMarkets),

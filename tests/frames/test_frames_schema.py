@@ -17,7 +17,9 @@ from nosana_nb.frames import (
     empty_frame,
     events_dataframe,
     jobs_dataframe,
+    logs_dataframe,
     markets_dataframe,
+    results_dataframe,
     revisions_dataframe,
     schema_of,
     status_history_dataframe,
@@ -154,7 +156,41 @@ def status_row(i: int) -> dict[str, Any]:
     }
 
 
+def job_results(i: int, lines: int) -> dict[str, Any]:
+    """One job's JobResults upload (one op, ``lines`` log lines, every third one on stderr)."""
+    start_ms = 1_735_689_600_000 + i * 60_000
+    return {
+        "deployment": DEP,
+        "job": f"Job{i:040d}",
+        "revision": 1,
+        "results": {
+            "status": "success",
+            "startTime": start_ms,
+            "endTime": start_ms + 30_000,
+            "opStates": [
+                {
+                    "operationId": "run",
+                    "status": "success",
+                    "startTime": start_ms,
+                    "endTime": start_ms + 30_000,
+                    "exitCode": 0,
+                    "logs": [
+                        {
+                            "type": "stderr" if k % 3 == 2 else "stdout",
+                            "log": f"line {k}",
+                            "timestamp": iso(i * 60 + k),
+                        }
+                        for k in range(lines)
+                    ],
+                }
+            ],
+        },
+    }
+
+
 BUILDERS: dict[str, Any] = {
+    "logs": lambda n: logs_dataframe([job_results(0, n)] if n else []),
+    "results": lambda n: results_dataframe([job_results(i, 2) for i in range(n)]),
     "deployments": lambda n: deployments_dataframe([deployment(i) for i in range(n)]),
     "jobs": lambda n: jobs_dataframe([job(i) for i in range(n)]),
     "events": lambda n: events_dataframe([event(i) for i in range(n)]),

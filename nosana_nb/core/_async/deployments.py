@@ -51,6 +51,7 @@ from nosana_nb.core._shared.deployments import (
     logger,
 )
 from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven
+from nosana_nb.core._shared.jobs import inline_job_results
 from nosana_nb.core._shared.markets import (
     check_market_ref,
     check_vault_funds,
@@ -60,6 +61,7 @@ from nosana_nb.core._shared.markets import (
 from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.errors import (
     APIError,
+    APIResponseValidationError,
     DeploymentFailedError,
     InvalidStateError,
     NosanaError,
@@ -80,6 +82,7 @@ from nosana_nb.core.models import (
     VaultInfo,
 )
 from nosana_nb.core.pagination import AsyncPager
+from nosana_nb.core.results import JobResults
 from nosana_nb.core.retry_policy import (
     POST_BACKOFF,
     RetryCounter,
@@ -477,6 +480,28 @@ class AsyncDeployment:
     async def get_job(self, job: str) -> JobDetail:
         return await self._services.send(routes.get_job(self.id, job))
 
+    async def get_job_results(self, job: str) -> JobResults | None:
+        """What the job's node uploaded when it ended; None while it has not (queued, running).
+
+        A service that answers an IPFS hash in ``jobResult`` is followed through the network's
+        gateway (docs/wire-contract.md §3.4)."""
+        detail = await self.get_job(job)
+        if isinstance(detail.job_result, str):
+            return await self._services.jobs.get_job_results(detail.job_result)
+        try:
+            return inline_job_results(detail.job_result)
+        except ValueError as exc:
+            route = routes.get_job(self.id, job)
+            raise APIResponseValidationError(
+                f"the job detail's jobResult is not a JobResults document: {exc}",
+                method=route.method,
+                url=route.path,
+            ) from None
+
+    def job(self, job: str) -> AsyncDeploymentJob:
+        """A handle on one job of this deployment (its detail and results, fetched on demand)."""
+        return AsyncDeploymentJob(self, job)
+
     def get_events(
         self,
         *,
@@ -643,6 +668,28 @@ class AsyncDeployment:
     def __repr__(self) -> str:
         s = self._state
         return f"AsyncDeployment(id={s.id!r}, name={s.name!r}, status={str(s.status)!r})"
+
+
+class AsyncDeploymentJob:
+    """One job of a deployment, by address: ``await job.detail()``, ``await job.results()``."""
+
+    def __init__(self, deployment: AsyncDeployment, job: str) -> None:
+        self._deployment = deployment
+        self.address = job
+
+    @property
+    def deployment_id(self) -> str:
+        return self._deployment.id
+
+    async def detail(self) -> JobDetail:
+        return await self._deployment.get_job(self.address)
+
+    async def results(self) -> JobResults | None:
+        """The node's upload (per-op status, exit code, logs); None until the job ends."""
+        return await self._deployment.get_job_results(self.address)
+
+    def __repr__(self) -> str:
+        return f"AsyncDeploymentJob(job={self.address!r}, deployment={self.deployment_id!r})"
 
 
 class AsyncDeployments:

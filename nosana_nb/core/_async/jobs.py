@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from nosana_nb.core._async.http import AsyncHTTP
-from nosana_nb.core._shared.jobs import job_definition_route, pin_route
+from nosana_nb.core._shared.jobs import job_definition_route, job_results_route, pin_route
 from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.results import JobResults
 from nosana_nb.core.routes import asend
 
 
@@ -36,6 +37,10 @@ class AsyncJobs:
     async def get_job_definition(self, cid: str) -> dict[str, Any]:
         """Fetch a job definition from the IPFS gateway (not validated: inspect anything)."""
         return await asend(self._gateway, job_definition_route(self._network, cid))
+
+    async def get_job_results(self, cid: str) -> JobResults:
+        """A job's results document from the IPFS gateway (the hash a service answered)."""
+        return await asend(self._gateway, job_results_route(self._network, cid))
 
     def __repr__(self) -> str:
         return f"AsyncJobs(gateway={self._network.ipfs_gateway!r})"

@@ -12,6 +12,7 @@ from typing import Any
 from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.core.jobdef import validate_job_definition
+from nosana_nb.core.results import JobResults, parse_job_results
 from nosana_nb.core.routes import Route
 
 # CIDv0: base58btc sha2-256 multihash ("Qm" + 44 chars); CIDv1: multibase base32 ("b...").
@@ -66,3 +67,18 @@ def job_definition_route(network: NetworkConfig, cid: str) -> Route[dict[str, An
     return Route(
         "GET", f"{network.ipfs_gateway}{check_cid(cid)}", _parse_job_definition, requires_auth=False
     )
+
+
+def job_results_route(network: NetworkConfig, cid: str) -> Route[JobResults]:
+    """A job's results document on IPFS (when the service gives its hash, not the document)."""
+    return Route(
+        "GET", f"{network.ipfs_gateway}{check_cid(cid)}", parse_job_results, requires_auth=False
+    )
+
+
+def inline_job_results(job_result: Any) -> JobResults | None:
+    """The job detail's ``jobResult`` when it holds the document itself; None when empty.
+    ValueError when it is neither (the caller names the request it came from)."""
+    if job_result is None or job_result == {}:
+        return None
+    return parse_job_results(job_result)

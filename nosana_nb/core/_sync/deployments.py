@@ -45,6 +45,7 @@ from nosana_nb.core._shared.deployments import (
     logger,
 )
 from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven
+from nosana_nb.core._shared.jobs import inline_job_results
 from nosana_nb.core._shared.markets import (
     check_market_ref,
     check_vault_funds,
@@ -59,6 +60,7 @@ from nosana_nb.core._sync.solana_rpc import SolanaRPC
 from nosana_nb.core.config import NetworkConfig
 from nosana_nb.core.errors import (
     APIError,
+    APIResponseValidationError,
     DeploymentFailedError,
     InvalidStateError,
     NosanaError,
@@ -79,6 +81,7 @@ from nosana_nb.core.models import (
     VaultInfo,
 )
 from nosana_nb.core.pagination import SyncPager
+from nosana_nb.core.results import JobResults
 from nosana_nb.core.retry_policy import (
     POST_BACKOFF,
     RetryCounter,
@@ -468,6 +471,28 @@ class Deployment:
     def get_job(self, job: str) -> JobDetail:
         return self._services.send(routes.get_job(self.id, job))
 
+    def get_job_results(self, job: str) -> JobResults | None:
+        """What the job's node uploaded when it ended; None while it has not (queued, running).
+
+        A service that answers an IPFS hash in ``jobResult`` is followed through the network's
+        gateway (docs/wire-contract.md §3.4)."""
+        detail = self.get_job(job)
+        if isinstance(detail.job_result, str):
+            return self._services.jobs.get_job_results(detail.job_result)
+        try:
+            return inline_job_results(detail.job_result)
+        except ValueError as exc:
+            route = routes.get_job(self.id, job)
+            raise APIResponseValidationError(
+                f"the job detail's jobResult is not a JobResults document: {exc}",
+                method=route.method,
+                url=route.path,
+            ) from None
+
+    def job(self, job: str) -> DeploymentJob:
+        """A handle on one job of this deployment (its detail and results, fetched on demand)."""
+        return DeploymentJob(self, job)
+
     def get_events(
         self,
         *,
@@ -634,6 +659,28 @@ class Deployment:
     def __repr__(self) -> str:
         s = self._state
         return f"Deployment(id={s.id!r}, name={s.name!r}, status={str(s.status)!r})"
+
+
+class DeploymentJob:
+    """One job of a deployment, by address: ``job.detail()``, ``job.results()``."""
+
+    def __init__(self, deployment: Deployment, job: str) -> None:
+        self._deployment = deployment
+        self.address = job
+
+    @property
+    def deployment_id(self) -> str:
+        return self._deployment.id
+
+    def detail(self) -> JobDetail:
+        return self._deployment.get_job(self.address)
+
+    def results(self) -> JobResults | None:
+        """The node's upload (per-op status, exit code, logs); None until the job ends."""
+        return self._deployment.get_job_results(self.address)
+
+    def __repr__(self) -> str:
+        return f"DeploymentJob(job={self.address!r}, deployment={self.deployment_id!r})"
 
 
 class Deployments:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nosana_nb.core._shared.jobs import job_definition_route, pin_route
+from nosana_nb.core._shared.jobs import job_definition_route, job_results_route, pin_route
 from nosana_nb.core._sync.http import SyncHTTP
 from nosana_nb.core.config import NetworkConfig
+from nosana_nb.core.results import JobResults
 from nosana_nb.core.routes import send
 
 
@@ -35,6 +36,10 @@ class Jobs:
     def get_job_definition(self, cid: str) -> dict[str, Any]:
         """Fetch a job definition from the IPFS gateway (not validated: inspect anything)."""
         return send(self._gateway, job_definition_route(self._network, cid))
+
+    def get_job_results(self, cid: str) -> JobResults:
+        """A job's results document from the IPFS gateway (the hash a service answered)."""
+        return send(self._gateway, job_results_route(self._network, cid))
 
     def __repr__(self) -> str:
         return f"Jobs(gateway={self._network.ipfs_gateway!r})"

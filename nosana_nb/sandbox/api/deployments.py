@@ -20,6 +20,7 @@ from nosana_nb.sandbox.http.serialize import (
     revision_to_wire,
     task_to_wire,
 )
+from nosana_nb.sandbox.worker.results import find_job_results
 
 Doc = dict[str, Any]
 Predicate = Callable[[Doc], bool]
@@ -251,7 +252,7 @@ def get_job(ctx: SandboxContext, call: Call) -> Reply:
     )
     if revision is None:
         raise ApiError(500, "Job revision not found")
-    result = ctx.store.find_one("results", job=job["job"])
+    result = find_job_results(ctx.store, job["job"])
     return Reply(
         job_detail_to_wire(
             job,

@@ -14,6 +14,7 @@ from nosana_nb.sandbox.context import SandboxContext
 from nosana_nb.sandbox.http.auth import EXPIRY_SECONDS, timestamp_ms
 from nosana_nb.sandbox.http.routing import ApiError, Call, Reply
 from nosana_nb.sandbox.http.serialize import SYSTEM_PROGRAM
+from nosana_nb.sandbox.worker.results import save_job_results
 
 Doc = dict[str, object]
 OOPS = "Ops something went wrong, please again."
@@ -73,20 +74,7 @@ def post_results(ctx: SandboxContext, call: Call) -> Reply:
         return refusal.reply
     if not isinstance(call.body, dict):
         raise ApiError(400, "Failed to save the jobs results.")
-    with ctx.store.transaction():
-        if ctx.store.find_one("results", job=job["job"]) is not None:
-            refused = True
-        else:
-            refused = False
-            ctx.store.insert(
-                "results",
-                {
-                    "job": job["job"],
-                    "deployment": job.get("deployment"),
-                    "body": call.body,
-                    "created_at": ctx.clock.now_iso(),
-                },
-            )
+    refused = not save_job_results(ctx.store, job, call.body, created_at=ctx.clock.now_iso())
     if refused:
         raise ApiError(400, "Job has already been completed.")
     return Reply({"message": "Success"})

@@ -44,6 +44,8 @@ class WorkerConfig:
     """Share of containers that exit on their own before the on-chain timeout."""
     early_exit_span: tuple[float, float] = (0.05, 0.9)
     """An early exit happens at this fraction (uniform) of the job's initial timeout."""
+    failure_probability: float = 0.1
+    """Share of jobs whose container fails (non-zero exit, error lines in the results)."""
 
     # Fairness: no task of one deployment runs unbounded work while others wait.
     units_per_task_run: int = 10
@@ -65,6 +67,8 @@ class WorkerConfig:
             raise ValueError("claim_delay_s must be (low, high) with 0 <= low <= high")
         if not 0.0 <= self.early_exit_probability <= 1.0:
             raise ValueError("early_exit_probability must be within [0, 1]")
+        if not 0.0 <= self.failure_probability <= 1.0:
+            raise ValueError("failure_probability must be within [0, 1]")
         span_low, span_high = self.early_exit_span
         if not 0.0 < span_low <= span_high < 1.0:
             raise ValueError("early_exit_span must be (low, high) with 0 < low <= high < 1")

@@ -32,6 +32,7 @@ from nosana_nb.sandbox.store import Doc, Store
 from .config import WorkerConfig
 from .markets import MARKETS, MarketSpec, find_market
 from .payments import Payments, settlement_for
+from .results import build_job_results, save_job_results
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,25 @@ class Network:
         """A number in [0, 1) fixed by (seed, job, purpose)."""
         digest = hashlib.sha256(f"{self._seed}:{job}:{purpose}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64
+
+    def post_results(self, job: Doc, *, end_s: float, stopped: bool) -> None:
+        """The node's upload when a job it ran ends (jobs never claimed have no node, no upload)."""
+        if not job.get("node") or not job.get("time_start"):
+            return
+        revision = self._store.find_one(
+            "revisions", deployment=job.get("deployment"), revision=job.get("revision")
+        )
+        definition = (revision or {}).get("job_definition") or {}
+        address = str(job["job"])
+        body = build_job_results(
+            definition,
+            start_s=float(job["time_start"]),
+            end_s=end_s,
+            draw=lambda purpose: self.uniform(address, f"results:{purpose}"),
+            failure_probability=self._config.failure_probability,
+            stopped=stopped,
+        )
+        save_job_results(self._store, job, body, created_at=self._clock.now_iso())
 
     def new_job_address(self) -> str:
         counter = int(self._store.meta_get(_JOB_COUNTER_KEY, 0)) + 1
@@ -229,6 +249,7 @@ class Network:
             log.warning("settling job %s failed: %s", job["job"], exc)
             fields["settle_error"] = str(exc)
         self._store.update("jobs", job["_id"], fields)
+        self.post_results(job, end_s=at, stopped=state == "STOPPED")
 
 
 def job_end_time(job: Mapping[str, Any]) -> float:

@@ -474,6 +474,7 @@ class TaskRunner:
                 events.stop_confirmed(address, signature),
                 signature,
             )
+            self._network.post_results(job, end_s=now, stopped=True)
         self._stats.add("stopped")
         return True
 
