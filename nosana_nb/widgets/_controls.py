@@ -1,7 +1,7 @@
 """``DeploymentControls``: start, stop, archive, delete, scale, timeout, schedule, rename and
 revisions of one deployment, each enabled only where the service's state machine allows it.
 
-What is allowed comes from one table, ``core.errors.ALLOWED_ACTIONS`` (deployment-manager-api.md
+What is allowed comes from one table, ``core.errors.ALLOWED_ACTIONS`` (wire-contract
 §7.1), the same one the client uses to explain a refusal, so a button and the error it would
 provoke never disagree. A disabled button says why, twice: in its tooltip and in a visible hint
 line (tooltips are invisible to keyboard and touch users). Destructive actions (stop, archive,

@@ -42,7 +42,7 @@ TABLE_COLUMNS = (
     "Cost so far (NOS)",
     "Id",
 )
-# the fields of a deployment record the table reads (wire names, spec §3.1)
+# the fields of a deployment record the table reads (wire names, wire-contract §3.1)
 RECORD_FIELDS = ("id", "name", "status", "strategy", "market", "replicas", "active_jobs")
 REDRAW_INTERVAL = 0.05
 """Seconds between table redraws: a burst of stream frames becomes one redraw, the first at once."""

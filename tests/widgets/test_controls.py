@@ -1,6 +1,6 @@
 """DeploymentControls against a running sandbox, driven like a user (``.value``, ``.click()``).
 
-Every status is reached through the service's own transitions (spec §7): DRAFT by creating,
+Every status is reached through the service's own transitions (wire-contract §7): DRAFT by creating,
 RUNNING by starting, STARTING and STOPPING by pausing the sandbox worker (nothing then moves
 on), STOPPED by stopping, ARCHIVED by archiving, INSUFFICIENT_FUNDS by starting on an empty
 vault, ERROR by letting a LIST fail on a market that does not exist until the retry cap. The
@@ -98,7 +98,7 @@ def stored(sandbox: SandboxHandle, deployment_id: str) -> dict[str, Any] | None:
 
 @contextmanager
 def worker_paused(sandbox: SandboxHandle) -> Iterator[None]:
-    """Without the worker STARTING and STOPPING stay put (spec §7.4)."""
+    """Without the worker STARTING and STOPPING stay put (wire-contract §7.4)."""
     sandbox.worker.stop()
     try:
         yield
