@@ -343,7 +343,9 @@ WALLET_ENV = "NOSANA_WALLET"
 NOTEBOOK_DB_ENV = "NOSANA_NB_NOTEBOOK_DB"
 
 
-def notebook_client(*, seed: int = 0, env: Mapping[str, str] | None = None) -> NosanaClient:
+def notebook_client(
+    *, seed: int = 0, speed: float | None = None, env: Mapping[str, str] | None = None
+) -> NosanaClient:
     """The one-call setup of a notebook: the real network or a sandbox of the notebook's own.
 
     ``NOSANA_NETWORK`` = ``devnet`` / ``mainnet``: a client on that network with the wallet of
@@ -352,6 +354,8 @@ def notebook_client(*, seed: int = 0, env: Mapping[str, str] | None = None) -> N
     sandbox with a frozen clock (move it with :func:`let_time_pass`) on the database
     ``NOSANA_NB_NOTEBOOK_DB`` names, by default ``:memory:`` - so nothing a user did in another
     notebook or session (running jobs holding the market's nodes) can block this one.
+    ``speed`` runs that sandbox's clock instead (60: an hour a minute), for live views such as
+    the dashboard app.
     """
     source = os.environ if env is None else env
     network = source.get(NETWORK_ENV, "").strip().lower()
@@ -363,7 +367,7 @@ def notebook_client(*, seed: int = 0, env: Mapping[str, str] | None = None) -> N
             )
         return NosanaClient(network, env=source)
     db = source.get(NOTEBOOK_DB_ENV) or ":memory:"
-    return connect(db=db, speed=None, seed=seed)
+    return connect(db=db, speed=speed, seed=seed)
 
 
 def let_time_pass(client: NosanaClient | AsyncNosanaClient, duration: timedelta | float) -> None:
