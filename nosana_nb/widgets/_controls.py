@@ -235,6 +235,7 @@ STYLE = """
   border-bottom: 1px solid var(--jp-border-color1, #bdbdbd); white-space: nowrap; }
 .nosana-widget table.nosana-frame td { padding: 3px 14px 3px 0; vertical-align: top;
   border-bottom: 1px solid var(--jp-border-color3, #eeeeee); }
+.nosana-widget table.nosana-frame code { white-space: nowrap; }
 .nosana-widget .nosana-table table.dataTable { color: var(--jp-ui-font-color1);
   font-size: var(--jp-ui-font-size1, 12px); }
 .nosana-widget .nosana-table { max-width: 100%; overflow-x: auto; }

@@ -90,6 +90,10 @@ def open_app(open_page: Any, url: str, viewport: str, theme: str) -> Any:
 def shoot(page: Any, name: str) -> Path:
     """A screenshot of the whole app: Voila scrolls inside the page, so grow the viewport."""
     width = page.viewport_size["width"]
+    page.evaluate(  # from the top: Voila scrolls inside its own containers
+        "() => { window.scrollTo(0, 0); document.querySelectorAll('*')"
+        ".forEach(e => { if (e.scrollTop) e.scrollTop = 0; }); }"
+    )
     height = page.evaluate(
         "() => Math.max(...Array.from(document.querySelectorAll('.jp-Cell, .jp-OutputArea'))"
         ".map(e => e.getBoundingClientRect().bottom + window.scrollY))"
@@ -122,6 +126,8 @@ def open_tab(page: Any, name: str) -> Any:
         panel.locator(".nosana-vault .nosana-balances >> text=NOS").first.wait_for(
             timeout=UPDATE_MS
         )
+        # the vault widget's balance history arrives after its balances
+        panel.locator(".nosana-vault .js-plotly-plot .main-svg").first.wait_for(timeout=UPDATE_MS)
     else:
         panel.locator(".widget-html").first.wait_for(timeout=UPDATE_MS)
         page.wait_for_function(
