@@ -101,6 +101,7 @@ _BULK_WIRE = {
 }
 _ROWS_SHOWN = 50
 _FEED_TICK = 0.1
+_INDICATOR_RESEND = 5.0  # seconds between repeats of an unchanged live state
 _CONNECT_GRACE = 3.0  # seconds a new stream may take before the state reads "reconnecting"
 _FAILED_RETRY = 30.0  # seconds before a watcher whose streams all failed is rebuilt
 _FIGURE_HEIGHT = 380
@@ -431,6 +432,7 @@ class DeploymentDashboard(NosanaWidget):
         _check_options(live, max_streams, poll_interval, list_interval, page_length)
         super().__init__(client)
         self.add_class("nosana-dashboard")
+        self._indicator_sent = 0.0
         self._clock = ServiceClock()  # the service's time (rule 10), via the public /stats
         # costs and tab contents: background work that must not count as the user's operation
         # (``busy``, ``last_result`` and the Cancel button belong to what the user started)
@@ -743,8 +745,15 @@ class DeploymentDashboard(NosanaWidget):
             f'style="color:{_TEXT};white-space:nowrap"><span aria-hidden="true" '
             f'style="color:{colour}">●</span> {state}</span>'
         )
+        now = time.monotonic()
         if self.live_indicator.value != text:
             self.live_indicator.value = text
+            self._indicator_sent = now
+        elif now - self._indicator_sent > _INDICATOR_RESEND:
+            # a page that was still loading can miss a change (it read the state just before
+            # and attached its view just after): say it again now and then
+            self.live_indicator.send_state("value")
+            self._indicator_sent = now
 
     def _rows_changed(self) -> None:
         """After rows changed: counts, the focused row's title, what bulk actions allow."""

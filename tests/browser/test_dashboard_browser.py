@@ -83,7 +83,13 @@ def open_app(open_page: Any, url: str, viewport: str, theme: str) -> Any:
     page.goto(url + ("?theme=dark" if theme == "dark" else ""), timeout=PAGE_LOAD_MS)
     page.wait_for_selector("#loading", state="detached", timeout=PAGE_LOAD_MS)
     page.wait_for_selector("table.dataTable tbody tr >> text=web-api", timeout=PAGE_LOAD_MS)
-    page.wait_for_selector('.nosana-live[data-live-state="live"]', timeout=UPDATE_MS)
+    # the streams connect after the first render; on a loaded machine that can take a while
+    try:
+        page.wait_for_selector('.nosana-live[data-live-state="live"]', timeout=PAGE_LOAD_MS)
+    except Exception as err:
+        indicator = page.locator(".nosana-live")
+        shown = indicator.get_attribute("title") if indicator.count() else "no indicator"
+        raise AssertionError(f"the dashboard never went live; it shows: {shown}") from err
     return page
 
 
