@@ -50,8 +50,10 @@ __all__ = [
     "DeploymentControls",
     "action_block_reason",
     "allowed_statuses",
+    "close_tree",
     "definition_diff",
     "format_minutes",
+    "replace_children",
     "user_definition",
 ]
 
@@ -233,6 +235,7 @@ STYLE = """
   border-bottom: 1px solid var(--jp-border-color1, #bdbdbd); white-space: nowrap; }
 .nosana-widget table.nosana-frame td { padding: 3px 14px 3px 0; vertical-align: top;
   border-bottom: 1px solid var(--jp-border-color3, #eeeeee); }
+.nosana-widget table.nosana-frame code { white-space: nowrap; }
 .nosana-widget .nosana-table table.dataTable { color: var(--jp-ui-font-color1);
   font-size: var(--jp-ui-font-size1, 12px); }
 .nosana-widget .nosana-table { max-width: 100%; overflow-x: auto; }
@@ -335,6 +338,26 @@ def revisions_html(revisions: Iterable[Revision], active: int | None) -> str:
         "<thead><tr><th>Revision</th><th>Created</th><th>Images</th><th></th></tr></thead>"
         "<tbody>" + "".join(rows) + "</tbody></table>"
     )
+
+
+def close_tree(widget: widgets.Widget) -> None:
+    """Close a widget and everything inside it.
+
+    ``Widget.close`` leaves the children open; a container that is gone while its children
+    live on (or the other way round) is a leak, and breaks saving the kernel's widget state.
+    """
+    for child in list(getattr(widget, "children", ())):
+        close_tree(child)
+    widget.close()
+
+
+def replace_children(box: widgets.Box, children: Iterable[widgets.Widget]) -> None:
+    """Show ``children`` in ``box`` and close what it showed before (not reused)."""
+    new = list(children)
+    old = [child for child in box.children if all(child is not kept for kept in new)]
+    box.children = new
+    for child in old:
+        close_tree(child)
 
 
 def require_sync_client(client: Any, widget: str) -> NosanaClient:
@@ -655,6 +678,8 @@ class DeploymentControls(NosanaWidget):
             # (and no new thread while the interpreter exits: its daemon threads just end)
             threading.Thread(target=watcher.stop, name="nosana-controls-stop", daemon=True).start()
         self._background.cancel_all()
+        for child in list(self.children):
+            close_tree(child)
         super().close()
 
     # --- rendering ----------------------------------------------------------------------------

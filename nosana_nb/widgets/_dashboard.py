@@ -54,9 +54,11 @@ from nosana_nb.widgets._controls import (
     STYLE,
     DeploymentControls,
     action_block_reason,
+    close_tree,
     endpoints_html,
     format_minutes,
     muted_html,
+    replace_children,
     require_sync_client,
     section_title,
 )
@@ -99,6 +101,7 @@ _BULK_WIRE = {
 }
 _ROWS_SHOWN = 50
 _FEED_TICK = 0.1
+_INDICATOR_RESEND = 5.0  # seconds between repeats of an unchanged live state
 _CONNECT_GRACE = 3.0  # seconds a new stream may take before the state reads "reconnecting"
 _FAILED_RETRY = 30.0  # seconds before a watcher whose streams all failed is rebuilt
 _FIGURE_HEIGHT = 380
@@ -429,6 +432,7 @@ class DeploymentDashboard(NosanaWidget):
         _check_options(live, max_streams, poll_interval, list_interval, page_length)
         super().__init__(client)
         self.add_class("nosana-dashboard")
+        self._indicator_sent = 0.0
         self._clock = ServiceClock()  # the service's time (rule 10), via the public /stats
         # costs and tab contents: background work that must not count as the user's operation
         # (``busy``, ``last_result`` and the Cancel button belong to what the user started)
@@ -741,8 +745,15 @@ class DeploymentDashboard(NosanaWidget):
             f'style="color:{_TEXT};white-space:nowrap"><span aria-hidden="true" '
             f'style="color:{colour}">●</span> {state}</span>'
         )
+        now = time.monotonic()
         if self.live_indicator.value != text:
             self.live_indicator.value = text
+            self._indicator_sent = now
+        elif now - self._indicator_sent > _INDICATOR_RESEND:
+            # a page that was still loading can miss a change (it read the state just before
+            # and attached its view just after): say it again now and then
+            self.live_indicator.send_state("value")
+            self._indicator_sent = now
 
     def _rows_changed(self) -> None:
         """After rows changed: counts, the focused row's title, what bulk actions allow."""
@@ -898,10 +909,9 @@ class DeploymentDashboard(NosanaWidget):
         self.cancel()
         self._background.cancel_all()
         self._feed.request_stop()
-        for child in (self._controls, self._vault):
-            if child is not None:
-                child.close()
         self.table.close()
+        for child in list(self.children):  # the tabs, the controls, the vault widget, …
+            close_tree(child)
         super().close()
 
     def stop_updates(self) -> None:
@@ -1072,14 +1082,11 @@ class DeploymentDashboard(NosanaWidget):
             self._detail_generation += 1
             self._detail = None
             self._loaded_tabs.clear()
-        if self._controls is not None and self._controls.deployment_id != focus:
-            self._controls.close()
-            self._controls = None
-        if self._vault is not None:
-            self._vault.close()
-            self._vault = None
+        # empty every tab first, then close what they showed: no live box keeps a closed child
         for box in self._tab_boxes.values():
-            box.children = []
+            replace_children(box, [])
+        self._controls = None
+        self._vault = None
         if focus is None:
             self.detail_title.value = muted_html("Select a deployment to see its details.")
             self.tabs.layout.display = "none"
@@ -1144,7 +1151,7 @@ class DeploymentDashboard(NosanaWidget):
             self._show_controls(focus)
             return
         if not box.children:
-            box.children = [widgets.HTML(muted_html(f"Loading {name.lower()}…"))]
+            replace_children(box, [widgets.HTML(muted_html(f"Loading {name.lower()}…"))])
 
         def work(token: CancelToken) -> list[widgets.Widget]:
             detail = self._detail_for(focus, generation)
@@ -1155,21 +1162,25 @@ class DeploymentDashboard(NosanaWidget):
             with self._detail_lock:
                 current = generation == self._detail_generation
             if not current or self._closed:
-                return  # another deployment (or newer data) is on screen now
+                # another deployment (or newer data) is on screen now: discard what was built
+                if not operation.future.cancelled() and operation.future.exception() is None:
+                    for stale in operation.future.result():
+                        close_tree(stale)
+                return
             if operation.future.cancelled():
                 return
             error = operation.future.exception()
             if error is not None:
                 with self._detail_lock:
                     self._loaded_tabs.discard(name)
-                box.children = [
-                    widgets.HTML(
-                        f'<div style="color:var(--jp-error-color1,#d32f2f)">Could not load '
-                        f"{html.escape(name.lower())}: {html.escape(describe_error(error))}</div>"
-                    )
-                ]
+                problem = html.escape(f"Could not load {name.lower()}: {describe_error(error)}")
+                line = f'<div style="color:var(--jp-error-color1,#d32f2f)">{problem}</div>'
+                replace_children(box, [widgets.HTML(line)])
                 return
-            box.children = operation.future.result()
+            shown = operation.future.result()
+            replace_children(box, shown)  # what the tab showed before is closed
+            if name == "Vault":
+                self._vault = next((w for w in shown if isinstance(w, VaultWidget)), None)
 
         self._background.submit(f"Loading {name.lower()}", work, on_done=done)
 
@@ -1373,20 +1384,14 @@ class DeploymentDashboard(NosanaWidget):
                 )
             ]
         # the vault widget (balances, top-up, withdraw, history, runway) of this deployment
-        vault = VaultWidget(self.client, state.vault)
-        previous, self._vault = self._vault, vault
-        if previous is not None:
-            previous.close()
-        return [vault]
+        return [VaultWidget(self.client, state.vault)]
 
     def _show_controls(self, focus: str) -> None:
         box = self._tab_boxes["Controls"]
         if self._controls is None or self._controls.deployment_id != focus:
-            if self._controls is not None:
-                self._controls.close()
             self._controls = DeploymentControls(self.client, focus, follow=False)
             self._controls.observe(self._controls_acted, names="last_result")
-        box.children = [self._controls]
+        replace_children(box, [self._controls])
 
     def _controls_acted(self, change: Mapping[str, Any]) -> None:
         """The controls changed the focused deployment: its row follows at once."""

@@ -83,13 +83,23 @@ def open_app(open_page: Any, url: str, viewport: str, theme: str) -> Any:
     page.goto(url + ("?theme=dark" if theme == "dark" else ""), timeout=PAGE_LOAD_MS)
     page.wait_for_selector("#loading", state="detached", timeout=PAGE_LOAD_MS)
     page.wait_for_selector("table.dataTable tbody tr >> text=web-api", timeout=PAGE_LOAD_MS)
-    page.wait_for_selector('.nosana-live[data-live-state="live"]', timeout=UPDATE_MS)
+    # the streams connect after the first render; on a loaded machine that can take a while
+    try:
+        page.wait_for_selector('.nosana-live[data-live-state="live"]', timeout=PAGE_LOAD_MS)
+    except Exception as err:
+        indicator = page.locator(".nosana-live")
+        shown = indicator.get_attribute("title") if indicator.count() else "no indicator"
+        raise AssertionError(f"the dashboard never went live; it shows: {shown}") from err
     return page
 
 
 def shoot(page: Any, name: str) -> Path:
     """A screenshot of the whole app: Voila scrolls inside the page, so grow the viewport."""
     width = page.viewport_size["width"]
+    page.evaluate(  # from the top: Voila scrolls inside its own containers
+        "() => { window.scrollTo(0, 0); document.querySelectorAll('*')"
+        ".forEach(e => { if (e.scrollTop) e.scrollTop = 0; }); }"
+    )
     height = page.evaluate(
         "() => Math.max(...Array.from(document.querySelectorAll('.jp-Cell, .jp-OutputArea'))"
         ".map(e => e.getBoundingClientRect().bottom + window.scrollY))"
@@ -122,6 +132,8 @@ def open_tab(page: Any, name: str) -> Any:
         panel.locator(".nosana-vault .nosana-balances >> text=NOS").first.wait_for(
             timeout=UPDATE_MS
         )
+        # the vault widget's balance history arrives after its balances
+        panel.locator(".nosana-vault .js-plotly-plot .main-svg").first.wait_for(timeout=UPDATE_MS)
     else:
         panel.locator(".widget-html").first.wait_for(timeout=UPDATE_MS)
         page.wait_for_function(

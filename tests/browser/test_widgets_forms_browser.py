@@ -9,9 +9,6 @@ is asserted: nothing overflows sideways, every input has a label.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,13 +84,8 @@ _UNLABELLED = """() => {
 @pytest.fixture(scope="module")
 def voila_url() -> Iterator[str]:
     # NOSANA_NETWORK unset: the notebook connects to its own in-memory sandbox
-    server = contextlib.ExitStack()
-    yield server.enter_context(voila_server(NOTEBOOK, {"NOSANA_NETWORK": ""}, timeout=90.0))
-    with warnings.catch_warnings():
-        # voila_server leaves the server's stderr pipe open; it is closed when collected here
-        warnings.simplefilter("ignore", ResourceWarning)
-        server.close()
-        gc.collect()
+    with voila_server(NOTEBOOK, {"NOSANA_NETWORK": ""}, timeout=90.0) as url:
+        yield url
 
 
 def open_notebook(

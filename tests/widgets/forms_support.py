@@ -7,7 +7,6 @@ import gc
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import suppress
 from typing import Any
 
 import httpx
@@ -97,16 +96,20 @@ def saved_state(root: widgets.Widget) -> str:
     own = dependency_state(root, drop_defaults=False)
     # every open widget of the process, as a notebook saves them. A widget collected meanwhile
     # closes itself (its comm becomes None), so collect first and not during the walk.
+    mine = {id(w) for w in walk(root)}
+    everything = []
     gc.collect()
     gc.disable()
     try:
-        alive = [w for w in list(_instances.values()) if w.comm is not None]
-        everything: dict[str, Any] = {}
-        for widget in alive:
-            # another test's widget closed since (its comm gone) has no state left to save
-            with suppress(AttributeError):
-                state = widgets.Widget.get_manager_state(drop_defaults=False, widgets=[widget])
-                everything.update(state["state"])
+        for widget in [w for w in list(_instances.values()) if w.comm is not None]:
+            try:
+                everything.append(
+                    widgets.Widget.get_manager_state(drop_defaults=False, widgets=[widget])
+                )
+            except AttributeError:
+                # another test's widget that still lists a closed child; ours never may
+                if id(widget) in mine:
+                    raise
     finally:
         gc.enable()
     return json.dumps(own, default=str) + "\n" + json.dumps(everything, default=str)
