@@ -83,6 +83,15 @@ class PlotlyFiguresPreprocessor(Preprocessor):
     )
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Replace each Plotly output with HTML that draws it (plus a PNG in ``<noscript>``).
+
+        Args:
+            nb: the notebook.
+            resources: nbconvert's resources; ``plotly_js`` and ``nosana_nb`` are added.
+
+        Returns:
+            The notebook and the resources.
+        """
         found = [output for output in _outputs(nb) if PLOTLY_MIME in output.get("data", {})]
         summary: dict[str, Any] = {"figures": len(found), "static_images": 0, "image_note": ""}
         resources["nosana_nb"] = summary
@@ -116,6 +125,15 @@ class WidgetNotesPreprocessor(Preprocessor):
     figures) would export as an empty box: say what was there instead."""
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Replace each widget view whose state was not saved with a short note.
+
+        Args:
+            nb: the notebook.
+            resources: nbconvert's resources (unchanged).
+
+        Returns:
+            The notebook and the resources.
+        """
         saved = ((nb.metadata.get("widgets") or {}).get(WIDGET_STATE_MIME) or {}).get("state") or {}
         for output in _outputs(nb):
             view = output.get("data", {}).get(WIDGET_VIEW_MIME)
