@@ -111,7 +111,7 @@ def main() -> int:
                 for theme in ("light", "dark"):
                     wanted = [view for view, shot_theme in SHOTS if shot_theme == theme]
                     context = browser.new_context(
-                        viewport={"width": 1200, "height": 900}, color_scheme=theme
+                        viewport={"width": 1280, "height": 900}, color_scheme=theme
                     )
                     context.route("**/*", only_local)
                     page = context.new_page()
