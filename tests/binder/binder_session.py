@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,6 +63,20 @@ def check_the_session_sandbox() -> None:
     client.close()
 
 
+def check_the_server_extensions() -> None:
+    """JupyterLab and Voila (the dashboard app at ``/voila/render/...``) are enabled."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "jupyter", "server", "extension", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    text = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)  # no colour codes
+    enabled = sorted(set(re.findall(r"^\s*([\w.]+)\s+enabled", text, re.MULTILINE)))
+    report(step="extensions", enabled=enabled)
+
+
 def run_notebook(path: Path, kernels: Path, workdir: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     manager = KernelManager(
@@ -102,6 +118,7 @@ def main() -> int:
     args = parser.parse_args()
     os.chdir(args.workdir)
     check_the_session_sandbox()
+    check_the_server_extensions()
     kernels = write_kernelspec(args.workdir / "kernels")
     for path in args.notebooks:
         run_notebook(path, kernels, args.workdir)

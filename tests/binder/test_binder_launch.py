@@ -135,6 +135,8 @@ def test_a_binder_launch_runs_every_notebook(tmp_path: Path) -> None:
         assert attached["in_process_sandbox"] is False  # connect() used the session's sandbox
         assert attached["api_url"] == environment["sandbox_url"]
         assert attached["markets"] > 0
+        extensions = next(r for r in reports if r["step"] == "extensions")["enabled"]
+        assert {"jupyterlab", "voila.server_extension"} <= set(extensions), extensions
         runs = {r["name"]: r for r in reports if r["step"] == "notebook"}
         assert sorted(runs) == [p.name for p in notebooks]
         failed = {name: r.get("error", "an error output") for name, r in runs.items()}
