@@ -5,6 +5,10 @@ small fleet, photographed by Debian chromium through Playwright (as tests/browse
 
 Every request that is not to 127.0.0.1 is blocked, so what you see is what an offline user
 sees. Look at each PNG after rendering: this script cannot tell a clipped label from a good one.
+The page is tall (2400 px) so that a long widget is photographed whole.
+
+Left out for now: the VaultWidget, whose balance chart draws 0 px high in Voila (the figure is
+put into its Output while that is hidden, and plotly keeps the size it measured then).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nbformat
@@ -28,19 +33,22 @@ OUT = Path(__file__).resolve().parent
 SETUP = """\
 from datetime import timedelta
 import nosana_nb
-from nosana_nb.widgets import CreateDeploymentForm, DeploymentDashboard, MarketExplorer
+from nosana_nb.widgets import (
+    CreateDeploymentForm, DeploymentControls, DeploymentDashboard, MarketExplorer,
+)
 
 client = nosana_nb.notebook_client(seed=4)
 vault = client.vaults.create()
 vault.topup(sol="0.2", nos="60")
 job = nosana_nb.container_job("docker.io/nosana/pytorch-jupyter:latest", expose=8888)
+made = {}
 for name, replicas, start in (("notebook", 2, True), ("batch-train", 1, True), ("draft", 1, False)):
-    made = client.deployments.create(
+    made[name] = client.deployments.create(
         name=name, market="nvidia-3060", replicas=replicas, timeout=timedelta(hours=2),
         strategy="SIMPLE", job_definition=job,
     )
     if start:
-        made.start()
+        made[name].start()
 nosana_nb.let_time_pass(client, timedelta(minutes=25))
 """
 VIEWS = {
@@ -49,11 +57,13 @@ VIEWS = {
         'form = CreateDeploymentForm(client, name="train-llm", market="nvidia-3060")\nform'
     ),
     "market_explorer": "MarketExplorer(client, form=form)",
+    "controls": 'controls = DeploymentControls(client, made["notebook"])\ncontrols',
 }
 SHOTS = [
     ("dashboard", "light"),
     ("create_form", "light"),
     ("market_explorer", "light"),
+    ("controls", "light"),
     ("dashboard", "dark"),
 ]
 
@@ -100,6 +110,18 @@ def serve(notebook: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("voila did not start")
 
 
+def detail(page: Any, dashboard: Any) -> None:
+    """The dashboard with a deployment focused and its job timeline open."""
+    page.locator("table.dataTable tbody tr", has_text="notebook").first.click()
+    page.locator(".lm-TabBar-tab", has_text="Job timeline").first.click()
+    panel = page.locator(".widget-tab-contents > .widget-box:visible").first
+    panel.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(4_000)
+    target = OUT / "dashboard_timeline.png"
+    dashboard.screenshot(path=str(target))
+    print(f"{target.relative_to(REPO)}: {target.stat().st_size // 1024} kB")
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -111,22 +133,27 @@ def main() -> int:
                 for theme in ("light", "dark"):
                     wanted = [view for view, shot_theme in SHOTS if shot_theme == theme]
                     context = browser.new_context(
-                        viewport={"width": 1280, "height": 900}, color_scheme=theme
+                        viewport={"width": 1280, "height": 2400}, color_scheme=theme
                     )
                     context.route("**/*", only_local)
                     page = context.new_page()
                     page.goto(f"{url}?theme={theme}", timeout=180_000)
                     page.wait_for_selector("#loading", state="detached", timeout=180_000)
                     page.wait_for_selector("table.dataTable tbody tr", timeout=60_000)
-                    page.wait_for_timeout(6_000)  # costs, counts and the live state settle
+                    page.wait_for_timeout(8_000)  # costs, counts, charts and live state settle
                     outputs = page.locator(".jp-OutputArea-output:has(.jupyter-widgets)")
                     for index, view in enumerate(VIEWS):
                         if view not in wanted:
                             continue
                         name = view if theme == "light" else f"{view}_{theme}"
                         target = OUT / f"{name}.png"
-                        outputs.nth(index).screenshot(path=str(target))
+                        output = outputs.nth(index)
+                        output.scroll_into_view_if_needed()
+                        page.wait_for_timeout(4_000)  # charts draw once they are in view
+                        output.screenshot(path=str(target))
                         print(f"{target.relative_to(REPO)}: {target.stat().st_size // 1024} kB")
+                    if theme == "light":
+                        detail(page, outputs.nth(0))
                     context.close()
                 browser.close()
         finally:
