@@ -1,9 +1,11 @@
 """Every public name has a Google-style docstring (``Args:`` / ``Returns:`` / ``Raises:``).
 
 "Public" is precise: the names in ``__all__`` of ``nosana_nb`` and of its public subpackages
-(``PUBLIC_MODULES``) that are functions or classes, plus the public methods of those classes
-(no leading underscore, defined in a ``nosana_nb`` module, so inherited ipywidgets or pydantic
-methods do not count). Constants, type aliases and enum members are not checked.
+(``PUBLIC_MODULES``: every subpackage without a leading underscore - core, frames, plots,
+watch, widgets, export, sandbox, and any added later) that are functions or classes, plus the
+public methods and properties of those classes (no leading underscore, defined in a
+``nosana_nb`` module, so inherited ipywidgets or pydantic methods do not count). Constants,
+type aliases and enum members are not checked.
 
 The rules, each checkable from the signature, the source and the docstring:
 
@@ -43,16 +45,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PUBLIC_MODULES = (
-    "nosana_nb",
-    "nosana_nb.core",
-    "nosana_nb.frames",
-    "nosana_nb.plots",
-    "nosana_nb.watch",
-    "nosana_nb.widgets",
-    "nosana_nb.export",
-    "nosana_nb.sandbox",
-)
+
+def _public_packages() -> tuple[str, ...]:
+    """``nosana_nb`` and every subpackage without a leading underscore (a new one counts)."""
+    import pkgutil
+
+    import nosana_nb
+
+    found = ["nosana_nb"]
+    for module in pkgutil.iter_modules(nosana_nb.__path__):
+        if module.ispkg and not module.name.startswith("_"):
+            found.append(f"nosana_nb.{module.name}")
+    return tuple(found)
+
+
+PUBLIC_MODULES = _public_packages()
 DEBT = Path(__file__).with_name("docstring_debt.txt")
 SECTION = re.compile(r"^(?P<indent>\s*)(?P<name>[A-Z][A-Za-z ]*):\s*$")
 ARG_ENTRY = re.compile(r"^(?P<names>\*{0,2}\w+(?:\s*,\s*\*{0,2}\w+)*)\s*(?:\([^)]*\))?\s*:")
@@ -342,6 +349,13 @@ def test_every_public_name_has_a_conforming_docstring() -> None:
     assert new == [], f"{len(new)} of {checked} public names:\n" + "\n".join(new)
     paid = sorted(owed - set(failures))
     assert paid == [], f"now documented, delete from {DEBT.name}: " + ", ".join(paid)
+
+
+def test_the_public_packages_are_found() -> None:
+    expected = {"core", "frames", "plots", "watch", "widgets", "export", "sandbox"}
+    assert {f"nosana_nb.{name}" for name in expected} | {"nosana_nb"} <= set(PUBLIC_MODULES)
+    for name in PUBLIC_MODULES:  # each declares its public surface
+        assert isinstance(importlib.import_module(name).__all__, list | tuple), name
 
 
 def test_the_rules_catch_what_they_claim() -> None:
