@@ -281,6 +281,11 @@ _TABLE_COLUMNS = [
 ]
 
 
+_HIDDEN_COLUMNS = [_TABLE_COLUMNS.index(name) for name in ("$/h", "NOS/h", "Address")]
+# passed on every update too: itables drops column definitions an update does not repeat
+_COLUMN_DEFS = [{"targets": _HIDDEN_COLUMNS, "visible": False}]
+
+
 def _float(value: Decimal | None, places: int) -> float | None:
     return None if value is None else round(float(value), places)
 
@@ -485,7 +490,11 @@ class MarketExplorer(NosanaWidget):
         selected = self.market.value
         self._syncing = True
         try:
-            self.table.update(table_frame(self._shown), selected_rows=self._rows_of(selected))
+            self.table.update(
+                table_frame(self._shown),
+                selected_rows=self._rows_of(selected),
+                columnDefs=_COLUMN_DEFS,
+            )
             # the list keeps every market: filtering the table must not drop a choice
             self.market.options = [(v.option_label(), v.address) for v in self._views]
             if selected in {v.address for v in self._views}:
@@ -640,6 +649,9 @@ def _make_table() -> Any:
         scrollX=True,
         classes="display compact nowrap",
         order=[[4, "asc"]],
+        # the address and the prices before the fee stay searchable but hidden: the what-if
+        # shows both prices, and the row fits a 1100 px notebook column without scrolling
+        columnDefs=_COLUMN_DEFS,
         layout={"topStart": None, "topEnd": "search", "bottomStart": "info", "bottomEnd": None},
         language={"search": "Search markets:", "zeroRecords": "No GPUs match the filters"},
         warn_on_undocumented_option=False,

@@ -314,13 +314,13 @@ class VaultWidget(NosanaWidget):
                 else "One balance change so far; the chart appears with the next one.",
             )
         else:
+            set_visible(self.chart, True)  # before drawing: plotly sizes to a shown container
             show_figure(self.chart, balance_figure(snapshot))
             set_hint(
                 self.chart_note,
                 f"History of the newest {len(snapshot.history)} balance changes "
                 f"(up to {self._history_limit} transactions read).",
             )
-            set_visible(self.chart, True)
         self._check_amounts()
         for listener in list(self._listeners):
             listener(snapshot.address, snapshot.balance)
