@@ -69,7 +69,8 @@ class Backend:
         """A deployment of ``client``'s wallet in ``status`` (DRAFT, RUNNING, STOPPED,
         ARCHIVED), made through the client on the sandbox and seeded directly on the fake."""
         if self.fake is not None:
-            fields = {k: v for k, v in options.items() if k in ("replicas", "name", "strategy")}
+            kept = ("replicas", "name", "strategy", "schedule")
+            fields = {k: v for k, v in options.items() if k in kept}
             if "timeout" in options:
                 fields["timeout"] = int(_seconds(options["timeout"]) // 60)
             return client.deployments.get(self.fake.add_deployment(status=status, **fields)["id"])

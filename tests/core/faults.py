@@ -43,6 +43,11 @@ class Seen:
     params: dict[str, str] = field(default_factory=dict)
     content: bytes = b""
 
+    @property
+    def body(self) -> bytes:
+        return self.content
+
+    @property
     def json(self) -> Any:
         return json.loads(self.content) if self.content else None
 

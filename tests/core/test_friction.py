@@ -89,7 +89,7 @@ def test_create_accepts_the_slug_markets_get_accepts(
     deployment = _create(client, market="NVIDIA-3060")
     assert deployment.market == MARKET_3060
     (create,) = backend.requests("POST", "/deployments/create")
-    assert create.json()["market"] == MARKET_3060
+    assert create.json["market"] == MARKET_3060
 
 
 def test_an_unknown_market_address_is_refused_before_the_create_naming_the_closest(
