@@ -31,8 +31,11 @@ def sandbox() -> Iterator[SandboxHandle]:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, wallet: Wallet) -> Backend:
+def backend(request: pytest.FixtureRequest, wallet: Wallet) -> Iterator[Backend]:
     """The fake, then the real sandbox (tests/core/backends.py)."""
     if request.param == "sandbox":
-        return make_backend("sandbox", wallet, request.getfixturevalue("sandbox"))
-    return make_backend("fake", wallet)
+        made = make_backend("sandbox", wallet, request.getfixturevalue("sandbox"))
+    else:
+        made = make_backend("fake", wallet)
+    yield made
+    made.transport.close()  # the sync pool's sockets (closing the clients closes it as well)
