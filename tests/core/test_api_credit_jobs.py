@@ -31,6 +31,7 @@ from nosana_nb.core.validation import JobState
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.sandbox import SandboxHandle, start
 from nosana_nb.sandbox.worker.credits import credit_account
+from tests.core.backends import make_backend
 from tests.core.faults import FaultyTransport
 from tests.wire_schema import ReplyChecker, watch_replies
 
@@ -179,6 +180,34 @@ def test_stopping_a_queued_job_delists_it(sandbox: SandboxHandle, cid: str) -> N
             client.credits.stop_job(listed.job)
         with pytest.raises(BadRequestError, match="already ended"):
             client.credits.extend_job(listed.job, 60)
+
+
+def test_a_job_posted_for_one_node_runs_on_that_node(sandbox: SandboxHandle, cid: str) -> None:
+    key = "nos_credit_jobs_key_0007"
+    assign(sandbox, key, "1")
+    node = sandbox.worker.market_nodes(MARKET)[-1]
+    with key_client(sandbox, key) as client:
+        listed = client.credits.list_job(ipfs_hash=cid, market=MARKET, timeout=600, node=node)
+        assert stored(sandbox, listed.job)["target_node"] == node
+        running = run_until_claimed(sandbox, client, listed.job)
+        assert running.node == node
+        client.credits.stop_job(listed.job)
+
+
+def test_a_deployments_job_reads_as_the_chain_holds_it(sandbox: SandboxHandle) -> None:
+    """GET /api/jobs/{address} answers for any job: a deployment's too, its vault paying."""
+    wallet = Wallet.generate()
+    backend = make_backend("sandbox", wallet, sandbox)
+    with backend.client(wallet) as client:
+        deployment = backend.deployment(client, "RUNNING", timeout=timedelta(minutes=20))
+        (job,) = deployment.get_jobs().to_list()
+        (revision,) = deployment.get_revisions().to_list()
+        on_chain = client.credits.get_job(job.job)
+    assert (on_chain.market, on_chain.timeout) == (MARKET, 1200)
+    assert on_chain.payer == on_chain.project == deployment.state.vault
+    assert on_chain.ipfs_job == revision.ipfs_definition_hash
+    assert on_chain.job_definition == revision.job_definition
+    assert on_chain.state in (JobState.QUEUED, JobState.RUNNING)
 
 
 def test_insufficient_credits_refuse_the_listing(sandbox: SandboxHandle, cid: str) -> None:
