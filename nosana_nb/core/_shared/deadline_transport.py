@@ -31,7 +31,14 @@ _ACTIVE: ContextVar[Deadline | None] = ContextVar("nosana_nb_request_deadline", 
 
 @contextlib.contextmanager
 def deadline_for_this_thread(deadline: Deadline) -> Iterator[None]:
-    """Bound every socket operation of the enclosed blocking request by ``deadline``."""
+    """Bound every socket operation of the enclosed blocking request by ``deadline``.
+
+    Args:
+        deadline: The running request's overall deadline.
+
+    Returns:
+        A context manager; the previous deadline (if any) is restored on exit.
+    """
     token = _ACTIVE.set(deadline)
     try:
         yield
@@ -123,10 +130,18 @@ class DeadlineTransport(httpx.HTTPTransport):
 
 
 def own_transport() -> httpx.BaseTransport:
-    """The transport of a sync shell that makes its own httpx client."""
+    """The transport of a sync shell that makes its own httpx client.
+
+    Returns:
+        A :class:`DeadlineTransport`.
+    """
     return DeadlineTransport()
 
 
 def own_async_transport() -> httpx.AsyncBaseTransport | None:
-    """The async shell keeps httpx's default: ``asyncio.timeout`` bounds the whole exchange."""
+    """The async shell keeps httpx's default: ``asyncio.timeout`` bounds the whole exchange.
+
+    Returns:
+        None, so httpx builds its own transport.
+    """
     return None

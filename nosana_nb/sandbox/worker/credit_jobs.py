@@ -82,7 +82,18 @@ class CreditJobs:
         self._lock = lock
 
     def list_job(self, account: str, listing: Listing) -> dict[str, Any]:
-        """Post one job; the reply of ``POST /api/jobs/list``."""
+        """Post one job paid with ``account``'s credits.
+
+        Args:
+            account: The credit ledger entry that pays (``credits.credit_account``).
+            listing: What to post; ``timeout_s`` None means the market's job timeout.
+
+        Returns:
+            The body of ``POST /api/jobs/list``.
+
+        Raises:
+            CreditJobError: Unknown market (404), a node outside it or too few credits (400).
+        """
         spec = find_market(listing.market)
         if spec is None:
             raise CreditJobError(404, "Market not found")
@@ -141,7 +152,19 @@ class CreditJobs:
         }
 
     def extend(self, account: str, address: str, seconds: int | None) -> dict[str, Any]:
-        """Add ``seconds`` (default: the job's listed timeout) to an active job's timeout."""
+        """Add ``seconds`` (default: the job's listed timeout) to an active job's timeout.
+
+        Args:
+            account: The caller's credit ledger entry; only its own jobs can be extended.
+            address: The job's address.
+            seconds: Whole seconds to add, or None for the listed timeout.
+
+        Returns:
+            The body of ``POST /api/jobs/{address}/extend``.
+
+        Raises:
+            CreditJobError: Not the caller's job (404), an ended job or too few credits (400).
+        """
         with self._lock:
             job = self._own_active(account, address)
             seconds = seconds or int(job["listed_timeout_s"])
@@ -171,7 +194,18 @@ class CreditJobs:
         }
 
     def stop(self, account: str, address: str) -> dict[str, Any]:
-        """End a running job (the node is paid for its time) or delist a queued one."""
+        """End a running job (the node is paid for its time) or delist a queued one.
+
+        Args:
+            account: The caller's credit ledger entry; only its own jobs can be stopped.
+            address: The job's address.
+
+        Returns:
+            The body of ``POST /api/jobs/{address}/stop`` (``delisted`` for a queued job).
+
+        Raises:
+            CreditJobError: Not the caller's job (404) or an ended one (400).
+        """
         with self._lock:
             job = self._own_active(account, address)
             delisted = job["state"] == "QUEUED"
