@@ -338,3 +338,44 @@ def test_bad_arguments_fail_before_sending(sandbox: SandboxHandle, call: Any, ne
     ):
         call(client)
     assert recorder.seen == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "timeout": 1e400}',
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "timeout": -5}',
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "timeout": 0}',
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "timeout": true}',
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "timeout": [600]}',
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "timeout": "ten"}',
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "timeout": 1e30}',
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "node": "é"}',
+        '{"ipfsHash": "%(long)s", "market": "%(market)s"}',
+        '{"ipfsHash": 5, "market": "%(market)s"}',
+        '{"market": "%(market)s"}',
+        '{"ipfsHash": "%(cid)s", "market": "%(market)s", "x": %(deep)s}',
+        '"just text"',
+    ],
+)
+def test_hostile_listing_bodies_get_a_400_and_no_job(
+    sandbox: SandboxHandle, cid: str, body: str
+) -> None:
+    key = "nos_credit_jobs_hostile"
+    assign(sandbox, key, "1")
+    text = body % {
+        "cid": cid,
+        "market": MARKET,
+        "long": "Q" * 100_000,
+        "deep": "[" * 500 + "]" * 500,
+    }
+    before = len(sandbox.store.find("jobs", credit_account=credit_account(key)))
+    reply = httpx.post(
+        f"{sandbox.api_url}/api/jobs/list",
+        content=text.encode(),
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+    assert reply.status_code == 400, reply.text
+    assert len(reply.content) < 2_000  # the refusal does not echo a huge body
+    assert len(sandbox.store.find("jobs", credit_account=credit_account(key))) == before
+    assert sandbox.unhandled_errors == 0

@@ -88,7 +88,8 @@ def list_job(ctx: SandboxContext, call: Call) -> Reply:
     cid = str(body["ipfsHash"]).strip()
     definition = ipfs.fetch(ctx.store, cid)
     if not isinstance(definition, dict):
-        raise ApiError(400, f"No job definition is pinned at {cid}")
+        shown = cid if len(cid) <= 64 else cid[:64] + "..."  # never echo a huge body back
+        raise ApiError(400, f"No job definition is pinned at {shown}")
     listing = Listing(
         ipfs_hash=cid,
         market=str(body["market"]).strip(),
