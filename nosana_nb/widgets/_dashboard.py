@@ -675,12 +675,8 @@ class DeploymentDashboard(NosanaWidget):
                     logger.warning("loading costs failed: %s", describe_error(error))
                 return
             jobs = operation.future.result()
-            # each slice gets a fresh RangeIndex: frames.cost_dataframe needs one
-            by_deployment = {
-                str(k): v.reset_index(drop=True)
-                for k, v in jobs.groupby("deployment", observed=True)
-            }
-            empty = jobs.iloc[0:0].reset_index(drop=True)
+            by_deployment = {str(k): v for k, v in jobs.groupby("deployment", observed=True)}
+            empty = jobs.iloc[0:0]
             for ident in wanted:
                 self._jobs_cache[ident] = by_deployment.get(ident, empty)
             self._price(wanted)
