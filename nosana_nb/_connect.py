@@ -355,7 +355,21 @@ def notebook_client(
     ``NOSANA_NB_NOTEBOOK_DB`` names, by default ``:memory:`` - so nothing a user did in another
     notebook or session (running jobs holding the market's nodes) can block this one.
     ``speed`` runs that sandbox's clock instead (60: an hour a minute), for live views such as
-    the dashboard app.
+    the dashboard app. With ``NOSANA_SANDBOX_URL`` set (``make lab``, Binder) and
+    ``NOSANA_NB_NOTEBOOK_DB`` unset, the notebook attaches to that sandbox server instead, which
+    keeps its own clock, seed and data (``seed`` and ``speed`` are not applied to it).
+
+    Args:
+        seed: seed of the simulated GPU network of a sandbox started here.
+        speed: simulated seconds per wall second of a sandbox started here; None: manual clock.
+        env: the variables to read instead of ``os.environ``.
+
+    Returns:
+        A ``NosanaClient`` on the network the environment names.
+
+    Raises:
+        ConfigError: ``NOSANA_NETWORK`` names a real network but ``NOSANA_WALLET`` is unset, or
+            no sandbox answers at ``NOSANA_SANDBOX_URL``.
     """
     source = os.environ if env is None else env
     network = source.get(NETWORK_ENV, "").strip().lower()
@@ -366,8 +380,11 @@ def notebook_client(
                 "byte array or a base58 secret (never paste key material into a cell)"
             )
         return NosanaClient(network, env=source)
-    db = source.get(NOTEBOOK_DB_ENV) or ":memory:"
-    return connect(db=db, speed=speed, seed=seed)
+    db = source.get(NOTEBOOK_DB_ENV)
+    attach_url = source.get(SANDBOX_URL_ENV)
+    if attach_url and not db:
+        return connect(url=attach_url)
+    return connect(db=db or ":memory:", speed=speed, seed=seed)
 
 
 def let_time_pass(client: NosanaClient | AsyncNosanaClient, duration: timedelta | float) -> None:
