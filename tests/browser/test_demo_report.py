@@ -33,6 +33,11 @@ DRAWN_PLOT_AREAS = """() => [...document.querySelectorAll('.js-plotly-plot')]
         return {width: box.width, height: box.height,
                 inWidget: !!plot.closest('.nosana-widget-view')};
     })"""
+CUT_OFF = """() => [...document.querySelectorAll('.jp-InputArea-editor, .jp-OutputArea-output')]
+    .filter((box) => box.scrollWidth > box.clientWidth + 2
+        && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX))
+    .map((box) => box.className + ': ' + box.innerText.slice(0, 60))"""
+"""Cells whose content is wider than the cell and cannot be scrolled to."""
 WIDGET_VIEWS = """() => [...document.querySelectorAll('.nosana-widget-view')].map((view) => {
     const box = view.getBoundingClientRect();
     return {width: box.width, height: box.height,
@@ -120,9 +125,11 @@ def test_report_draws_its_charts_and_widget_views(
     assert "NOS" in view["text"]
     assert "SOL" in view["text"]
     assert page.locator(".nosana-note").count() == 0  # every view drawn, none left a note
-    # nothing wider than the window: no sideways scrolling of the page
+    # nothing wider than the window: no sideways scrolling of the page, and code or output
+    # wider than its cell scrolls inside the cell instead of being cut off
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+    assert page.evaluate(CUT_OFF) == []
     page.screenshot(path=str(screenshot_path(f"demo_report_{viewport}")), full_page=True)
     if viewport == "wide":
         widget = page.locator(".nosana-widget-view").first
