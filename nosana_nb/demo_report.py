@@ -63,7 +63,16 @@ def _write_kernelspec(root: Path) -> None:
     spec = root / KERNEL_NAME
     spec.mkdir(parents=True)
     kernel = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # ERROR: the kernel's warnings (a loopback connection without encryption, the parent
+        # gone at shutdown) are noise in `make demo`; a failing cell still reports its error
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "--log-level=ERROR",
+            "-f",
+            "{connection_file}",
+        ],
         "display_name": "nosana_nb demo",
         "language": "python",
     }
@@ -166,9 +175,11 @@ def print_report(report: Report) -> None:
     Args:
         report: what :func:`build_report` returned.
     """
+    charts = f"{report.figures} interactive chart{'s' if report.figures != 1 else ''}"
+    views = f"{report.widget_views} widget view{'s' if report.widget_views != 1 else ''}"
     print(
         f"{report.notebook.name} ran on the embedded sandbox in {report.seconds:.1f} s: "
-        f"{report.figures} interactive charts, {report.widget_views} widget views"
+        f"{charts}, {views}"
     )
     print(f"report: {report.html}")
 

@@ -49,6 +49,7 @@ WIDGET_VIEWS = """() => [...document.querySelectorAll('.nosana-widget-view')].ma
 @dataclass(frozen=True)
 class DemoRun:
     stdout: str
+    stderr: str
     report: Path
 
 
@@ -70,7 +71,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     match = re.search(r"^report: (.+\.html)$", result.stdout, re.MULTILINE)
     assert match is not None, result.stdout
-    return DemoRun(result.stdout, Path(match.group(1)))
+    return DemoRun(result.stdout, result.stderr, Path(match.group(1)))
 
 
 def test_demo_prints_its_summary_then_the_report_path(demo: DemoRun) -> None:
@@ -78,9 +79,11 @@ def test_demo_prints_its_summary_then_the_report_path(demo: DemoRun) -> None:
     assert "(yes, to the base unit)" in demo.stdout  # the terminal summary reconciled
     assert re.search(
         r"01_quickstart\.ipynb ran on the embedded sandbox in \d+\.\d s: 2 interactive charts, "
-        r"1 widget views",
+        r"1 widget view$",
         demo.stdout,
+        re.MULTILINE,
     ), demo.stdout
+    assert "WARNING" not in demo.stdout + demo.stderr  # the kernel's log noise stays out
     assert demo.report.is_file()
     assert demo.report.parent.name == "report"
     assert (demo.report.parent / "01_quickstart.ipynb").is_file()  # executed, with its state
