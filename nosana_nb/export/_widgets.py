@@ -16,6 +16,7 @@ from typing import Any
 MODEL_PREFIX = "IPY_MODEL_"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 MAX_DEPTH = 64  # a saved state that nests deeper than any real widget is malformed
+MAX_VIEWS = 20_000  # models drawn per page: a state that reuses children cannot blow up
 
 # ipywidgets' button_style names and the colours JupyterLab gives them
 BUTTON_COLOURS = {
@@ -45,6 +46,23 @@ def _esc(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def css_value(value: Any) -> str | None:
+    """``value`` as a CSS value, or None when it could end the rule or the attribute.
+
+    Args:
+        value: a trait value from a saved layout or style model.
+
+    Returns:
+        The text to put after ``property:``, or None to leave the property out.
+    """
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if not isinstance(value, str | int | float):
+        return None
+    text = str(value)
+    return None if any(bad in text for bad in ";{}<>\"'\\") else text
+
+
 def layout_css(layout: Mapping[str, Any] | None) -> str:
     """Inline CSS from a LayoutModel's state: every set trait, named as in CSS.
 
@@ -58,14 +76,9 @@ def layout_css(layout: Mapping[str, Any] | None) -> str:
         return ""
     rules = []
     for key, value in layout.items():
-        if key.startswith("_") or value is None or value == "":
-            continue
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            continue
-        text = str(value)
-        if any(bad in text for bad in ";{}<>\"'"):
-            continue  # a value that could end the rule or the attribute is not CSS
-        rules.append(f"{key.replace('_', '-')}: {text}")
+        text = css_value(value)
+        if not key.startswith("_") and text is not None:
+            rules.append(f"{key.replace('_', '-')}: {text}")
     return "; ".join(rules)
 
 
@@ -81,6 +94,8 @@ class WidgetViewRenderer:
     def __init__(self, state: Mapping[str, Any], figure_html: FigureRenderer | None = None) -> None:
         self._state = state
         self._figure_html = figure_html
+        self._ancestors: set[str] = set()
+        self._drawn = 0
         self.figures = 0
 
     def known(self, model_id: str) -> bool:
@@ -111,8 +126,18 @@ class WidgetViewRenderer:
     def _model(self, ref: Any, depth: int) -> str:
         model_id = str(ref).removeprefix(MODEL_PREFIX)
         entry = self._state.get(model_id)
-        if depth > MAX_DEPTH or not isinstance(entry, Mapping):
+        if depth > MAX_DEPTH or not isinstance(entry, Mapping) or model_id in self._ancestors:
+            return ""  # malformed: too deep, missing, or a box inside itself
+        self._drawn += 1
+        if self._drawn > MAX_VIEWS:
             return ""
+        self._ancestors.add(model_id)
+        try:
+            return self._entry(entry, depth)
+        finally:
+            self._ancestors.discard(model_id)
+
+    def _entry(self, entry: Mapping[str, Any], depth: int) -> str:
         name = str(entry.get("model_name", ""))
         state = entry.get("state")
         if not isinstance(state, Mapping):
@@ -151,7 +176,7 @@ class WidgetViewRenderer:
         text = state.get("description")
         if not text:
             return ""
-        width = self._style(state).get("description_width")
+        width = css_value(self._style(state).get("description_width"))
         css = f' style="width: {_esc(width)}"' if width and width != "initial" else ""
         return f'<label class="nosana-w-label"{css}>{_esc(text)}</label>'
 
@@ -196,12 +221,15 @@ class WidgetViewRenderer:
 
     def _button(self, state: Mapping[str, Any]) -> str:
         style = self._style(state)
-        colour = style.get("button_color") or BUTTON_COLOURS.get(str(state.get("button_style")))
+        colour = css_value(style.get("button_color")) or BUTTON_COLOURS.get(
+            str(state.get("button_style"))
+        )
         css = []
         if colour:
             css.append(f"background: {colour}; color: #fff; border-color: {colour}")
-        if style.get("font_weight"):
-            css.append(f"font-weight: {style['font_weight']}")
+        weight = css_value(style.get("font_weight"))
+        if weight:
+            css.append(f"font-weight: {weight}")
         attr = f' style="{_esc("; ".join(css))}"' if css else ""
         tooltip = state.get("tooltip")
         title = f' title="{_esc(tooltip)}"' if tooltip else ""
