@@ -42,18 +42,22 @@ def lab_env(sandbox_url: str, base: Mapping[str, str] | None = None) -> dict[str
 
 
 def default_command() -> list[str]:
-    """``jupyter lab`` of this interpreter on the notebooks folder, on loopback.
+    """``jupyter lab`` of this interpreter on the notebooks folder, on loopback (``--allow-root``
+    when running as root, which JupyterLab otherwise refuses).
 
     Returns:
         The argv to run.
     """
-    return [
+    command = [
         sys.executable,
         "-m",
         "jupyterlab",
         f"--notebook-dir={NOTEBOOKS}",
         "--ServerApp.ip=127.0.0.1",
     ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and CI run as root; it serves loopback only
+    return command
 
 
 def run_lab(command: Sequence[str], *, port: int = 3001, seed: int = 0) -> int:
