@@ -58,7 +58,11 @@ def data_dir() -> Path:
 
 
 def current_sandbox() -> SandboxHandle | None:
-    """The in-process sandbox started by :func:`connect`, if any."""
+    """The in-process sandbox started by :func:`connect`, if any.
+
+    Returns:
+        Its handle, or None (no sandbox, or one attached to over ``NOSANA_SANDBOX_URL``).
+    """
     return _sandbox
 
 
@@ -229,8 +233,16 @@ def connect(
             given (a database means a sandbox of this process's own).
 
     Later calls reuse the running sandbox; a ``db``, ``speed`` or ``seed`` given explicitly that
-    differs from the running sandbox's raises ValidationError (pass ``restart=True`` to start
-    over with the new settings) instead of being silently ignored.
+    differs from the running sandbox's is an error (pass ``restart=True`` to start over with the
+    new settings) instead of being silently ignored.
+
+    Returns:
+        A ``NosanaClient`` (an ``AsyncNosanaClient`` with ``asynchronous=True``) on the
+        ``local`` network, its wallet funded.
+
+    Raises:
+        ValidationError: a bad argument, or settings that differ from the running sandbox's.
+        ConfigError: no sandbox answers at the URL to attach to.
     """
     sol = _check_amount(fund_sol, "fund_sol")
     nos = _check_amount(fund_nos, "fund_nos")
@@ -393,6 +405,13 @@ def let_time_pass(client: NosanaClient | AsyncNosanaClient, duration: timedelta 
     On the sandbox the simulated clock jumps at once, running everything that falls due on the
     way (``POST /_sandbox/advance``, so it works for a sandbox in this process or attached);
     on a real network this blocks for real, as nothing else can make time pass there.
+
+    Args:
+        client: the client whose service's time should pass.
+        duration: how much, a timedelta or seconds.
+
+    Raises:
+        ValidationError: a negative, non-finite or non-numeric duration, or not a client.
     """
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):

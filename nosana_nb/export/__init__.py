@@ -52,6 +52,13 @@ class NotebookHTMLExporter(HTMLExporter):
         return [str(TEMPLATES)]
 
     def __init__(self, *, static_images: bool = True, **kwargs: Any) -> None:
+        """Set up the exporter with its two preprocessors.
+
+        Args:
+            static_images: also draw each chart as a PNG (kaleido) for readers without
+                JavaScript.
+            kwargs: nbconvert ``HTMLExporter`` options.
+        """
         super().__init__(**kwargs)
         self.register_preprocessor(WidgetNotesPreprocessor(), enabled=True)
         self.register_preprocessor(
@@ -75,7 +82,16 @@ class Exported:
 def html_from_notebook(
     notebook: Any, *, static_images: bool = True, title: str = "notebook"
 ) -> tuple[str, dict[str, Any]]:
-    """The page for an in-memory notebook (a ``NotebookNode``) and nbconvert's resources."""
+    """The page for an in-memory notebook (a ``NotebookNode``) and nbconvert's resources.
+
+    Args:
+        notebook: the executed notebook.
+        static_images: also draw each chart as a PNG.
+        title: the page's title.
+
+    Returns:
+        The HTML text and nbconvert's resources (``resources["nosana_nb"]`` counts charts).
+    """
     exporter = NotebookHTMLExporter(static_images=static_images)
     body, resources = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
     return str(body), dict(resources)
@@ -88,7 +104,16 @@ def export_html(
     static_images: bool = True,
 ) -> Exported:
     """Write ``notebook_path`` (an executed ``.ipynb``) as one HTML page; by default next to
-    it with the ``.html`` suffix. The notebook file is not changed."""
+    it with the ``.html`` suffix. The notebook file is not changed.
+
+    Args:
+        notebook_path: the executed notebook.
+        html_path: where to write the page (default: beside the notebook).
+        static_images: also draw each chart as a PNG.
+
+    Returns:
+        Where the page went, how many charts it holds and how many have a PNG.
+    """
     import nbformat
 
     source = Path(notebook_path)

@@ -85,6 +85,15 @@ class PlotlyFiguresPreprocessor(Preprocessor):
     )
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Replace each Plotly output with HTML that draws it (plus a PNG in ``<noscript>``).
+
+        Args:
+            nb: the notebook.
+            resources: nbconvert's resources; ``plotly_js`` and ``nosana_nb`` are added.
+
+        Returns:
+            The notebook and the resources.
+        """
         found = [output for output in _outputs(nb) if PLOTLY_MIME in output.get("data", {})]
         summary: dict[str, Any] = resources.setdefault("nosana_nb", {})
         summary.update(figures=len(found), static_images=0, image_note="")
@@ -125,6 +134,16 @@ class WidgetNotesPreprocessor(Preprocessor):
     """
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Draw each widget view from the saved state, or replace it with a short note.
+
+        Args:
+            nb: the notebook; its saved widget state is removed from this copy.
+            resources: nbconvert's resources; ``nosana_nb["widget_views"]`` is set, and
+                ``plotly_js`` when a widget holds a chart.
+
+        Returns:
+            The notebook and the resources.
+        """
         widgets_metadata = nb.metadata.get("widgets") or {}
         saved = (widgets_metadata.get(WIDGET_STATE_MIME) or {}).get("state") or {}
         figure_ids = itertools.count(1)

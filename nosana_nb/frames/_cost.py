@@ -29,7 +29,15 @@ _NS_PER_S = 1_000_000_000
 
 
 def as_frame(source: Any, name: str) -> pd.DataFrame:
-    """``source`` if it is already the ``name`` frame, else the frame built from it."""
+    """``source`` if it is already the ``name`` frame, else the frame built from it.
+
+    Args:
+        source: a frame, or anything the ``name`` frame's builder accepts.
+        name: the schema's name, e.g. ``"jobs"``.
+
+    Returns:
+        The ``name`` frame.
+    """
     if isinstance(source, pd.DataFrame):
         validate_schema(source, name)
         return source
@@ -52,6 +60,15 @@ def utc_now(now: ServiceNow = None) -> pd.Timestamp:
     gives its service's time (``client.now()``); None gives the time of the service this process
     heard from last - the sandbox's simulated clock or the real server's - and only when no
     service has answered yet the wall clock, as there is nothing to ask.
+
+    Args:
+        now: a datetime, a client, or None.
+
+    Returns:
+        The time as a tz-aware UTC Timestamp.
+
+    Raises:
+        ValidationError: ``now`` is of another kind.
     """
     if isinstance(now, NosanaClient):
         return pd.Timestamp(now.now())
@@ -116,6 +133,16 @@ def cost_dataframe(
     the listing deposit, price × timeout) is unknown (NA). Open jobs are billed until ``now`` (a
     datetime or a client; default: the service's clock, see :func:`utc_now`). Jobs never started
     cost 0 plus their listing fee.
+
+    Args:
+        jobs: the jobs frame (or what builds it).
+        markets: the markets frame (or what builds it): the prices.
+        deployments: the deployments frame (or what builds it): each job's timeout.
+        timeout: one job timeout for every job, seconds or timedelta.
+        now: the service's now for open jobs, a datetime or a client.
+
+    Returns:
+        The ``cost`` frame.
     """
     jobs_df = as_frame(jobs, "jobs")
     markets_df = as_frame(markets, "markets")
@@ -193,7 +220,14 @@ def _timeouts(jobs_df: pd.DataFrame, deployments: Any, timeout: Any) -> pd.Serie
 
 
 def deployment_cost_totals(cost: pd.DataFrame) -> pd.DataFrame:
-    """Per-deployment sums of a ``cost_dataframe`` (jobs, runtime, base units, NOS, USD)."""
+    """Per-deployment sums of a ``cost_dataframe`` (jobs, runtime, base units, NOS, USD).
+
+    Args:
+        cost: a ``cost`` frame.
+
+    Returns:
+        The ``deployment_costs`` frame.
+    """
     validate_schema(cost, "cost")
     if cost.empty:
         return empty_frame("deployment_costs")

@@ -639,6 +639,7 @@ class DeploymentDashboard(NosanaWidget):
 
     @property
     def markets_frame(self) -> pd.DataFrame:
+        """The markets the dashboard priced costs with (the ``markets`` schema)."""
         if self._markets_frame is None:
             from nosana_nb.frames import markets_dataframe
 
@@ -874,7 +875,11 @@ class DeploymentDashboard(NosanaWidget):
     # --- refresh, cancel, close ---------------------------------------------------------------
 
     def refresh(self) -> Operation:
-        """Re-read every deployment now (the Refresh button)."""
+        """Re-read every deployment now (the Refresh button).
+
+        Returns:
+            The background operation (its result: how many deployments were read).
+        """
 
         def work(token: CancelToken) -> int:
             records = self._list_all(token)
@@ -889,7 +894,14 @@ class DeploymentDashboard(NosanaWidget):
         )
 
     def wait(self, timeout: float | None = 30.0) -> Any:
-        """Wait for loading, costs, details and actions in flight (for scripts and tests)."""
+        """Wait for loading, costs, details and actions in flight (for scripts and tests).
+
+        Args:
+            timeout: seconds to wait at most; None waits as long as it takes.
+
+        Returns:
+            ``last_result``.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -966,7 +978,15 @@ class DeploymentDashboard(NosanaWidget):
     # --- bulk actions -------------------------------------------------------------------------
 
     def propose_bulk(self, action: str) -> BulkPlan | None:
-        """Plan ``action`` on the selected rows and show the confirm step (nothing is sent)."""
+        """Plan ``action`` on the selected rows and show the confirm step (nothing is sent).
+
+        Args:
+            action: start, stop, scale (to the bulk replicas input's value) or archive.
+
+        Returns:
+            The plan (what would be sent, what is skipped and why), or None when it cannot
+            be made (the reason is in the status area).
+        """
         selected = self.table.selected_ids
         targets = []
         for ident in selected:
@@ -1005,15 +1025,23 @@ class DeploymentDashboard(NosanaWidget):
 
     @property
     def pending_bulk(self) -> BulkPlan | None:
+        """The bulk action waiting for its confirmation, if any."""
         return self._plan
 
     def dismiss_bulk(self) -> None:
+        """Answer "no" to the bulk confirm step: nothing is sent."""
         plan, self._plan = self._plan, None
         self.bulk_confirm_box.layout.display = "none"
         if plan is not None:
             self.status.info(f"{plan.action.title()} cancelled; nothing was sent.")
 
     def confirm_bulk(self) -> Operation | None:
+        """Answer "yes" to the bulk confirm step: send the planned action to each deployment.
+
+        Returns:
+            The background operation (outcomes land in ``bulk_outcomes``), or None when
+            nothing was pending or there was nothing to send.
+        """
         plan, self._plan = self._plan, None
         self.bulk_confirm_box.layout.display = "none"
         if plan is None or not plan.send:
@@ -1121,11 +1149,19 @@ class DeploymentDashboard(NosanaWidget):
 
     @property
     def current_tab(self) -> str:
+        """The name of the detail tab shown."""
         index = self.tabs.selected_index or 0
         return DETAIL_TABS[index]
 
     def show_tab(self, name: str) -> None:
-        """Switch the detail tabs to ``name`` (loads it)."""
+        """Switch the detail tabs to ``name`` (loads it).
+
+        Args:
+            name: one of the tab names (Overview, Jobs, Events, ...).
+
+        Raises:
+            ValidationError: no tab has that name.
+        """
         if name not in DETAIL_TABS:
             raise ValidationError(f"tab must be one of {', '.join(DETAIL_TABS)}", argument="tab")
         index = DETAIL_TABS.index(name)

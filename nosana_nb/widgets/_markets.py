@@ -319,6 +319,10 @@ class MarketExplorer(NosanaWidget):
     table (or, by keyboard, in the *Market* list), set replicas and hours, and read the cost in
     NOS and USD with and without the network fee; *Use in form* copies the market and the
     replica count into ``form`` (a :class:`CreateDeploymentForm`).
+
+    Args:
+        client: a ``NosanaClient``.
+        form: a create form that *Use in form* fills.
     """
 
     def __init__(self, client: Any, form: CreateDeploymentForm | None = None) -> None:
@@ -451,6 +455,7 @@ class MarketExplorer(NosanaWidget):
 
     @property
     def selected(self) -> MarketView | None:
+        """The market selected now, or None."""
         address = self.market.value
         return next((v for v in self._views if v.address == address), None)
 
@@ -460,7 +465,17 @@ class MarketExplorer(NosanaWidget):
         return self._estimate
 
     def select(self, address_or_slug: str) -> MarketView:
-        """Select a market by address or slug (ValidationError when unknown)."""
+        """Select a market by address or slug.
+
+        Args:
+            address_or_slug: the market's address or slug.
+
+        Returns:
+            The market selected.
+
+        Raises:
+            ValidationError: no loaded market matches.
+        """
         market = find_market([v.market for v in self._views], address_or_slug)
         self.market.value = market.address
         return next(v for v in self._views if v.address == market.address)
