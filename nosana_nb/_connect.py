@@ -368,8 +368,9 @@ def notebook_client(
     notebook or session (running jobs holding the market's nodes) can block this one.
     ``speed`` runs that sandbox's clock instead (60: an hour a minute), for live views such as
     the dashboard app. With ``NOSANA_SANDBOX_URL`` set (``make lab``, Binder) and
-    ``NOSANA_NB_NOTEBOOK_DB`` unset, the notebook attaches to that sandbox server instead, which
-    keeps its own clock, seed and data (``seed`` and ``speed`` are not applied to it).
+    ``NOSANA_NB_NOTEBOOK_DB`` unset, the notebook attaches to that sandbox server instead when
+    its clock runs at ``speed`` (manual for ``None``), keeping the server's seed and data; a
+    server whose clock runs otherwise is left alone and the notebook gets a sandbox of its own.
 
     Args:
         seed: seed of the simulated GPU network of a sandbox started here.
@@ -395,7 +396,13 @@ def notebook_client(
     db = source.get(NOTEBOOK_DB_ENV)
     attach_url = source.get(SANDBOX_URL_ENV)
     if attach_url and not db:
-        return connect(url=attach_url)
+        try:
+            return connect(url=attach_url, speed=speed)
+        except ValidationError as err:
+            if err.argument != "speed":
+                raise
+            # its clock runs at another speed than this notebook's cells assume (a manual clock
+            # that let_time_pass moves exactly, or a running one for live views): use our own
     return connect(db=db or ":memory:", speed=speed, seed=seed)
 
 

@@ -500,21 +500,38 @@ def test_async_client_under_asyncio_run_in_a_script(tmp_path: Path, mode: str) -
 
 
 def test_notebook_client_attaches_to_the_sandbox_of_nosana_sandbox_url(tmp_path: Path) -> None:
-    """``make lab`` (and Binder) run one sandbox server and set NOSANA_SANDBOX_URL: every
-    notebook's setup line attaches to it; NOSANA_NB_NOTEBOOK_DB, when set, still wins."""
-    from nosana_nb import notebook_client
+    """``make lab`` (and Binder) run one sandbox server and set NOSANA_SANDBOX_URL: a notebook's
+    setup line attaches to it when the server's clock runs as the notebook needs (its
+    ``speed``), else it starts a sandbox of its own; NOSANA_NB_NOTEBOOK_DB, when set, wins."""
+    from nosana_nb import current_sandbox, notebook_client, stop_sandbox
     from nosana_nb.sandbox import start
 
     server = start(db=":memory:", speed=None, seed=1)
     try:
         env = {"NOSANA_SANDBOX_URL": server.api_url, "XDG_DATA_HOME": str(tmp_path)}
-        client = notebook_client(seed=9, speed=60, env=env)  # the server keeps its own
+        attached = notebook_client(seed=9, env=env)  # manual clock asked, manual clock served
         try:
-            assert client.network.name == "local"
-            assert client.network.api_url == server.api_url
-            assert client.markets.list()
+            assert attached.network.name == "local"
+            assert attached.network.api_url == server.api_url
+            assert attached.markets.list()
+            assert current_sandbox() is None  # nothing started in this process
         finally:
-            client.close()
+            attached.close()
+        live = notebook_client(speed=60, env=env)  # the dashboard's running clock: its own
+        try:
+            assert live.network.api_url != server.api_url
+            own = current_sandbox()
+            assert own is not None
+            assert own.clock.speed == 60
+        finally:
+            live.close()
+            stop_sandbox()
+        chosen = notebook_client(env={**env, "NOSANA_NB_NOTEBOOK_DB": ":memory:"})
+        try:
+            assert chosen.network.api_url != server.api_url
+        finally:
+            chosen.close()
+            stop_sandbox()
     finally:
         server.stop()
 
