@@ -367,18 +367,22 @@ def notebook_client(
     ``NOSANA_NB_NOTEBOOK_DB`` names, by default ``:memory:`` - so nothing a user did in another
     notebook or session (running jobs holding the market's nodes) can block this one.
     ``speed`` runs that sandbox's clock instead (60: an hour a minute), for live views such as
-    the dashboard app.
+    the dashboard app. With ``NOSANA_SANDBOX_URL`` set (``make lab``, Binder) and
+    ``NOSANA_NB_NOTEBOOK_DB`` unset, the notebook attaches to that sandbox server instead when
+    its clock runs at ``speed`` (manual for ``None``), keeping the server's seed and data; a
+    server whose clock runs otherwise is left alone and the notebook gets a sandbox of its own.
 
     Args:
-        seed: seed of the sandbox's simulated GPU network.
-        speed: simulated seconds per wall second; None freezes the clock.
-        env: the environment to read (default ``os.environ``).
+        seed: seed of the simulated GPU network of a sandbox started here.
+        speed: simulated seconds per wall second of a sandbox started here; None: manual clock.
+        env: the variables to read instead of ``os.environ``.
 
     Returns:
-        The client.
+        A ``NosanaClient`` on the network the environment names.
 
     Raises:
-        ConfigError: a real network is named without ``NOSANA_WALLET``.
+        ConfigError: ``NOSANA_NETWORK`` names a real network but ``NOSANA_WALLET`` is unset, or
+            no sandbox answers at ``NOSANA_SANDBOX_URL``.
     """
     source = os.environ if env is None else env
     network = source.get(NETWORK_ENV, "").strip().lower()
@@ -389,8 +393,17 @@ def notebook_client(
                 "byte array or a base58 secret (never paste key material into a cell)"
             )
         return NosanaClient(network, env=source)
-    db = source.get(NOTEBOOK_DB_ENV) or ":memory:"
-    return connect(db=db, speed=speed, seed=seed)
+    db = source.get(NOTEBOOK_DB_ENV)
+    attach_url = source.get(SANDBOX_URL_ENV)
+    if attach_url and not db:
+        try:
+            return connect(url=attach_url, speed=speed)
+        except ValidationError as err:
+            if err.argument != "speed":
+                raise
+            # its clock runs at another speed than this notebook's cells assume (a manual clock
+            # that let_time_pass moves exactly, or a running one for live views): use our own
+    return connect(db=db or ":memory:", speed=speed, seed=seed)
 
 
 def let_time_pass(client: NosanaClient | AsyncNosanaClient, duration: timedelta | float) -> None:

@@ -10,8 +10,10 @@ no JavaScript), so a saved notebook stays small. ``jupyter nbconvert --to html``
 that output; this exporter can: each figure becomes a chart drawn by plotly.js, which the page
 embeds once (from the installed plotly package — the page works offline), with a PNG of it
 (kaleido, drawn by the system's chromium) inside ``<noscript>`` for readers without
-JavaScript. A live widget whose state was not saved becomes a one-line note instead of an
-empty box. Needs nbconvert, and kaleido for the PNGs (``pip install 'nosana_nb[export]'``).
+JavaScript. A widget view whose state was saved with the notebook (nbclient, or JupyterLab's
+"save widget state") is drawn as static HTML of how it looked; one whose state was not saved
+becomes a one-line note instead of an empty box. Needs nbconvert, and kaleido for the PNGs
+(``pip install 'nosana_nb[export]'``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class Exported:
     static_images: int
     image_note: str
     """Why some charts have no static image ("" when all have one)."""
+    widget_views: int = 0
+    """Widget views drawn from the saved widget state (the rest became a note)."""
 
 
 def html_from_notebook(
@@ -123,6 +127,7 @@ def export_html(
         figures=int(summary.get("figures", 0)),
         static_images=int(summary.get("static_images", 0)),
         image_note=str(summary.get("image_note", "")),
+        widget_views=int(summary.get("widget_views", 0)),
     )
 
 
