@@ -321,8 +321,11 @@ class Alerts:
                     await self._tick()
                 except Exception:  # keep evaluating; a bug shows in the log
                     logger.exception("alert evaluation failed; trying again at the next tick")
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                # that meets a wake-up, and stop() would then wait for ever
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._interval)
+                    async with asyncio.timeout(self._interval):
+                        await self._wake.wait()
         finally:
             self._loop = self._wake = None
 
