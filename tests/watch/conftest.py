@@ -21,12 +21,14 @@ def sandbox() -> Iterator[SandboxHandle]:
     handle.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def wallet(sandbox: SandboxHandle) -> Wallet:
+    """A new wallet per test: ``vaults.create()`` is the owner's one shared vault, and each
+    test needs its own balance in it."""
     return funded_wallet(sandbox)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client(sandbox: SandboxHandle, wallet: Wallet) -> Iterator[NosanaClient]:
     with sandbox_client(sandbox, wallet) as nosana:
         yield nosana
