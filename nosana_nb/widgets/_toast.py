@@ -82,7 +82,7 @@ class AlertToast(widgets.VBox):
         ValidationError: a limit that is not an int from 1 to 50, or a title that is not text.
     """
 
-    events = traitlets.List()
+    events: traitlets.List[AlertEvent] = traitlets.List()
     active = traitlets.Int(0)
     """Alerts that fired and have not resolved, as far as this toast was told."""
 
