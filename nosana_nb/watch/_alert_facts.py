@@ -25,6 +25,7 @@ from nosana_nb.watch._alert_rules import BURNING_STATUSES, Facts, JobFact, Needs
 logger = logging.getLogger("nosana_nb.watch.alerts")
 
 _RANK = {"QUEUED": 0, "RUNNING": 1, "COMPLETED": 2, "STOPPED": 2}
+LISTED_PAGE = 100
 RESULTS_PER_TICK = 50
 """Finished jobs whose results one evaluation reads at most (the rest wait for the next)."""
 
@@ -103,6 +104,8 @@ class FactReader:
             await self._credit_runway(client, handles, facts)
         if "results" in needs:
             await self._results(handles, facts, window)
+        if "listed" in needs:
+            await self._listed(handles, facts)
         facts.failed = dict(self.failed)
 
     async def _deployments(
@@ -174,6 +177,25 @@ class FactReader:
                 per_hour += burn or Decimal(0)
         facts.credit_runway = _runway(balance.available, per_hour)
         facts.credit_runway_known = True
+
+    async def _listed(self, handles: dict[str, AsyncDeployment], facts: Facts) -> None:
+        """Listing times of the newest jobs of deployments that have a QUEUED job."""
+        queued = [
+            handle
+            for deployment, handle in handles.items()
+            if any(job.state == "QUEUED" for job in facts.jobs.get(deployment, {}).values())
+        ]
+        pages = await asyncio.gather(
+            *(h.get_jobs(limit=LISTED_PAGE, sort_order="desc").first_page() for h in queued),
+            return_exceptions=True,
+        )
+        for page in pages:
+            if isinstance(page, BaseException):
+                if not isinstance(page, Exception):
+                    raise page
+                self._warn("the jobs list", page)
+                continue
+            facts.listed_at.update((j.job, j.created_at) for j in page.items if j.created_at)
 
     async def _results(
         self, handles: dict[str, AsyncDeployment], facts: Facts, window: timedelta

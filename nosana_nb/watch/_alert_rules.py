@@ -37,7 +37,7 @@ MAX_FAILED_COUNT = 100_000
 BURNING_STATUSES = frozenset({"STARTING", "RUNNING", "INSUFFICIENT_FUNDS"})
 """Statuses in which a deployment lists or extends jobs, so spends money."""
 Severity = Literal["warning", "critical"]
-Needs = Literal["deployments", "vaults", "credits", "results"]
+Needs = Literal["deployments", "vaults", "credits", "results", "listed"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,9 @@ class Facts:
     credit_runway_known: bool = False
     failed: dict[str, bool] = field(default_factory=dict)
     """Finished jobs whose results were read: True when the job failed."""
+    listed_at: dict[str, datetime] = field(default_factory=dict)
+    """When the service listed each recent job (its ``created_at``): a QUEUED frame carries
+    no time, and the watcher stamps it on arrival, which on a clock moved by hand can lag."""
 
 
 @dataclass(frozen=True)
@@ -406,6 +409,7 @@ class QueuedTooLong(AlertRule):
     name: str | None = None
     severity: Severity = "warning"
     kind: ClassVar[str] = "queued"
+    needs: ClassVar[frozenset[Needs]] = frozenset({"deployments", "listed"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "threshold", check_duration(self.threshold, "threshold"))
@@ -421,12 +425,15 @@ class QueuedTooLong(AlertRule):
     def evaluate(self, facts: Facts) -> Evaluation:
         found: dict[str, Finding] = {}
         for deployment in facts.deployments:
-            waiting = sorted(
-                (job.queued_at, address)
+            queued = (
+                (facts.listed_at.get(address) or job.queued_at, address)
                 for address, job in facts.jobs.get(deployment, {}).items()
                 if job.state == "QUEUED"
-                and job.queued_at is not None
-                and facts.now - job.queued_at >= self.threshold
+            )
+            waiting = sorted(
+                (since, address)
+                for since, address in queued
+                if since is not None and facts.now - since >= self.threshold
             )
             if waiting:
                 longest = facts.now - waiting[0][0]

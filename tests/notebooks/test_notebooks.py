@@ -34,6 +34,7 @@ NOTEBOOKS = (
     "02_markets_and_costs.ipynb",
     "03_status_history_and_vault.ipynb",
     "05_dashboard.ipynb",
+    "06_alerts.ipynb",
 )
 KERNEL_NAME = "nosana-nb-tests"
 # OWNER/REPO in the notebooks is a placeholder until the repository's location is known

@@ -158,6 +158,11 @@ def test_queued_and_near_timeout_use_the_service_time_given() -> None:
     }
     found, _ = QueuedTooLong(600).evaluate(facts(jobs={DEP: jobs}))
     assert found[DEP].details["jobs"] == ["q1"]
+    # the service's listing time wins over the watcher's arrival stamp (which can lag)
+    listed = {"q1": NOW - timedelta(minutes=4), "q2": NOW - timedelta(minutes=20)}
+    found, _ = QueuedTooLong(600).evaluate(facts(jobs={DEP: jobs}, listed_at=listed))
+    assert found[DEP].details["jobs"] == ["q2"]
+    assert found[DEP].details["longest_seconds"] == 1200
     rule = NearTimeout(timedelta(minutes=10))
     assert rule.evaluate(facts(jobs={DEP: jobs})) == ({}, {f"{DEP}/{JOB}"})  # timeout unknown
     found, _ = rule.evaluate(facts(jobs={DEP: jobs}, timeouts={DEP: timedelta(hours=1)}))
