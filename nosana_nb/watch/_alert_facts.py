@@ -179,11 +179,13 @@ class FactReader:
         facts.credit_runway_known = True
 
     async def _listed(self, handles: dict[str, AsyncDeployment], facts: Facts) -> None:
-        """Listing times of the newest jobs of deployments that have a QUEUED job."""
+        """Listing times and states of the newest jobs of deployments with an active job."""
         queued = [
             handle
             for deployment, handle in handles.items()
-            if any(job.state == "QUEUED" for job in facts.jobs.get(deployment, {}).values())
+            if any(
+                j.state in ("QUEUED", "RUNNING") for j in facts.jobs.get(deployment, {}).values()
+            )
         ]
         pages = await asyncio.gather(
             *(h.get_jobs(limit=LISTED_PAGE, sort_order="desc").first_page() for h in queued),
@@ -195,7 +197,10 @@ class FactReader:
                     raise page
                 self._warn("the jobs list", page)
                 continue
-            facts.listed_at.update((j.job, j.created_at) for j in page.items if j.created_at)
+            for job in page.items:
+                facts.listed_state[job.job] = str(job.state)
+                if job.created_at is not None:
+                    facts.listed_at[job.job] = job.created_at
 
     async def _results(
         self, handles: dict[str, AsyncDeployment], facts: Facts, window: timedelta

@@ -73,6 +73,9 @@ class Facts:
     listed_at: dict[str, datetime] = field(default_factory=dict)
     """When the service listed each recent job (its ``created_at``): a QUEUED frame carries
     no time, and the watcher stamps it on arrival, which on a clock moved by hand can lag."""
+    listed_state: dict[str, str] = field(default_factory=dict)
+    """Each recent job's state in the jobs list: it overrules a QUEUED or RUNNING the stream
+    has not updated yet (a job that moved on while the stream was down)."""
 
 
 @dataclass(frozen=True)
@@ -428,7 +431,7 @@ class QueuedTooLong(AlertRule):
             queued = (
                 (facts.listed_at.get(address) or job.queued_at, address)
                 for address, job in facts.jobs.get(deployment, {}).items()
-                if job.state == "QUEUED"
+                if job.state == "QUEUED" and facts.listed_state.get(address, "QUEUED") == "QUEUED"
             )
             waiting = sorted(
                 (since, address)
@@ -470,7 +473,7 @@ class NearTimeout(AlertRule):
     name: str | None = None
     severity: Severity = "warning"
     kind: ClassVar[str] = "near_timeout"
-    needs: ClassVar[frozenset[Needs]] = frozenset({"deployments"})
+    needs: ClassVar[frozenset[Needs]] = frozenset({"deployments", "listed"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "within", check_duration(self.within, "within"))
@@ -490,6 +493,8 @@ class NearTimeout(AlertRule):
             for address, job in facts.jobs.get(deployment, {}).items():
                 if job.state != "RUNNING" or job.started_at is None:
                     continue
+                if facts.listed_state.get(address, "RUNNING") != "RUNNING":
+                    continue  # it ended while the stream was down
                 key = f"{deployment}/{address}"
                 timeout = facts.timeouts.get(deployment)
                 if timeout is None:

@@ -134,6 +134,7 @@ class Alerts:
         self._client: AsyncNosanaClient | None = None
         self._clock: Callable[[], datetime] | None = None
         self._rows: Callable[[], list[dict[str, Any]]] = list
+        self._ready: Callable[[], bool] = lambda: True
         self.notifier_errors = 0
         """Notifier calls that raised (each was logged and skipped)."""
 
@@ -299,7 +300,11 @@ class Alerts:
                 loop.call_soon_threadsafe(event.set)
 
     def on_row(self, row: Mapping[str, Any]) -> None:
-        """The watcher's row callback: a status or job change is evaluated at once."""
+        """The watcher's row callback: a status or job change is evaluated at once.
+
+        Args:
+            row: the new row (only its arrival matters).
+        """
         del row
         self.wake()
 
@@ -308,9 +313,18 @@ class Alerts:
         client: AsyncNosanaClient,
         clock: Callable[[], datetime],
         rows: Callable[[], list[dict[str, Any]]],
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
-        """Evaluate until cancelled (a task of the watcher's event loop)."""
-        self._client, self._clock, self._rows = client, clock, rows
+        """Evaluate until cancelled (a task of the watcher's event loop).
+
+        Args:
+            client: the watcher's own asyncio client.
+            clock: the service's time.
+            rows: the watcher's rows so far.
+            ready: whether the streams have caught up (snapshot seen, gap reconciled); until
+                then the rows may be a previous session's and nothing is evaluated.
+        """
+        self._client, self._clock, self._rows, self._ready = client, clock, rows, ready
         self._wake = asyncio.Event()
         self._tick_lock = asyncio.Lock()
         self._loop = asyncio.get_running_loop()
@@ -336,7 +350,7 @@ class Alerts:
         async with lock:
             with self._cond:
                 rules = dict(self._state.rules)
-            if not rules:
+            if not rules or not self._ready():
                 return []
             always: frozenset[Needs] = frozenset({"deployments"})  # a reply moves the clock
             needs = always.union(*(r.needs for r in rules.values()))

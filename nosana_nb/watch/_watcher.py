@@ -192,6 +192,7 @@ class Watcher:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
+        self._connects_at_start: dict[str, int] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -221,6 +222,7 @@ class Watcher:
                 return self
             loop = asyncio.new_event_loop()
             self._loop = loop
+            self._connects_at_start = {d: s.connects for d, s in self.status.items()}
             self._main = loop.create_task(self._watch_all())
             for deployment in self._deployments:
                 self._recorder.set_status(deployment, state="connecting")
@@ -294,10 +296,19 @@ class Watcher:
                 for session in sessions:
                     group.create_task(session.run(client), name=f"watch {session.deployment}")
                 group.create_task(
-                    self._alerts.run(client, clock, self._recorder.rows), name="alerts"
+                    self._alerts.run(client, clock, self._recorder.rows, self._caught_up),
+                    name="alerts",
                 )
         finally:
             await client.aclose()
+
+    def _caught_up(self) -> bool:
+        """Every stream connected in this run (or failed for good): the rows are current."""
+        before = self._connects_at_start
+        return all(
+            s.connects > before.get(d, 0) or s.state == "failed"
+            for d, s in self._recorder.statuses().items()
+        )
 
     # --- reading ------------------------------------------------------------------------------
 

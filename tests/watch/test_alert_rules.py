@@ -171,6 +171,22 @@ def test_queued_and_near_timeout_use_the_service_time_given() -> None:
     assert found == {}
 
 
+def test_the_jobs_list_overrules_a_stream_that_has_not_caught_up() -> None:
+    jobs = {
+        "q1": JobFact("QUEUED", queued_at=NOW - timedelta(minutes=30)),
+        JOB: JobFact("RUNNING", started_at=NOW - timedelta(minutes=58)),
+    }
+    moved_on = {"q1": "RUNNING", JOB: "COMPLETED"}
+    assert QueuedTooLong(600).evaluate(facts(jobs={DEP: jobs}, listed_state=moved_on)) == (
+        {},
+        set(),
+    )
+    near = NearTimeout(600).evaluate(
+        facts(jobs={DEP: jobs}, timeouts={DEP: timedelta(hours=1)}, listed_state=moved_on)
+    )
+    assert near == ({}, set())
+
+
 def test_runway_rules() -> None:
     rule = RunwayBelow(timedelta(hours=2))
     assert rule.evaluate(facts()) == ({}, {DEP})

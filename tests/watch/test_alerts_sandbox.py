@@ -412,3 +412,34 @@ def test_a_failing_notifier_breaks_neither_the_watcher_nor_the_others(
     assert dead_hook.last_error is not None
     assert TOKEN not in dead_hook.last_error
     assert TOKEN not in caplog.text
+
+
+def test_a_restart_does_not_alert_on_what_ended_while_nobody_watched(
+    sandbox: SandboxHandle, client: NosanaClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "history.jsonl"
+    deployment = create_deployment(client, replicas=2, nos="20", timeout=timedelta(hours=1))
+    rules = [NearTimeout(timedelta(minutes=10)), QueuedTooLong(timedelta(minutes=5))]
+    first = alert_watcher(client, deployment, path=path)
+    for rule in rules:
+        first.alerts.add(rule)
+    with first:
+        assert first.wait_connected(WAIT)
+        deployment.start()
+        sandbox.advance(120)
+        assert first.wait_until(
+            lambda rows: sum(r.get("state") == "RUNNING" for r in rows) == 2, WAIT
+        )
+        assert first.alerts.check() == []
+    # the journal ends with two RUNNING jobs; both end (and the deployment stops) unwatched
+    sandbox.advance(2 * 3600)
+    assert deployment.refresh().status == "STOPPED"
+    second = alert_watcher(client, deployment, path=path)
+    with second:
+        assert second.wait_connected(WAIT)
+        assert second.wait_until(
+            lambda rows: sum(r.get("state") == "COMPLETED" for r in rows) == 2, WAIT
+        )
+        assert second.alerts.check() == []
+    assert second.alerts.events == []
+    assert [rule.title for rule in second.alerts.rules] == [rule.title for rule in rules]
