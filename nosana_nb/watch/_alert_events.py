@@ -50,7 +50,11 @@ class AlertEvent:
         return f"{mark} {state}: {self.rule}: {self.message}"
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-safe dict (times as ISO 8601 with their UTC offset)."""
+        """The event as JSON.
+
+        Returns:
+            A JSON-safe dict (times as ISO 8601 with their UTC offset).
+        """
         return {
             "kind": self.kind,
             "rule": self.rule,
@@ -101,7 +105,12 @@ def _time(text: str) -> datetime:
 
 @runtime_checkable
 class Notifier(Protocol):
-    """Anything with ``notify(event)``; a plain callable ``f(event)`` works too."""
+    """Anything with ``notify(event)``; a plain callable ``f(event)`` works too.
+
+    Notifiers are called on the watcher's thread, one after the other: a slow one delays the
+    next alert (the webhook notifier queues and returns at once). One that raises is logged
+    and skipped.
+    """
 
     def notify(self, event: AlertEvent) -> None:
         """Deliver ``event``. Called on the watcher's thread: return quickly.

@@ -167,17 +167,47 @@ class AlertRule:
         return self.name or self.describe()
 
     def describe(self) -> str:
-        raise NotImplementedError
+        """A description made from the parameters ("status ERROR or INSUFFICIENT_FUNDS").
+
+        Returns:
+            One short line.
+        """
+        return self._describe()
 
     def evaluate(self, facts: Facts) -> Evaluation:
-        """What is in trouble at ``facts.now``: (findings by key, unknown keys)."""
-        raise NotImplementedError
+        """What is in trouble at ``facts.now``.
+
+        Args:
+            facts: what the watcher knows at one instant of the service's clock.
+
+        Returns:
+            (findings by key, keys whose facts were not known).
+        """
+        return self._evaluate(facts)
 
     def params(self) -> dict[str, Any]:
+        """The rule's parameters as JSON values (durations in seconds).
+
+        Returns:
+            A dict of the parameters.
+        """
+        return self._params()
+
+    def _describe(self) -> str:
+        raise NotImplementedError
+
+    def _evaluate(self, facts: Facts) -> Evaluation:
+        raise NotImplementedError
+
+    def _params(self) -> dict[str, Any]:
         raise NotImplementedError
 
     def to_json(self) -> dict[str, Any]:
-        """The rule as JSON (kind and parameters; durations in seconds)."""
+        """The rule as JSON (kind and parameters; durations in seconds).
+
+        Returns:
+            A JSON-safe dict that :func:`rule_from_json` reads back.
+        """
         return {"kind": self.kind, "name": self.name, "severity": self.severity, **self.params()}
 
 
@@ -227,13 +257,13 @@ class StatusAlert(AlertRule):
         object.__setattr__(self, "name", _check_name(self.name))
         object.__setattr__(self, "severity", _check_severity(self.severity))
 
-    def describe(self) -> str:
+    def _describe(self) -> str:
         return "status " + " or ".join(self.statuses)
 
-    def params(self) -> dict[str, Any]:
+    def _params(self) -> dict[str, Any]:
         return {"statuses": list(self.statuses)}
 
-    def evaluate(self, facts: Facts) -> Evaluation:
+    def _evaluate(self, facts: Facts) -> Evaluation:
         found: dict[str, Finding] = {}
         unknown: set[str] = set()
         for deployment in facts.deployments:
@@ -287,15 +317,16 @@ class RunwayBelow(AlertRule):
 
     @property
     def needs(self) -> frozenset[Needs]:  # type: ignore[override]
+        """What the rule reads: the vault balances or the credits balance."""
         return frozenset({"deployments", "vaults" if self.funds == "vault" else "credits"})
 
-    def describe(self) -> str:
+    def _describe(self) -> str:
         return f"{self.funds} runway below {format_duration(self.threshold)}"
 
-    def params(self) -> dict[str, Any]:
+    def _params(self) -> dict[str, Any]:
         return {"threshold": self.threshold.total_seconds(), "funds": self.funds}
 
-    def evaluate(self, facts: Facts) -> Evaluation:
+    def _evaluate(self, facts: Facts) -> Evaluation:
         found: dict[str, Finding] = {}
         if self.funds == "credits":
             if not facts.credit_runway_known:
@@ -359,13 +390,13 @@ class FailedJobs(AlertRule):
         object.__setattr__(self, "name", _check_name(self.name))
         object.__setattr__(self, "severity", _check_severity(self.severity))
 
-    def describe(self) -> str:
+    def _describe(self) -> str:
         return f"{self.count}+ failed jobs within {format_duration(self.window)}"
 
-    def params(self) -> dict[str, Any]:
+    def _params(self) -> dict[str, Any]:
         return {"count": self.count, "window": self.window.total_seconds()}
 
-    def evaluate(self, facts: Facts) -> Evaluation:
+    def _evaluate(self, facts: Facts) -> Evaluation:
         found: dict[str, Finding] = {}
         unknown: set[str] = set()
         since = facts.now - self.window
@@ -419,13 +450,13 @@ class QueuedTooLong(AlertRule):
         object.__setattr__(self, "name", _check_name(self.name))
         object.__setattr__(self, "severity", _check_severity(self.severity))
 
-    def describe(self) -> str:
+    def _describe(self) -> str:
         return f"jobs queued longer than {format_duration(self.threshold)}"
 
-    def params(self) -> dict[str, Any]:
+    def _params(self) -> dict[str, Any]:
         return {"threshold": self.threshold.total_seconds()}
 
-    def evaluate(self, facts: Facts) -> Evaluation:
+    def _evaluate(self, facts: Facts) -> Evaluation:
         found: dict[str, Finding] = {}
         for deployment in facts.deployments:
             queued = (
@@ -480,13 +511,13 @@ class NearTimeout(AlertRule):
         object.__setattr__(self, "name", _check_name(self.name))
         object.__setattr__(self, "severity", _check_severity(self.severity))
 
-    def describe(self) -> str:
+    def _describe(self) -> str:
         return f"running job within {format_duration(self.within)} of its timeout"
 
-    def params(self) -> dict[str, Any]:
+    def _params(self) -> dict[str, Any]:
         return {"within": self.within.total_seconds()}
 
-    def evaluate(self, facts: Facts) -> Evaluation:
+    def _evaluate(self, facts: Facts) -> Evaluation:
         found: dict[str, Finding] = {}
         unknown: set[str] = set()
         for deployment in facts.deployments:
