@@ -99,6 +99,21 @@ class _SecretURL:
     __str__ = __repr__
 
 
+class _SecretHeaders:
+    """Extra request headers (an authorization header, say) that never show."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Mapping[str, str]) -> None:
+        self._value = dict(value)
+
+    def reveal(self) -> dict[str, str]:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"<{len(self._value)} headers>"
+
+
 class _RedactWebhookURLs(logging.Filter):
     """Rewrites log records of the ``httpx`` logger that carry a webhook URL."""
 
@@ -108,11 +123,10 @@ class _RedactWebhookURLs(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = list(self.secrets)
-        if not secrets or not record.args:
-            return True
-        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        if not secrets or not isinstance(record.args, tuple):
+            return True  # httpx logs with positional arguments
         cleaned = []
-        for arg in args:
+        for arg in record.args:
             text = str(arg)
             for secret in secrets:
                 if secret.reveal() in text:
@@ -262,7 +276,7 @@ class WebhookNotifier:
             total_cap=None,
             unreachable_retries=None,
         )
-        self._headers = dict(headers or {})
+        self._headers = _SecretHeaders(headers or {})
         self._sleeper = sleeper
         _REDACTOR.secrets.add(self._url)
         self._cond = threading.Condition()
@@ -365,7 +379,7 @@ class WebhookNotifier:
         self.attempts += 1
         where = self._url.redacted
         try:
-            reply = http.post(self._url.reveal(), json=body, headers=self._headers)
+            reply = http.post(self._url.reveal(), json=body, headers=self._headers.reveal())
         except httpx.TimeoutException:
             raise APITimeoutError(
                 f"POST {where} timed out after {self.timeout:g} s", method="POST", url=where

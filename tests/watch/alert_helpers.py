@@ -81,6 +81,7 @@ class Receiver:
     url: str
     bodies: list[Any] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     fail_first: int = 0
     """Answer HTTP 500 to this many requests before answering 200."""
     stall_first: int = 0
@@ -113,6 +114,7 @@ def webhook_receiver(path: str = f"/hooks/{TOKEN}") -> Iterator[Receiver]:
                 with receiver.lock:
                     receiver.bodies.append(json.loads(raw))
                     receiver.paths.append(self.path)
+                    receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()

@@ -49,6 +49,17 @@ def test_json_payloads_arrive_in_order() -> None:
     assert (hook.delivered, hook.failed, hook.attempts) == (2, 0, 2)
 
 
+def test_extra_headers_are_sent() -> None:
+    with webhook_receiver() as receiver:
+        hook = WebhookNotifier(receiver.url, headers={"Authorization": "Bearer hidden-value"})
+        hook.notify(event())
+        assert hook.flush(WAIT)
+        (headers,) = receiver.headers
+    assert headers["authorization"] == "Bearer hidden-value"
+    assert headers["content-type"] == "application/json"
+    assert "hidden-value" not in repr(hook) + str(vars(hook))
+
+
 def test_slack_and_discord_payloads() -> None:
     slack = webhook_payload(event(), "slack")
     assert slack["text"].startswith("🔴 alert: status ERROR or INSUFFICIENT_FUNDS")
@@ -187,7 +198,7 @@ def test_the_repr_shows_the_host_only() -> None:
         style="slack",
         headers={"Authorization": "Bearer hidden-header-value"},
     )
-    text = repr(hook)
+    text = repr(hook) + str(vars(hook))
     assert "hooks.slack.com" in text
     assert TOKEN not in text
     assert "key=abc" not in text
