@@ -31,7 +31,13 @@ from nosana_nb.core.client import AsyncNosanaClient
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.watch._alert_events import AlertEvent, NotifierLike
 from nosana_nb.watch._alert_facts import FactReader, facts_from_rows
-from nosana_nb.watch._alert_rules import AlertRule, FailedJobs, Needs, format_duration
+from nosana_nb.watch._alert_rules import (
+    RULE_KINDS,
+    AlertRule,
+    FailedJobs,
+    Needs,
+    format_duration,
+)
 from nosana_nb.watch._alert_store import AlertsState, AlertStore, Episode
 
 __all__ = ["DEFAULT_ALERT_INTERVAL", "ActiveAlert", "Alerts"]
@@ -155,9 +161,10 @@ class Alerts:
             The rule.
 
         Raises:
-            ValidationError: ``rule`` is not an alert rule, or a notifier is not callable.
+            ValidationError: ``rule`` is not one of the five rules (a subclass is refused
+                too: the alerts file could not read it back), or a notifier is not callable.
         """
-        if not isinstance(rule, AlertRule):
+        if type(rule) not in RULE_KINDS.values():  # only kinds the alerts file can store
             raise ValidationError(
                 f"rule must be an alert rule (StatusAlert, RunwayBelow, ...); "
                 f"got {type(rule).__name__}",
@@ -369,7 +376,11 @@ class Alerts:
             for title, rule in rules.items():
                 if self._state.rules.get(title) is not rule:
                     continue  # removed or replaced meanwhile
-                found, unknown = rule.evaluate(facts)
+                try:
+                    found, unknown = rule.evaluate(facts)
+                except Exception:  # one broken rule must not silence the others
+                    logger.exception("alert rule %r failed; its episodes stay as they are", title)
+                    continue
                 episodes = self._state.episodes.setdefault(title, {})
                 for key, finding in found.items():
                     if key in episodes:

@@ -203,6 +203,12 @@ def test_alerts_validate_what_they_are_given(tmp_path: Path) -> None:
     alerts = Alerts((DEP,), path=tmp_path / "h.alerts.json")
     with pytest.raises(ValidationError, match="rule"):
         alerts.add("status ERROR")  # type: ignore[arg-type]
+
+    class Custom(StatusAlert):
+        pass
+
+    with pytest.raises(ValidationError, match="rule"):
+        alerts.add(Custom())  # the alerts file could not read it back
     with pytest.raises(ValidationError, match="notify"):
         alerts.add(StatusAlert(), notify=["not callable"])
     with pytest.raises(ValidationError, match="notify"):

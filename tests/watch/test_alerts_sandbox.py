@@ -443,3 +443,26 @@ def test_a_restart_does_not_alert_on_what_ended_while_nobody_watched(
         assert second.alerts.check() == []
     assert second.alerts.events == []
     assert [rule.title for rule in second.alerts.rules] == [rule.title for rule in rules]
+
+
+def test_a_rule_that_breaks_leaves_the_others_working(
+    sandbox: SandboxHandle,
+    client: NosanaClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(self: NearTimeout, facts: object) -> None:
+        raise ZeroDivisionError("a bug in a rule")
+
+    monkeypatch.setattr(NearTimeout, "_evaluate", broken)
+    deployment = create_deployment(client, nos=None)
+    watcher = alert_watcher(client, deployment)
+    watcher.alerts.add(NearTimeout(60))
+    watcher.alerts.add(StatusAlert())
+    with watcher:
+        assert watcher.wait_connected(WAIT)
+        deployment.start(check_funds=False)
+        assert watcher.alerts.wait_for_events(1, kind="fired", timeout=WAIT)
+        events = watcher.alerts.events
+    assert [e.rule_kind for e in events] == ["status"]
+    assert "a bug in a rule" in caplog.text
