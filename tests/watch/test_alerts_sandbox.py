@@ -336,13 +336,19 @@ def test_rules_and_episodes_survive_a_kernel_restart(
     deployment = create_deployment(client, nos=None)
     rule = StatusAlert()
     with webhook_receiver() as receiver:
+        receiver.fail_first = 2  # the endpoint answers 500 twice, then takes it
         first_seen: list[AlertEvent] = []
+        hook = WebhookNotifier(receiver.url, style="discord", backoff_factor=0)
         first = alert_watcher(client, deployment, path=path)
-        first.alerts.add(rule, notify=[first_seen.append, WebhookNotifier(receiver.url)])
+        first.alerts.add(rule, notify=[first_seen.append, hook])
         with first:
             assert first.wait_connected(WAIT)
             deployment.start(check_funds=False)
             assert first.alerts.wait_for_events(1, kind="fired", timeout=WAIT)
+        assert hook.flush(WAIT)
+        assert receiver.requests == 3
+        (delivered,) = receiver.payloads()
+    assert delivered["embeds"][0]["description"] == first_seen[0].message
     stored = (tmp_path / "history.alerts.json").read_text(encoding="utf-8")
     assert TOKEN not in stored
     assert receiver.url not in stored
