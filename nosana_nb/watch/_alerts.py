@@ -39,6 +39,7 @@ from nosana_nb.watch._alert_rules import (
     format_duration,
 )
 from nosana_nb.watch._alert_store import AlertsState, AlertStore, Episode
+from nosana_nb.watch._notifiers import LogNotifier
 
 __all__ = ["DEFAULT_ALERT_INTERVAL", "ActiveAlert", "Alerts"]
 
@@ -74,12 +75,14 @@ class ActiveAlert:
 def _notifiers(notify: Any) -> tuple[NotifierLike, ...]:
     if notify is None:
         return ()
-    items = [notify] if callable(notify) or hasattr(notify, "notify") else notify
+    single = callable(notify) or hasattr(notify, "notify") or isinstance(notify, logging.Logger)
+    items = [notify] if single else notify
     if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
         raise ValidationError(
-            "notify must be a notifier, a callable, or a list of them", argument="notify"
+            "notify must be a notifier, a callable, a logger, or a list of them",
+            argument="notify",
         )
-    checked = tuple(items)
+    checked = tuple(LogNotifier(i) if isinstance(i, logging.Logger) else i for i in items)
     for item in checked:
         if not (callable(getattr(item, "notify", None)) or callable(item)):
             raise ValidationError(
@@ -155,7 +158,8 @@ class Alerts:
 
         Args:
             rule: a StatusAlert, RunwayBelow, FailedJobs, QueuedTooLong or NearTimeout.
-            notify: a notifier (``notify(event)``), a callable ``f(event)``, or a list of them.
+            notify: a notifier (``notify(event)``), a callable ``f(event)``, a
+                ``logging.Logger`` (wrapped in a LogNotifier), or a list of them.
 
         Returns:
             The rule.

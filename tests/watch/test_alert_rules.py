@@ -220,6 +220,8 @@ def test_alerts_validate_what_they_are_given(tmp_path: Path) -> None:
         alerts.check()
     with pytest.raises(ValidationError):
         alerts.wait_for_events(kind="exploded")
+    alerts.add(StatusAlert(), notify=logging.getLogger("tests.alerts"))
+    assert isinstance(alerts._notify[StatusAlert().title][0], LogNotifier)
     alerts.add(StatusAlert(), notify=print)
     alerts.add(StatusAlert(), notify=[LogNotifier()])  # same title: replaces, one rule
     assert alerts.rules == [StatusAlert()]
