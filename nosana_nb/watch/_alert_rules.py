@@ -124,7 +124,9 @@ def format_duration(value: timedelta) -> str:
     if minutes < 120:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} d {hours % 24} h"
+    if hours >= 48:
+        return f"{hours // 24} d {hours % 24} h" if hours % 24 else f"{hours // 24} d"
+    return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
 
 
 def _check_name(name: Any) -> str | None:

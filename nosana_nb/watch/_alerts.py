@@ -402,7 +402,7 @@ class Alerts:
                 for key in [k for k in episodes if k not in found and k not in unknown]:
                     episode = episodes.pop(key)
                     lasted = format_duration(max(facts.now - episode.started_at, _ZERO))
-                    message = f"{episode.message} (cleared after {lasted})"
+                    message = f"{episode.message} · cleared after {lasted}"
                     events.append(_event("resolved", rule, key, episode, facts.now, message))
             if events:
                 self._state.events.extend(events)

@@ -81,7 +81,10 @@ def test_rules_normalise_their_parameters() -> None:
     assert StatusAlert("ERROR").statuses == ("ERROR",)
     assert RunwayBelow(5400).threshold == timedelta(minutes=90)
     assert RunwayBelow(5400).title == "vault runway below 90 min"
-    assert FailedJobs(2, timedelta(hours=3)).title == "2+ failed jobs within 3 h 00 min"
+    assert FailedJobs(2, timedelta(hours=3)).title == "2+ failed jobs within 3 h"
+    assert QueuedTooLong(timedelta(hours=2, minutes=5)).title.endswith("2 h 05 min")
+    assert NearTimeout(timedelta(days=3)).title.startswith("running job within 3 d ")
+    assert RunwayBelow(timedelta(days=2, hours=5)).title == "vault runway below 2 d 5 h"
 
 
 @pytest.mark.parametrize(
