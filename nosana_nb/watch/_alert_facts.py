@@ -119,6 +119,9 @@ class FactReader:
             if isinstance(handle, AsyncDeployment):
                 handles[deployment] = handle
                 facts.timeouts[deployment] = handle.timeout
+                facts.strategies[deployment] = str(
+                    getattr(handle.strategy, "value", handle.strategy)
+                )
             elif isinstance(handle, Exception):
                 self._warn("deployment details", handle)
             elif isinstance(handle, BaseException):

@@ -64,6 +64,8 @@ class Facts:
     jobs: dict[str, dict[str, JobFact]] = field(default_factory=dict)
     timeouts: dict[str, timedelta] = field(default_factory=dict)
     """Each deployment's job timeout (from its detail)."""
+    strategies: dict[str, str] = field(default_factory=dict)
+    """Each deployment's strategy (from its detail)."""
     vault_runway: dict[str, timedelta | None] = field(default_factory=dict)
     """Time the vault's NOS buys at the deployment's burn; None when it is not spending."""
     credit_runway: timedelta | None = None
@@ -490,8 +492,9 @@ class QueuedTooLong(AlertRule):
 class NearTimeout(AlertRule):
     """A running job is within ``within`` of its timeout (started + the deployment's timeout).
 
-    One episode per job; it resolves when the job ends. Extensions (SIMPLE-EXTEND, INFINITE)
-    are not seen by the stream, so such jobs count from their first start.
+    One episode per job; it resolves when the job ends. SIMPLE-EXTEND deployments are left
+    out: the service extends their jobs shortly before the timeout, which the stream does not
+    report. INFINITE jobs count from their start (their replacement is listed before that).
 
     Args:
         within: a timedelta or seconds.
@@ -523,6 +526,8 @@ class NearTimeout(AlertRule):
         found: dict[str, Finding] = {}
         unknown: set[str] = set()
         for deployment in facts.deployments:
+            if facts.strategies.get(deployment) == "SIMPLE-EXTEND":
+                continue
             for address, job in facts.jobs.get(deployment, {}).items():
                 if job.state != "RUNNING" or job.started_at is None:
                     continue

@@ -33,8 +33,9 @@ def create_deployment(
     timeout: timedelta = timedelta(hours=1),
     nos: str | Decimal | None = "50",
     name: str = "alerted",
+    strategy: str = "SIMPLE",
 ) -> Deployment:
-    """A SIMPLE deployment with its own vault holding ``nos`` NOS (None: no NOS at all)."""
+    """A deployment with its own vault holding ``nos`` NOS (None: no NOS at all)."""
     vault = client.vaults.create()
     if nos is None:
         vault.topup(sol="0.05")
@@ -45,7 +46,7 @@ def create_deployment(
         market=client.markets.get(market).address,
         replicas=replicas,
         timeout=timeout,
-        strategy="SIMPLE",
+        strategy=strategy,
         job_definition=JOB,
         vault=vault.address,
         check_funds=False,

@@ -172,6 +172,10 @@ def test_queued_and_near_timeout_use_the_service_time_given() -> None:
     assert found[f"{DEP}/{JOB}"].details["seconds_left"] == 300
     found, _ = rule.evaluate(facts(jobs={DEP: jobs}, timeouts={DEP: timedelta(hours=2)}))
     assert found == {}
+    extended = facts(
+        jobs={DEP: jobs}, timeouts={DEP: timedelta(hours=1)}, strategies={DEP: "SIMPLE-EXTEND"}
+    )
+    assert rule.evaluate(extended) == ({}, set())  # the service extends those jobs itself
 
 
 def test_the_jobs_list_overrules_a_stream_that_has_not_caught_up() -> None:

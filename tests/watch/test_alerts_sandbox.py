@@ -472,3 +472,27 @@ def test_a_rule_that_breaks_leaves_the_others_working(
         events = watcher.alerts.events
     assert [e.rule_kind for e in events] == ["status"]
     assert "a bug in a rule" in caplog.text
+
+
+def test_near_timeout_leaves_jobs_the_service_extends_alone(
+    sandbox: SandboxHandle, client: NosanaClient
+) -> None:
+    deployment = create_deployment(
+        client, replicas=3, nos="50", timeout=timedelta(hours=1), strategy="SIMPLE-EXTEND"
+    )
+    watcher = alert_watcher(client, deployment)
+    watcher.alerts.add(NearTimeout(timedelta(minutes=10)))
+    with watcher:
+        assert watcher.wait_connected(WAIT)
+        deployment.start()
+        sandbox.advance(120)
+        assert watcher.wait_until(
+            lambda rows: sum(r.get("state") == "RUNNING" for r in rows) == 3, WAIT
+        )
+        sandbox.advance(54 * 60)  # past the first extension (5 min before the hour)
+        assert watcher.alerts.check() == []
+        sandbox.advance(30 * 60)
+        assert watcher.alerts.check() == []
+        records = sandbox.store.find("jobs", deployment=deployment.id)
+    assert "RUNNING" in [r["state"] for r in records]  # extended past its first hour
+    assert watcher.alerts.events == []
