@@ -293,12 +293,16 @@ class Watcher:
         ]
         try:
             async with asyncio.TaskGroup() as group:
-                for session in sessions:
+                streams = [
                     group.create_task(session.run(client), name=f"watch {session.deployment}")
-                group.create_task(
+                    for session in sessions
+                ]
+                alerts = group.create_task(
                     self._alerts.run(client, clock, self._recorder.rows, self._caught_up),
                     name="alerts",
                 )
+                await asyncio.wait(streams)  # every stream failed for good: nothing to evaluate
+                alerts.cancel()
         finally:
             await client.aclose()
 

@@ -30,6 +30,7 @@ from nosana_nb.watch import (
     QueuedTooLong,
     RunwayBelow,
     StatusAlert,
+    Watcher,
     WebhookNotifier,
 )
 from tests.frames.sandbox_helpers import sandbox_client
@@ -495,4 +496,17 @@ def test_near_timeout_leaves_jobs_the_service_extends_alone(
         assert watcher.alerts.check() == []
         records = sandbox.store.find("jobs", deployment=deployment.id)
     assert "RUNNING" in [r["state"] for r in records]  # extended past its first hour
+    assert watcher.alerts.events == []
+
+
+def test_the_alerts_do_not_keep_a_watcher_whose_streams_all_failed_alive(
+    client: NosanaClient,
+) -> None:
+    missing = str(Wallet.generate().address)
+    watcher = Watcher(client, missing, reconnect_backoff=(0.05, 0.2))
+    watcher.alerts.add(StatusAlert())
+    watcher.start()
+    assert settle_until(lambda: not watcher.is_running)
+    watcher.stop()
+    assert watcher.status[missing].state == "failed"
     assert watcher.alerts.events == []
