@@ -317,7 +317,11 @@ def test_a_reconnect_neither_repeats_nor_loses_an_episode(
         assert watcher.wait_connected(WAIT, connects=connects + 2)  # two fresh snapshots
         assert watcher.alerts.check() == []
 
+        dropped = sandbox.faults.injected()["drop"]
         sandbox.set_faults(drop_rate=1.0, apply_to=[stream_path])  # the stream cannot reopen
+        # a reconnect already under way may still get through: wait for one that was dropped,
+        # after which no stream is open
+        assert settle_until(lambda: sandbox.faults.injected()["drop"] > dropped)
         assert settle_until(lambda: watcher.status[deployment.id].state == "reconnecting")
         deployment.vault.topup(nos="50")
         sandbox.advance(1200)
