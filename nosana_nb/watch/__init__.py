@@ -23,7 +23,36 @@ socket read to time out.
 
 from __future__ import annotations
 
+from nosana_nb.watch._alert_events import AlertEvent, Notifier
+from nosana_nb.watch._alert_rules import (
+    AlertRule,
+    FailedJobs,
+    NearTimeout,
+    QueuedTooLong,
+    RunwayBelow,
+    StatusAlert,
+)
+from nosana_nb.watch._alerts import ActiveAlert, Alerts
+from nosana_nb.watch._notifiers import LogNotifier, WebhookNotifier, webhook_payload
 from nosana_nb.watch._recorder import ConnectionState, WatchStatus
 from nosana_nb.watch._watcher import Watcher, stop_all
 
-__all__ = ["ConnectionState", "WatchStatus", "Watcher", "stop_all"]
+__all__ = [
+    "ActiveAlert",
+    "AlertEvent",
+    "AlertRule",
+    "Alerts",
+    "ConnectionState",
+    "FailedJobs",
+    "LogNotifier",
+    "NearTimeout",
+    "Notifier",
+    "QueuedTooLong",
+    "RunwayBelow",
+    "StatusAlert",
+    "WatchStatus",
+    "Watcher",
+    "WebhookNotifier",
+    "stop_all",
+    "webhook_payload",
+]

@@ -21,6 +21,8 @@ from nosana_nb.core.errors import ValidationError, WalletError
 from nosana_nb.core.retry_policy import STREAM_TRANSPORT_RETRIES
 from nosana_nb.core.service_clock import last_seen_now
 from nosana_nb.core.validation import check_pubkey
+from nosana_nb.watch._alert_store import alerts_path
+from nosana_nb.watch._alerts import Alerts
 from nosana_nb.watch._journal import Journal
 from nosana_nb.watch._recorder import ConnectionState, Recorder, RowCallback, WatchStatus
 from nosana_nb.watch._rows import Row
@@ -150,7 +152,8 @@ class Watcher:
             http_client: pass a transport instead).
         deployments: a deployment id, a Deployment / AsyncDeployment, or an iterable of them.
         path: JSON-lines file to append rows to and to load earlier rows from. One watcher
-            per file at a time.
+            per file at a time. The alert rules and their open episodes are kept beside it
+            (``history.jsonl`` -> ``history.alerts.json``; see :attr:`alerts`).
         on_change: called with each new row (a copy), on the watcher's thread: keep it quick.
         reconnect_backoff: (initial, max) seconds between reconnect attempts; doubles per
             failed attempt, with jitter, and resets after a connection that delivered frames.
@@ -186,10 +189,15 @@ class Watcher:
         self._recorder = Recorder(list(self._deployments), journal)
         if on_change is not None:
             self._recorder.subscribe(on_change)
+        self._alerts = Alerts(
+            self._deployments, path=None if self._path is None else alerts_path(self._path)
+        )
+        self._recorder.subscribe(self._alerts.on_row)
         self._control = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._main: asyncio.Task[None] | None = None
+        self._connects_at_start: dict[str, int] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -202,6 +210,11 @@ class Watcher:
     def path(self) -> Path | None:
         """The JSON-lines file rows are appended to, if any."""
         return self._path
+
+    @property
+    def alerts(self) -> Alerts:
+        """The alert rules evaluated on this watcher's stream (kept beside ``path``)."""
+        return self._alerts
 
     @property
     def is_running(self) -> bool:
@@ -220,6 +233,7 @@ class Watcher:
                 return self
             loop = asyncio.new_event_loop()
             self._loop = loop
+            self._connects_at_start = {d: s.connects for d, s in self.status.items()}
             self._main = loop.create_task(self._watch_all())
             for deployment in self._deployments:
                 self._recorder.set_status(deployment, state="connecting")
@@ -294,10 +308,26 @@ class Watcher:
         ]
         try:
             async with asyncio.TaskGroup() as group:
-                for session in sessions:
+                streams = [
                     group.create_task(session.run(client), name=f"watch {session.deployment}")
+                    for session in sessions
+                ]
+                alerts = group.create_task(
+                    self._alerts.run(client, clock, self._recorder.rows, self._caught_up),
+                    name="alerts",
+                )
+                await asyncio.wait(streams)  # every stream failed for good: nothing to evaluate
+                alerts.cancel()
         finally:
             await client.aclose()
+
+    def _caught_up(self) -> bool:
+        """Every stream connected in this run (or failed for good): the rows are current."""
+        before = self._connects_at_start
+        return all(
+            s.connects > before.get(d, 0) or s.state == "failed"
+            for d, s in self._recorder.statuses().items()
+        )
 
     # --- reading ------------------------------------------------------------------------------
 

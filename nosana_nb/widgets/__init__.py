@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from nosana_nb.widgets._create import CreateDeploymentForm
     from nosana_nb.widgets._dashboard import DeploymentDashboard
     from nosana_nb.widgets._markets import MarketExplorer
+    from nosana_nb.widgets._toast import AlertToast
     from nosana_nb.widgets._vault import VaultWidget
 
 # public name -> the module that defines it, imported when the name is first used
@@ -34,10 +35,13 @@ _LAZY = {
     # the deployment controls and the dashboard
     "DeploymentControls": "nosana_nb.widgets._controls",
     "DeploymentDashboard": "nosana_nb.widgets._dashboard",
+    # the alerts toast (a notifier for watcher.alerts)
+    "AlertToast": "nosana_nb.widgets._toast",
 }
 
 __all__ = [
     "DEFAULT_MIN_INTERVAL",
+    "AlertToast",
     "CreateDeploymentForm",
     "DeploymentControls",
     "DeploymentDashboard",
