@@ -108,8 +108,8 @@ class Notifier(Protocol):
     """Anything with ``notify(event)``; a plain callable ``f(event)`` works too.
 
     Notifiers are called on the watcher's thread, one after the other: a slow one delays the
-    next alert (the webhook notifier queues and returns at once). One that raises is logged
-    and skipped.
+    next alert (the webhook notifier queues and returns at once). An exception from one is
+    logged and skipped.
     """
 
     def notify(self, event: AlertEvent) -> None:

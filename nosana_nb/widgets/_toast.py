@@ -77,6 +77,7 @@ class AlertToast(widgets.VBox):
     Args:
         limit: how many cards to show at most (1 to 50).
         title: the heading above the cards.
+        kwargs: passed on to ``ipywidgets.VBox`` (layout, ...).
 
     Raises:
         ValidationError: a limit that is not an int from 1 to 50, or a title that is not text.
