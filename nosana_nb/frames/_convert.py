@@ -85,11 +85,18 @@ def as_records(source: Any, *, what: str, envelope: str | None = None) -> list[R
 
 class Columns:
     """Object-array columns of ``records``: ``keys`` are read in one row-major pass; any other
-    key (a rarely needed alternate spelling) is read on first use."""
+    key (a rarely needed alternate spelling) is read on first use.
+
+    Each column is copied out of the row-major table once, on first use, into an array of its
+    own: contiguous (pandas' NA checks and numpy casts would otherwise copy a strided column
+    again, several times) and owned, so a converter may keep it (a string column's
+    ``StringArray`` does) without a copy and without holding the whole table alive."""
 
     def __init__(self, records: Sequence[Record], keys: Sequence[str]) -> None:
         self._records = records
         self._data: dict[str, np.ndarray] = {}
+        self._table: np.ndarray | None = None
+        self._positions: dict[str, int] = {}
         wanted = list(dict.fromkeys(keys))
         matrix = None
         if _dicts_to_array is not None and records:
@@ -98,14 +105,16 @@ class Columns:
             except TypeError:  # mappings that are not dicts
                 matrix = None
         if matrix is not None and matrix.shape == (len(records), len(wanted)):
-            # one transposing copy makes every column contiguous (pandas' NA checks and numpy
-            # casts would otherwise copy each strided column again, several times)
-            by_column = np.ascontiguousarray(matrix.T)
-            self._data = {k: by_column[i] for i, k in enumerate(wanted)}
+            self._table = matrix
+            self._positions = {k: i for i, k in enumerate(wanted)}
 
     def _column(self, key: str) -> np.ndarray:
         if key not in self._data:
-            self._data[key] = _object_array([r.get(key) for r in self._records])
+            position = self._positions.get(key)
+            if self._table is not None and position is not None:
+                self._data[key] = np.ascontiguousarray(self._table[:, position])
+            else:
+                self._data[key] = _object_array([r.get(key) for r in self._records])
         return self._data[key]
 
     def get(self, key: str, *alternates: str) -> np.ndarray:
@@ -169,19 +178,30 @@ def require(raw: Column, what: str, field: str) -> None:
 
 
 def strings(
-    raw: Column, what: str, field: str, *, required: bool = False, blank_is_na: bool = True
+    raw: Column,
+    what: str,
+    field: str,
+    *,
+    required: bool = False,
+    blank_is_na: bool = True,
+    missing_marker: str | None = None,
 ) -> pd.Series:
+    """A ``string`` column; ``""`` (unless ``blank_is_na`` is false) and ``missing_marker``
+    (a placeholder the service writes for "none") become NA."""
     values = _as_array(raw)
     if required:
         require(values, what, field)
-    if blank_is_na and len(values):
-        blank = values == ""
-        if blank.any():
+    markers = ([""] if blank_is_na else []) + ([missing_marker] if missing_marker else [])
+    if markers and len(values):
+        missing = values == markers[0]
+        for marker in markers[1:]:
+            missing |= values == marker
+        if missing.any():
             values = values.copy()
-            values[blank] = None
+            values[missing] = None
     try:
         # StringArray validates (str or missing only) and maps None/NaN to NA in one C pass;
-        # it keeps the array it is given, so a view into the shared table is copied first
+        # it keeps the array it is given, so a view into another array is copied first
         array = pd.arrays.StringArray(values if values.base is None else values.copy())
     except (TypeError, ValueError):
         raise _bad_type(what, field, values, str, "a string") from None
