@@ -85,18 +85,11 @@ def as_records(source: Any, *, what: str, envelope: str | None = None) -> list[R
 
 class Columns:
     """Object-array columns of ``records``: ``keys`` are read in one row-major pass; any other
-    key (a rarely needed alternate spelling) is read on first use.
-
-    Each column is copied out of the row-major table once, on first use, into an array of its
-    own: contiguous (pandas' NA checks and numpy casts would otherwise copy a strided column
-    again, several times) and owned, so a converter may keep it (a string column's
-    ``StringArray`` does) without a copy and without holding the whole table alive."""
+    key (a rarely needed alternate spelling) is read on first use."""
 
     def __init__(self, records: Sequence[Record], keys: Sequence[str]) -> None:
         self._records = records
         self._data: dict[str, np.ndarray] = {}
-        self._table: np.ndarray | None = None
-        self._positions: dict[str, int] = {}
         wanted = list(dict.fromkeys(keys))
         matrix = None
         if _dicts_to_array is not None and records:
@@ -105,16 +98,14 @@ class Columns:
             except TypeError:  # mappings that are not dicts
                 matrix = None
         if matrix is not None and matrix.shape == (len(records), len(wanted)):
-            self._table = matrix
-            self._positions = {k: i for i, k in enumerate(wanted)}
+            # one transposing copy makes every column contiguous (pandas' NA checks and numpy
+            # casts would otherwise copy each strided column again, several times)
+            by_column = np.ascontiguousarray(matrix.T)
+            self._data = {k: by_column[i] for i, k in enumerate(wanted)}
 
     def _column(self, key: str) -> np.ndarray:
         if key not in self._data:
-            position = self._positions.get(key)
-            if self._table is not None and position is not None:
-                self._data[key] = np.ascontiguousarray(self._table[:, position])
-            else:
-                self._data[key] = _object_array([r.get(key) for r in self._records])
+            self._data[key] = _object_array([r.get(key) for r in self._records])
         return self._data[key]
 
     def get(self, key: str, *alternates: str) -> np.ndarray:
@@ -201,7 +192,7 @@ def strings(
             values[missing] = None
     try:
         # StringArray validates (str or missing only) and maps None/NaN to NA in one C pass;
-        # it keeps the array it is given, so a view into another array is copied first
+        # it keeps the array it is given, so a view into the shared table is copied first
         array = pd.arrays.StringArray(values if values.base is None else values.copy())
     except (TypeError, ValueError):
         raise _bad_type(what, field, values, str, "a string") from None
