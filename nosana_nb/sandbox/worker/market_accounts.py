@@ -48,7 +48,6 @@ class MarketAccounts:
             generation = self._store.generation("jobs")
             if generation == self._jobs_generation:
                 return 0  # no job written since the last refresh
-            self._jobs_generation = generation
             for job in self._store.scan("jobs", state="RUNNING"):
                 if job.get("node"):
                     busy.add(str(job["node"]))
@@ -57,8 +56,9 @@ class MarketAccounts:
                 queued.setdefault(waiting_in, []).append((str(job["created_at"]), str(job["job"])))
         seen = (frozenset(busy), queued)
         if seen == self._last_seen:
-            return 0  # only this worker writes market accounts: they still hold these queues
-        self._last_seen = seen
+            # only this worker writes market accounts: they still hold these queues
+            self._jobs_generation = generation
+            return 0
         written = 0
         for market in MARKETS:
             pool = self._network.nodes(market.address)
@@ -72,4 +72,6 @@ class MarketAccounts:
                 queued_jobs=[job for _, job in sorted(queued.get(market.address, []))],
             )
             written += self._chain.write_market_account(market.address, state)
+        # remembered once every account is written: a failed write is retried next pass
+        self._last_seen, self._jobs_generation = seen, generation
         return written
