@@ -4,7 +4,7 @@ Targets: jobs_dataframe ≤ 1.3× DataFrame.from_records and ≤ 0.5× json_norm
 wire records (default 1,000,000 jobs; ``--jobs`` to change), with a peak memory ≤ 1.5×
 from_records' (tracemalloc, each in a fresh interpreter so neither inherits the other's
 arenas); plot_job_timeline at 10,000 jobs builds in ≤ 2 s with ≤ 5 MB of figure JSON.
-Timings are medians of interleaved rounds.
+Timings (json_normalize's too) are medians of interleaved rounds.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,18 +90,18 @@ def _peak_in_subprocess(builder: str, count: int) -> int:
 
 def measure(args: argparse.Namespace) -> list[Result]:
     records = job_records(args.jobs)
+    # json_normalize runs in the same interleaved rounds: one run of it swung 5 s to 12 s on
+    # the shared machine
     times = interleaved_medians(
         {
             "from_records": lambda: pd.DataFrame.from_records(records),
             "jobs_dataframe": lambda: jobs_dataframe(records),
+            "json_normalize": lambda: pd.json_normalize(records),
         },
         args.frame_rounds,
         warmup=0,
     )
-    # json_normalize is several times slower: one run is enough to compare against
-    started = time.perf_counter()
-    pd.json_normalize(records)
-    normalize = time.perf_counter() - started
+    normalize = times["json_normalize"]
     peaks = {name: _peak_in_subprocess(name, args.jobs) for name in BUILDERS}
 
     timeline_jobs = jobs_dataframe(job_records(args.timeline_jobs, deployments=20))

@@ -1,18 +1,14 @@
 """nosana_nb: run, scale, watch and pay for Nosana GPU deployments from Jupyter.
 
-The API core is imported eagerly and is light (httpx, solders, pydantic). The notebook layers
-(``nosana_nb.frames``, ``nosana_nb.plots``) pull in pandas and plotly and are imported on
-first use of their module.
+``import nosana_nb`` loads only the errors; every other public name (the clients, ``connect``,
+the wallet) loads its module on first use, and so do the notebook layers
+(``nosana_nb.frames``, ``nosana_nb.plots``, which pull in pandas and plotly).
 """
 
-from nosana_nb._connect import (
-    connect,
-    current_sandbox,
-    let_time_pass,
-    notebook_client,
-    stop_sandbox,
-)
-from nosana_nb.core import (
+from typing import TYPE_CHECKING
+
+from nosana_nb.core._lazy import lazy_exports
+from nosana_nb.core.errors import (
     APIConnectionError,
     APIError,
     ApiKeyVaultError,
@@ -20,19 +16,13 @@ from nosana_nb.core import (
     APIStatusError,
     APITimeoutError,
     ArchivedDeploymentError,
-    AsyncDeployment,
-    AsyncNosanaClient,
     AuthenticationError,
     BadRequestError,
-    Client,
-    ClientOptions,
     ConfigError,
     ConflictError,
     DeadlineExceededError,
-    Deployment,
     DeploymentFailedError,
     DeploymentNotFoundError,
-    DeploymentStatus,
     DeploymentWaitError,
     HistoryNotLoadedError,
     IncorrectStrategyError,
@@ -40,9 +30,6 @@ from nosana_nb.core import (
     InternalServerError,
     InvalidStateError,
     JobNotFoundError,
-    JobState,
-    NetworkConfig,
-    NosanaClient,
     NosanaError,
     NotFoundError,
     OperationCancelled,
@@ -54,7 +41,6 @@ from nosana_nb.core import (
     RowFormatError,
     SolanaRPCError,
     StaticImageError,
-    Strategy,
     StreamError,
     StreamIdleError,
     UnsafeWithdrawError,
@@ -62,10 +48,54 @@ from nosana_nb.core import (
     VaultEmptyError,
     VaultNotFoundError,
     WaitTimeoutError,
-    Wallet,
     WalletError,
 )
-from nosana_nb.core.jobdef import container_job, validate_job_definition
+
+if TYPE_CHECKING:
+    from nosana_nb._connect import (
+        connect,
+        current_sandbox,
+        let_time_pass,
+        notebook_client,
+        stop_sandbox,
+    )
+    from nosana_nb.core import (
+        AsyncDeployment,
+        AsyncNosanaClient,
+        Client,
+        ClientOptions,
+        Deployment,
+        DeploymentStatus,
+        JobState,
+        NetworkConfig,
+        NosanaClient,
+        Strategy,
+        Wallet,
+    )
+    from nosana_nb.core.jobdef import container_job, validate_job_definition
+
+_EXPORTS: dict[str, str] = {
+    "connect": "nosana_nb._connect",
+    "current_sandbox": "nosana_nb._connect",
+    "let_time_pass": "nosana_nb._connect",
+    "notebook_client": "nosana_nb._connect",
+    "stop_sandbox": "nosana_nb._connect",
+    "AsyncDeployment": "nosana_nb.core",
+    "AsyncNosanaClient": "nosana_nb.core",
+    "Client": "nosana_nb.core",
+    "ClientOptions": "nosana_nb.core",
+    "Deployment": "nosana_nb.core",
+    "DeploymentStatus": "nosana_nb.core",
+    "JobState": "nosana_nb.core",
+    "NetworkConfig": "nosana_nb.core",
+    "NosanaClient": "nosana_nb.core",
+    "Strategy": "nosana_nb.core",
+    "Wallet": "nosana_nb.core",
+    "container_job": "nosana_nb.core.jobdef",
+    "validate_job_definition": "nosana_nb.core.jobdef",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), submodules=True)
+
 
 __version__ = "0.1.0"
 

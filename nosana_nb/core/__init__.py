@@ -1,17 +1,8 @@
 """The API core: typed sync + async clients for the Nosana deployment manager and friends."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from nosana_nb.core.client import AsyncNosanaClient, Client, NosanaClient
-from nosana_nb.core.config import NETWORKS, NetworkConfig, resolve_network
-from nosana_nb.core.deployments import (
-    AsyncDeployment,
-    AsyncDeployments,
-    AsyncVaults,
-    Deployment,
-    Deployments,
-    Vaults,
-)
+from nosana_nb.core._lazy import lazy_exports
 from nosana_nb.core.errors import (
     APIConnectionError,
     APIError,
@@ -54,49 +45,107 @@ from nosana_nb.core.errors import (
     WaitTimeoutError,
     WalletError,
 )
-from nosana_nb.core.jobs import AsyncJobs, Jobs
-from nosana_nb.core.markets import SOL_LAMPORTS_PER_JOB, AsyncMarkets, Markets
-from nosana_nb.core.models import (
-    CostEstimate,
-    DeploymentMessage,
-    DeploymentModel,
-    DeploymentState,
-    Endpoint,
-    Event,
-    EventMessage,
-    Job,
-    JobDetail,
-    JobMessage,
-    Market,
-    Page,
-    PaginationMeta,
-    Revision,
-    Stats,
-    StreamMessage,
-    Task,
-    TaskDoneMessage,
-    TaskMessage,
-    UnknownMessage,
-    VaultInfo,
-)
-from nosana_nb.core.options import ClientOptions
-from nosana_nb.core.pagination import AsyncPager, SyncPager
-from nosana_nb.core.retry_policy import RetryCounter, Sleeper
-from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType
-from nosana_nb.core.wallet import Wallet
 
 if TYPE_CHECKING:
+    from nosana_nb.core.client import AsyncNosanaClient, Client, NosanaClient
+    from nosana_nb.core.config import NETWORKS, NetworkConfig, resolve_network
+    from nosana_nb.core.deployments import (
+        AsyncDeployment,
+        AsyncDeployments,
+        AsyncVaults,
+        Deployment,
+        Deployments,
+        Vaults,
+    )
+    from nosana_nb.core.jobs import AsyncJobs, Jobs
+    from nosana_nb.core.markets import SOL_LAMPORTS_PER_JOB, AsyncMarkets, Markets
+    from nosana_nb.core.models import (
+        CostEstimate,
+        DeploymentMessage,
+        DeploymentModel,
+        DeploymentState,
+        Endpoint,
+        Event,
+        EventMessage,
+        Job,
+        JobDetail,
+        JobMessage,
+        Market,
+        Page,
+        PaginationMeta,
+        Revision,
+        Stats,
+        StreamMessage,
+        Task,
+        TaskDoneMessage,
+        TaskMessage,
+        UnknownMessage,
+        VaultInfo,
+    )
+    from nosana_nb.core.options import ClientOptions
+    from nosana_nb.core.pagination import AsyncPager, SyncPager
+    from nosana_nb.core.retry_policy import RetryCounter, Sleeper
+    from nosana_nb.core.validation import DeploymentStatus, JobState, Strategy, TaskType
     from nosana_nb.core.vaults import AsyncVault, Vault
+    from nosana_nb.core.wallet import Wallet
 
-
-def __getattr__(name: str) -> Any:
-    # The vault classes pull in solana-py's SPL token builders (a third of a second to
-    # import): loaded on first use, so a notebook that only lists deployments never pays.
-    if name in ("AsyncVault", "Vault"):
-        from nosana_nb.core import vaults
-
-        return getattr(vaults, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Everything but the errors loads on first use: ``import nosana_nb.core`` costs a few
+# milliseconds, and the client (httpx, solders, pydantic models, routes) loads with the first
+# name that needs it. The vault classes also pull in solana-py"s SPL token builders (a third
+# of a second), so a notebook that only lists deployments never pays for them.
+_EXPORTS: dict[str, str] = {
+    "AsyncNosanaClient": "nosana_nb.core.client",
+    "Client": "nosana_nb.core.client",
+    "NosanaClient": "nosana_nb.core.client",
+    "NETWORKS": "nosana_nb.core.config",
+    "NetworkConfig": "nosana_nb.core.config",
+    "resolve_network": "nosana_nb.core.config",
+    "AsyncDeployment": "nosana_nb.core.deployments",
+    "AsyncDeployments": "nosana_nb.core.deployments",
+    "AsyncVaults": "nosana_nb.core.deployments",
+    "Deployment": "nosana_nb.core.deployments",
+    "Deployments": "nosana_nb.core.deployments",
+    "Vaults": "nosana_nb.core.deployments",
+    "AsyncJobs": "nosana_nb.core.jobs",
+    "Jobs": "nosana_nb.core.jobs",
+    "AsyncMarkets": "nosana_nb.core.markets",
+    "Markets": "nosana_nb.core.markets",
+    "SOL_LAMPORTS_PER_JOB": "nosana_nb.core.markets",
+    "CostEstimate": "nosana_nb.core.models",
+    "DeploymentMessage": "nosana_nb.core.models",
+    "DeploymentModel": "nosana_nb.core.models",
+    "DeploymentState": "nosana_nb.core.models",
+    "Endpoint": "nosana_nb.core.models",
+    "Event": "nosana_nb.core.models",
+    "EventMessage": "nosana_nb.core.models",
+    "Job": "nosana_nb.core.models",
+    "JobDetail": "nosana_nb.core.models",
+    "JobMessage": "nosana_nb.core.models",
+    "Market": "nosana_nb.core.models",
+    "Page": "nosana_nb.core.models",
+    "PaginationMeta": "nosana_nb.core.models",
+    "Revision": "nosana_nb.core.models",
+    "Stats": "nosana_nb.core.models",
+    "StreamMessage": "nosana_nb.core.models",
+    "Task": "nosana_nb.core.models",
+    "TaskDoneMessage": "nosana_nb.core.models",
+    "TaskMessage": "nosana_nb.core.models",
+    "UnknownMessage": "nosana_nb.core.models",
+    "VaultInfo": "nosana_nb.core.models",
+    "ClientOptions": "nosana_nb.core.options",
+    "AsyncPager": "nosana_nb.core.pagination",
+    "SyncPager": "nosana_nb.core.pagination",
+    "RetryCounter": "nosana_nb.core.retry_policy",
+    "Sleeper": "nosana_nb.core.retry_policy",
+    "DeploymentStatus": "nosana_nb.core.validation",
+    "JobState": "nosana_nb.core.validation",
+    "Strategy": "nosana_nb.core.validation",
+    "TaskType": "nosana_nb.core.validation",
+    "AsyncVault": "nosana_nb.core.vaults",
+    "Vault": "nosana_nb.core.vaults",
+    "Wallet": "nosana_nb.core.wallet",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [

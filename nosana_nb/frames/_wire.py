@@ -205,9 +205,7 @@ def jobs_dataframe(
             "tx",
         ],
     )
-    node = cv.strings(c.get("node"), what, "node")
-    if len(node):
-        node[node == NO_NODE] = pd.NA
+    node = cv.strings(c.get("node"), what, "node", missing_marker=NO_NODE)
     state = cv.categories(c.get("state"), JOB_STATES, what, "state", numeric=_JOB_STATE_NUMBERS)
     created = cv.iso_datetimes(c.get("created_at"), what, "created_at")
     if created.isna().any():

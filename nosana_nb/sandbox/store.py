@@ -66,10 +66,14 @@ class Change:
 
 Subscriber = Callable[[Change], None]
 
-INDEXED: dict[str, tuple[str, ...]] = {
+IndexField = str | tuple[str, ...]
+"""A field, or a tuple of fields indexed together (one bucket per combination of values)."""
+
+INDEXED: dict[str, tuple[IndexField, ...]] = {
     "deployments": ("id", "owner"),
     "revisions": ("deployment",),
-    "jobs": ("deployment", "job", "state"),
+    # (state, market): the worker's queues and busy nodes per market, exact and O(1) to count
+    "jobs": ("deployment", "job", "state", ("state", "market")),
     "events": ("deploymentId",),
     "tasks": ("deploymentId",),
     "vaults": ("vault", "owner"),
@@ -77,7 +81,9 @@ INDEXED: dict[str, tuple[str, ...]] = {
 }
 """Fields with an equality index, per collection."""
 
-UNORDERED = frozenset({("jobs", "state")})
+UNORDERED: frozenset[tuple[str, IndexField]] = frozenset(
+    {("jobs", "state"), ("jobs", ("state", "market"))}
+)
 """Indexes whose documents move between buckets all the time (a job's state): a move appends
 to the bucket, and a lookup through it sorts its ``_id``s instead."""
 
@@ -112,9 +118,10 @@ class Store:
         self._subscribers: list[Subscriber] = []
         self._docs: dict[str, dict[str, Doc]] = {name: {} for name in COLLECTIONS}
         # collection -> field -> value -> oids in insertion order
-        self._index: dict[str, dict[str, dict[Any, dict[str, None]]]] = {}
+        self._index: dict[str, dict[IndexField, dict[Any, dict[str, None]]]] = {}
         # (collection, field, value) -> that bucket's sort keys, ascending; rebuilt on demand
-        self._sorted: dict[tuple[str, str, Any], list[SortKey]] = {}
+        self._sorted: dict[tuple[str, IndexField, Any], list[SortKey]] = {}
+        self._generations: dict[str, int] = dict.fromkeys(COLLECTIONS, 0)
         with self.lock:
             for name in COLLECTIONS:
                 self.conn.execute(
@@ -204,6 +211,7 @@ class Store:
             if current is None:
                 return None
             self._unindex(collection, oid, current)
+            self._generations[collection] += 1
             self.conn.execute(f"DELETE FROM doc_{collection} WHERE oid = ?", (oid,))
             self._pending.append(Change(collection, "delete", oid, current, None, frozenset()))
             return copy.deepcopy(current)
@@ -240,8 +248,24 @@ class Store:
     def count(
         self, collection: str, predicate: Callable[[Doc], bool] | None = None, /, **equals: Any
     ) -> int:
+        """How many documents match; the size of one bucket when an index covers ``equals``."""
         with self.lock:
+            exact = None if predicate is not None else self._exact_bucket(collection, equals)
+            if exact is not None:
+                return len(exact)
             return sum(1 for _ in self._matching(collection, predicate, equals))
+
+    def generation(self, collection: str) -> int:
+        """A number that changes with every write to ``collection`` (a rollback included): what
+        a reader derived from the collection still holds while it is unchanged."""
+        with self.lock:
+            return self._generations[collection]
+
+    def index_values(self, collection: str, field: IndexField) -> list[Any]:
+        """The values of an indexed ``field`` (a tuple of values for a compound index) that at
+        least one document holds, without reading a document."""
+        with self.lock:
+            return list(self._index.get(collection, {}).get(field, {}))
 
     def sort_keys(
         self,
@@ -351,6 +375,7 @@ class Store:
             f"INSERT OR REPLACE INTO doc_{collection} (oid, body) VALUES (?, ?)",
             (oid, json.dumps(doc, separators=(",", ":"))),
         )
+        self._generations[collection] += 1
         before = self._docs[collection].get(oid)
         if before is not None:
             self._unindex(collection, oid, before, after=doc)
@@ -364,23 +389,47 @@ class Store:
         """The matching documents themselves (not copies): callers copy what they hand out."""
         table = self._docs[collection]
         candidates: Any = table.values()
-        indexed = INDEXED.get(collection, ())
-        buckets = [(f, self._bucket(collection, f, v)) for f, v in equals.items() if f in indexed]
+        buckets = self._covering_buckets(collection, equals)
+        rest = equals
         if buckets:
             smallest_field, smallest = min(buckets, key=lambda pair: len(pair[1]))
             oids = sorted(smallest) if (collection, smallest_field) in UNORDERED else smallest
             candidates = (table[oid] for oid in oids)
+            covered = set(smallest_field) if isinstance(smallest_field, tuple) else {smallest_field}
+            rest = {k: v for k, v in equals.items() if k not in covered}
         for doc in candidates:
-            if _matches(doc, predicate, equals):
+            if _matches(doc, predicate, rest):
                 yield doc
 
-    def _bucket(self, collection: str, field: str, value: Any) -> dict[str, None]:
+    def _covering_buckets(
+        self, collection: str, equals: Mapping[str, Any]
+    ) -> list[tuple[IndexField, dict[str, None]]]:
+        """The bucket of every index whose fields all appear in ``equals``."""
+        found: list[tuple[IndexField, dict[str, None]]] = []
+        for name in INDEXED.get(collection, ()):
+            if isinstance(name, tuple):
+                if all(f in equals for f in name):
+                    value = tuple(equals[f] for f in name)
+                    found.append((name, self._bucket(collection, name, value)))
+            elif name in equals:
+                found.append((name, self._bucket(collection, name, equals[name])))
+        return found
+
+    def _exact_bucket(self, collection: str, equals: Mapping[str, Any]) -> dict[str, None] | None:
+        """The bucket holding exactly the documents matching ``equals``, if an index has it."""
+        for name, bucket in self._covering_buckets(collection, equals):
+            fields = set(name) if isinstance(name, tuple) else {name}
+            if fields == set(equals):
+                return bucket
+        return None
+
+    def _bucket(self, collection: str, field: IndexField, value: Any) -> dict[str, None]:
         try:
             return self._index.get(collection, {}).get(field, {}).get(value, {})
         except TypeError:  # an unhashable value: no document holds it as an indexed key
             return {}
 
-    def _sorted_bucket(self, collection: str, field: str, value: Any) -> list[SortKey]:
+    def _sorted_bucket(self, collection: str, field: IndexField, value: Any) -> list[SortKey]:
         try:
             cached = self._sorted.get((collection, field, value))
         except TypeError:
@@ -395,8 +444,8 @@ class Store:
     def _add_to_index(self, collection: str, oid: str, doc: Doc, before: Doc | None) -> None:
         fields = self._index.setdefault(collection, {})
         for name in INDEXED.get(collection, ()):
-            value = doc.get(name, _MISSING)
-            if before is not None and before.get(name, _MISSING) == value:
+            value = _index_value(doc, name)
+            if before is not None and _index_value(before, name) == value:
                 if _sort_key(before) != _sort_key(doc):
                     self._forget_order(collection, name, value)
                 continue
@@ -417,8 +466,8 @@ class Store:
     def _unindex(self, collection: str, oid: str, doc: Doc, *, after: Doc | None = None) -> None:
         fields = self._index.get(collection, {})
         for name in INDEXED.get(collection, ()):
-            value = doc.get(name, _MISSING)
-            if after is not None and after.get(name, _MISSING) == value:
+            value = _index_value(doc, name)
+            if after is not None and _index_value(after, name) == value:
                 continue  # same bucket; _add_to_index handles an order change
             try:
                 bucket = fields.get(name, {}).get(value)
@@ -430,7 +479,7 @@ class Store:
                     del fields[name][value]
             self._forget_order(collection, name, value)
 
-    def _forget_order(self, collection: str, field: str, value: Any) -> None:
+    def _forget_order(self, collection: str, field: IndexField, value: Any) -> None:
         with suppress(TypeError):
             self._sorted.pop((collection, field, value), None)
 
@@ -454,6 +503,7 @@ class Store:
                     with suppress(ValueError):
                         highest = max(highest, int(oid, 16))
             self._docs[name] = docs
+            self._generations[name] = self._generations.get(name, 0) + 1
         self._counter = itertools.count(highest + 1)
         self._rebuild_indexes()
 
@@ -485,6 +535,12 @@ def _timestamp_of(key: str, value: Any) -> float | None:
     if key in _UNIX_SECONDS_FIELDS and isinstance(value, int | float) and value > 0:
         return float(value)
     return None
+
+
+def _index_value(doc: Mapping[str, Any], name: IndexField) -> Any:
+    if isinstance(name, tuple):
+        return tuple(doc.get(f, _MISSING) for f in name)
+    return doc.get(name, _MISSING)
 
 
 def _matches(doc: Doc, predicate: Callable[[Doc], bool] | None, equals: dict[str, Any]) -> bool:

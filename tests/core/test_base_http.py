@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -790,3 +791,46 @@ async def test_async_budget_is_respected(sleeps: list[float]) -> None:
             await http.request("GET", "/deployments")
         assert http.retries_total == 2
     assert len(script.requests) == 3
+
+
+def _ssl_context_of(client: httpx.Client | httpx.AsyncClient) -> Any:
+    return client._transport._pool._ssl_context  # type: ignore[union-attr]
+
+
+def test_every_httpx_client_of_a_client_shares_one_tls_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # loading the CA bundle costs tens of ms a time, and a client opens five httpx clients
+    from nosana_nb.core import NosanaClient
+    from nosana_nb.core._shared.http import shared_ssl_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    client = NosanaClient("devnet", WALLET, env={})
+    twin = client.to_async()
+    try:
+        owned = [client._dm, client._public, client._pin, client._credits_http, client.rpc]
+        owned += [twin._dm, twin._public, twin._pin, twin._credits_http, twin.rpc]
+        contexts = {id(_ssl_context_of(shell._client)) for shell in owned}
+        assert contexts == {id(shared_ssl_context())}
+        assert shared_ssl_context().verify_mode.name == "CERT_REQUIRED"
+        assert shared_ssl_context().check_hostname
+    finally:
+        client.close()
+        asyncio.run(twin.aclose())
+
+
+def test_the_shared_tls_context_follows_ssl_cert_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import certifi
+
+    from nosana_nb.core._shared.http import shared_ssl_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    default = shared_ssl_context()
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    from_file = shared_ssl_context()
+    assert from_file is not default
+    assert shared_ssl_context() is from_file
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert shared_ssl_context() is default

@@ -64,6 +64,21 @@ def test_job_columns_convert_units_and_placeholders() -> None:
     assert pd.isna(queued["tx"])
 
 
+def test_the_system_program_address_and_a_blank_node_mean_no_node() -> None:
+    # an unclaimed job names the all-ones address as its node (wire-contract §1.2)
+    nodes = [
+        "11111111111111111111111111111111",
+        "",
+        "Node2",
+        None,
+        "11111111111111111111111111111112",
+    ]
+    frame = jobs_dataframe([base_job(job=f"j{i}", node=node) for i, node in enumerate(nodes)])
+    assert frame["node"].dtype == "string"
+    assert frame["node"].isna().tolist() == [True, True, False, True, False]
+    assert frame["node"].iloc[4] == "11111111111111111111111111111112"
+
+
 def test_finished_list_job_without_time_end_uses_updated_at_and_says_so() -> None:
     frame = jobs_dataframe([base_job(state="COMPLETED", updated_at="2025-01-01T00:11:00.000Z")])
     row = frame.iloc[0]

@@ -251,3 +251,56 @@ def test_indexed_lookups_follow_updates_deletes_rollbacks_and_restarts(tmp_path:
         assert {j["market"] for j in reopened.scan("jobs", state="QUEUED")} == {"m", "n"}
     finally:
         reopened.close()
+
+
+def test_the_state_market_index_follows_moves_deletes_and_rollbacks() -> None:
+    store = Store()
+
+    def job(name: str, state: str, market: object = "m1") -> str:
+        doc = {"job": name, "state": state, "market": market, "created_at": "2026-01-01"}
+        return str(store.insert("jobs", doc)["_id"])
+
+    q1, q2 = job("q1", "QUEUED"), job("q2", "QUEUED", "m2")
+    job("r1", "RUNNING")
+    job("odd", "QUEUED", {"not": "hashable"})  # never in a bucket, still found by a scan
+    assert store.count("jobs", state="QUEUED", market="m1") == 1
+    assert store.count("jobs", state="RUNNING", market="m1") == 1
+    assert store.count("jobs", state="QUEUED", market="m3") == 0
+    assert store.count("jobs", state="QUEUED") == 3
+    assert store.count("jobs", lambda d: d["job"] != "q1", state="QUEUED", market="m1") == 0
+    assert sorted(store.index_values("jobs", ("state", "market"))) == [
+        ("QUEUED", "m1"),
+        ("QUEUED", "m2"),
+        ("RUNNING", "m1"),
+    ]
+    store.update("jobs", q1, {"state": "RUNNING"})
+    assert store.count("jobs", state="RUNNING", market="m1") == 2
+    assert ("QUEUED", "m1") not in store.index_values("jobs", ("state", "market"))
+    # a bucket that gains an older job lists it in _id order (the queue stays FIFO)
+    store.update("jobs", q1, {"state": "QUEUED", "market": "m2"})
+    assert [d["job"] for d in store.scan("jobs", state="QUEUED", market="m2")] == ["q1", "q2"]
+    store.delete("jobs", q2)
+    assert [d["job"] for d in store.find("jobs", state="QUEUED", market="m2")] == ["q1"]
+    with pytest.raises(RuntimeError), store.transaction():
+        store.update("jobs", q1, {"state": "RUNNING"})
+        raise RuntimeError("abort")
+    assert store.count("jobs", state="QUEUED", market="m2") == 1
+    assert store.count("jobs", state="RUNNING", market="m2") == 0
+
+
+def test_a_collection_generation_changes_with_every_write_and_rollback() -> None:
+    store = Store()
+    seen = {store.generation("jobs")}
+    oid = store.insert("jobs", {"job": "j", "state": "QUEUED"})["_id"]
+    seen.add(store.generation("jobs"))
+    store.update("jobs", oid, {"state": "RUNNING"})
+    seen.add(store.generation("jobs"))
+    store.update("jobs", oid, {"state": "RUNNING"})  # no change: nothing written
+    assert store.generation("jobs") in seen
+    with pytest.raises(RuntimeError), store.transaction():
+        store.update("jobs", oid, {"state": "STOPPED"})
+        raise RuntimeError("abort")
+    seen.add(store.generation("jobs"))
+    store.delete("jobs", oid)
+    seen.add(store.generation("jobs"))
+    assert len(seen) == 5

@@ -157,3 +157,46 @@ def test_node_addresses_are_stable_and_distinct() -> None:
     addresses = [str(node_keypair(m, i).pubkey()) for m in MARKETS for i in range(m.nodes)]
     assert len(set(addresses)) == len(addresses) == sum(m.nodes for m in MARKETS)
     assert str(node_keypair(MARKETS[0], 0).pubkey()) == addresses[0]
+
+
+def test_market_accounts_are_rewritten_only_after_a_job_write_and_follow_it() -> None:
+    from solders.keypair import Keypair
+
+    from nosana_nb.core.market_account import decode_market_account
+    from nosana_nb.sandbox import start
+
+    sandbox = start(db=":memory:", speed=None, seed=3)
+    try:
+        sandbox.worker.stop()  # this test runs the refreshes itself
+        accounts = sandbox.worker._market_accounts
+        market = next(m for m in MARKETS if m.nodes == 1)
+        (node,) = sandbox.worker.market_nodes(market.address)
+        accounts.refresh()
+        assert accounts.refresh() == 0  # no job written since: nothing to write
+
+        def account() -> tuple[int, tuple[str, ...]]:
+            raw = sandbox.chain.get_account(market.address)
+            assert raw is not None
+            decoded = decode_market_account(market.address, bytes(raw.data))
+            return decoded.idle_nodes, decoded.queue
+
+        def insert(state: str, **fields: object) -> str:
+            job = {"job": str(Keypair().pubkey()), "state": state, "market": market.address}
+            return str(
+                sandbox.store.insert("jobs", {**job, "created_at": iso(START), **fields})["_id"]
+            )
+
+        running = insert("RUNNING", node=node)  # the market's only node is busy now
+        queued = insert("QUEUED")
+        assert accounts.refresh() == 1
+        waiting = sandbox.store.get("jobs", queued)
+        assert waiting is not None
+        assert account() == (0, (waiting["job"],))
+        sandbox.store.update("jobs", queued, {"updated_at": iso(START + 1)})  # same queues
+        assert accounts.refresh() == 0
+        sandbox.store.delete("jobs", queued)
+        sandbox.store.delete("jobs", running)
+        assert accounts.refresh() == 1
+        assert account() == (1, (node,))
+    finally:
+        sandbox.stop()

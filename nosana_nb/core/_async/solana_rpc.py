@@ -16,7 +16,12 @@ from solders.hash import Hash
 from solders.pubkey import Pubkey
 
 from nosana_nb.core._async.http import read_capped
-from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven, awithin_deadline
+from nosana_nb.core._shared.http import (
+    NOT_GIVEN,
+    NotGiven,
+    awithin_deadline,
+    shared_ssl_context,
+)
 from nosana_nb.core._shared.solana_rpc import (
     MAX_SIGNATURES,
     RPCBase,
@@ -78,7 +83,9 @@ class AsyncSolanaRPC(RPCBase):
             max_response_bytes=max_response_bytes,
             deadline=deadline,
         )
-        self._client = http_client or httpx.AsyncClient(transport=transport, timeout=self._timeout)
+        self._client = http_client or httpx.AsyncClient(
+            transport=transport, timeout=self._timeout, verify=shared_ssl_context()
+        )
 
     async def call(self, call: RPCCall) -> Any:
         """Send one call (retried as the policy says, within the deadline) and parse its answer."""

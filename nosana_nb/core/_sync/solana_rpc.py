@@ -15,7 +15,12 @@ from solders.account import Account
 from solders.hash import Hash
 from solders.pubkey import Pubkey
 
-from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven, within_deadline
+from nosana_nb.core._shared.http import (
+    NOT_GIVEN,
+    NotGiven,
+    shared_ssl_context,
+    within_deadline,
+)
 from nosana_nb.core._shared.solana_rpc import (
     MAX_SIGNATURES,
     RPCBase,
@@ -78,7 +83,9 @@ class SolanaRPC(RPCBase):
             max_response_bytes=max_response_bytes,
             deadline=deadline,
         )
-        self._client = http_client or httpx.Client(transport=transport, timeout=self._timeout)
+        self._client = http_client or httpx.Client(
+            transport=transport, timeout=self._timeout, verify=shared_ssl_context()
+        )
 
     def call(self, call: RPCCall) -> Any:
         """Send one call (retried as the policy says, within the deadline) and parse its answer."""

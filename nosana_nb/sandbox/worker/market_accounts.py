@@ -3,7 +3,10 @@
 After every worker pass the queue of each market account is recomputed from the jobs: the
 nodes of the market's pool that run no job wait in a node queue (what the dashboard counts as
 available nodes); with every node busy, the market's QUEUED jobs wait in a job queue instead.
-Only accounts whose bytes change are written.
+Only accounts whose bytes change are written. A pass after which no job was written (most
+passes of an idle sandbox) reads nothing, and one that moved no job's node or queue place writes
+nothing; the busy nodes and the queues are read through the store's state index, without
+copying a job.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from nosana_nb.sandbox.chain.market_accounts import MarketState
 from nosana_nb.sandbox.store import Store
 
 from .markets import MARKETS, MarketSpec
-from .network import Network, is_active
+from .network import Network
 
 
 class MarketAccountChain(Protocol):
@@ -34,17 +37,28 @@ class MarketAccounts:
         self._store = store
         self._chain = chain
         self._network = network
+        self._last_seen: tuple[frozenset[str], dict[str, list[tuple[str, str]]]] | None = None
+        self._jobs_generation: int | None = None
 
     def refresh(self) -> int:
         """Write every market account whose queue changed; returns how many were written."""
         busy: set[str] = set()
         queued: dict[str, list[tuple[str, str]]] = {}
-        for job in self._store.find("jobs", is_active):
-            if job["state"] == "RUNNING" and job.get("node"):
-                busy.add(str(job["node"]))
-            elif job["state"] == "QUEUED":
+        with self._store.lock:
+            generation = self._store.generation("jobs")
+            if generation == self._jobs_generation:
+                return 0  # no job written since the last refresh
+            for job in self._store.scan("jobs", state="RUNNING"):
+                if job.get("node"):
+                    busy.add(str(job["node"]))
+            for job in self._store.scan("jobs", state="QUEUED"):
                 waiting_in = str(job.get("market"))
                 queued.setdefault(waiting_in, []).append((str(job["created_at"]), str(job["job"])))
+        seen = (frozenset(busy), queued)
+        if seen == self._last_seen:
+            # only this worker writes market accounts: they still hold these queues
+            self._jobs_generation = generation
+            return 0
         written = 0
         for market in MARKETS:
             pool = self._network.nodes(market.address)
@@ -58,4 +72,6 @@ class MarketAccounts:
                 queued_jobs=[job for _, job in sorted(queued.get(market.address, []))],
             )
             written += self._chain.write_market_account(market.address, state)
+        # remembered once every account is written: a failed write is retried next pass
+        self._last_seen, self._jobs_generation = seen, generation
         return written

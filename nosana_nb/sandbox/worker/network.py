@@ -83,6 +83,8 @@ class Network:
             for m in MARKETS
             for i in range(m.nodes)
         }
+        # the earliest node event depends on the jobs alone: kept until a job is written
+        self._next_event: tuple[int, NetworkEvent | None] | None = None
 
     # -- public queries -------------------------------------------------------------------
     def nodes(self, market_address: str) -> tuple[str, ...]:
@@ -165,6 +167,9 @@ class Network:
         unplanned job of a market expiring (queues are FIFO, so later ones expire later)."""
         events: list[NetworkEvent] = []
         with self._store.lock:
+            generation = self._store.generation("jobs")
+            if self._next_event is not None and self._next_event[0] == generation:
+                return self._next_event[1]
             for job in self._store.scan("jobs", state="RUNNING"):
                 events.append(NetworkEvent(job_end_time(job), "end", str(job["_id"])))
             for market in self._queued_markets():
@@ -172,7 +177,9 @@ class Network:
                     events.append(self._queued_event(job))
                     if job.get("claim_at") is None:
                         break
-        return min(events, key=lambda e: e.order) if events else None
+            earliest = min(events, key=lambda e: e.order) if events else None
+            self._next_event = (generation, earliest)
+        return earliest
 
     def run_event(self, event: NetworkEvent) -> None:
         job = self._store.get("jobs", event.job_id)
@@ -191,11 +198,11 @@ class Network:
         return low + int(self.uniform(address, "claim") * (high - low + 1))
 
     def _queued_markets(self) -> list[str]:
-        """Markets with queued jobs: the simulated ones, and any other a stored job names."""
+        """Markets with queued jobs: the simulated ones, and any other a stored job names (read
+        from the store's (state, market) index, not from the queued jobs themselves)."""
         markets = list(self._pools)
-        for job in self._store.scan("jobs", state="QUEUED"):
-            market = str(job.get("market"))
-            if market not in self._pools and market not in markets:
+        for state, market in self._store.index_values("jobs", ("state", "market")):
+            if state == "QUEUED" and isinstance(market, str) and market not in self._pools:
                 markets.append(market)
         return markets
 
@@ -211,10 +218,11 @@ class Network:
 
     def _claim(self, job: Doc, at: float) -> None:
         pool = self._pools.get(str(job.get("market")), ())
-        busy = {
-            j.get("node")
-            for j in self._store.find("jobs", state="RUNNING", market=job.get("market"))
-        }
+        with self._store.lock:
+            busy = {
+                j.get("node")
+                for j in self._store.scan("jobs", state="RUNNING", market=job.get("market"))
+            }
         idle = [node for node in pool if node not in busy]
         wanted = job.get("target_node")  # a credit job posted for one node waits for it
         if wanted is not None:
