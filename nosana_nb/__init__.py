@@ -13,6 +13,7 @@ from nosana_nb._connect import (
     stop_sandbox,
 )
 from nosana_nb.core import (
+    ActionNotAllowedError,
     APIConnectionError,
     APIError,
     ApiKeyVaultError,
@@ -75,6 +76,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "ActionNotAllowedError",
     "ApiKeyVaultError",
     "ArchivedDeploymentError",
     "AsyncDeployment",

@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
+from nosana_nb.core.bulk import BulkPreview, BulkResult
 from nosana_nb.core.client import AsyncNosanaClient, Client, NosanaClient
 from nosana_nb.core.config import NETWORKS, NetworkConfig, resolve_network
 from nosana_nb.core.deployments import (
@@ -13,6 +14,7 @@ from nosana_nb.core.deployments import (
     Vaults,
 )
 from nosana_nb.core.errors import (
+    ActionNotAllowedError,
     APIConnectionError,
     APIError,
     ApiKeyVaultError,
@@ -107,6 +109,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "ActionNotAllowedError",
     "ApiKeyVaultError",
     "ArchivedDeploymentError",
     "AsyncDeployment",
@@ -119,6 +122,8 @@ __all__ = [
     "AsyncVaults",
     "AuthenticationError",
     "BadRequestError",
+    "BulkPreview",
+    "BulkResult",
     "Client",
     "ClientOptions",
     "ConfigError",
