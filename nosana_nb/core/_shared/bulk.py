@@ -321,7 +321,8 @@ def cost_change_per_hour(
         return None
     if action == "stop":
         # a deployment just started has its jobs listed moments later: count its replicas
-        jobs = active or (int(deployment.replicas) if strategy != "SCHEDULED" else 0)
+        listing = status in ("STARTING", "RUNNING") and strategy != "SCHEDULED"
+        jobs = active or (int(deployment.replicas) if listing else 0)
         return -price * jobs if jobs else Decimal(0)
     if action == "start":
         if strategy == "SCHEDULED":

@@ -161,9 +161,9 @@ class BulkRun:
             market=state.market,
             reason=None if refused is None else refused.message,
             reason_type=None if refused is None else type(refused).__name__,
-            cost_change_per_hour=cost_change_per_hour(
-                self.action, state, self.arguments, prices.get(state.market)
-            ),
+            cost_change_per_hour=Decimal(0)
+            if refused is not None  # not sent: nothing changes
+            else cost_change_per_hour(self.action, state, self.arguments, prices.get(state.market)),
             error=refused,
         )
 
@@ -472,7 +472,7 @@ def _refuse(row: BulkPreviewRow, error: NosanaError) -> BulkPreviewRow:
         status=row.status,
         strategy=row.strategy,
         market=row.market,
-        cost_change_per_hour=row.cost_change_per_hour,
+        cost_change_per_hour=Decimal(0),
         **_reason(error),
     )
 
