@@ -16,6 +16,8 @@ from nosana_nb.core._shared.bulk import (
     BulkPreviewRow,
     BulkResult,
     BulkResultRow,
+    check_bulk_arguments,
+    describe_action,
 )
 from nosana_nb.core.errors import ActionNotAllowedError
 
@@ -31,4 +33,6 @@ __all__ = [
     "BulkPreviewRow",
     "BulkResult",
     "BulkResultRow",
+    "check_bulk_arguments",
+    "describe_action",
 ]

@@ -328,41 +328,51 @@ def test_the_controls_tab_changes_the_row(
 # --- bulk actions ------------------------------------------------------------------------------
 
 
-def test_bulk_start_shows_each_deployment_and_the_one_that_failed(
+def test_bulk_start_previews_then_shows_each_deployment_and_the_one_that_failed(
     sandbox: SandboxHandle, fleet: dict[str, Deployment], dashboard: DeploymentDashboard
 ) -> None:
     chosen = [fleet["gamma-draft"], fleet["broke"], fleet["delta-stopped"]]
     dashboard.table.select([d.id for d in chosen])
     dashboard.bulk_buttons["start"].click()
-    plan = dashboard.pending_bulk
-    assert plan is not None
-    assert [t.id for t in plan.send] == dashboard.table.selected_ids
-    assert "Start: 3 deployments" in dashboard.bulk_confirm_text.value
+    dashboard.wait(30)
+    preview = dashboard.pending_bulk
+    assert preview is not None
+    assert [r.deployment for r in preview.rows] == dashboard.table.selected_ids
+    assert [r.allowed for r in preview.rows] == [True, True, True]
+    text = dashboard.bulk_confirm_text.value
+    assert "Start: 3 deployments" in text
+    assert "Nothing has been sent yet" in text
+    assert text.count('data-allowed="true"') == 3
+    assert dashboard.bulk_confirm_button.description == "Yes, start 3"
     dashboard.bulk_dismiss_button.click()  # no: nothing is sent
     assert dashboard.pending_bulk is None
     assert [status_of(sandbox, d) for d in chosen] == ["DRAFT", "DRAFT", "STOPPED"]
 
     dashboard.bulk_buttons["start"].click()
+    dashboard.wait(30)
     dashboard.bulk_confirm_button.click()
     dashboard.wait(30)
-    outcomes = {o.name: o for o in dashboard.last_result}
-    assert outcomes["gamma-draft"].ok
-    assert outcomes["gamma-draft"].status == "STARTING"
-    assert outcomes["delta-stopped"].ok
-    failed = outcomes["broke"]
-    assert failed.state == "failed"
+    result = dashboard.bulk_result
+    assert result is not None
+    assert dashboard.last_result is result
+    rows = {r.name: r for r in result.rows}
+    assert rows["gamma-draft"].ok
+    assert rows["gamma-draft"].new_status == "STARTING"
+    assert rows["delta-stopped"].ok
+    failed = rows["broke"]
+    assert failed.outcome == "failed"
     assert isinstance(failed.error, InsufficientFundsError)  # the typed error, kept
     assert status_of(sandbox, fleet["broke"]) == "DRAFT"  # refused before it was sent
     html = dashboard.bulk_results.value
     assert 'data-outcome="failed"' in html
     assert "InsufficientFundsError" in html
-    assert html.count('data-outcome="done"') == 2
-    assert "2 done, 1 failed, 0 skipped" in html
-    assert "Start: 2 done, 1 failed" in dashboard.status.value
+    assert html.count('data-outcome="ok"') == 2
+    assert "2 ok, 1 failed" in html
+    assert "Start: 2 ok, 1 failed" in dashboard.status.value
     until(lambda: status_of(sandbox, fleet["gamma-draft"]) == "RUNNING", what="gamma running")
 
 
-def test_bulk_scale_reports_a_deployment_deleted_meanwhile(
+def test_bulk_scale_reports_a_deployment_deleted_after_its_dry_run(
     sandbox: SandboxHandle, account: Account, dashboard: DeploymentDashboard
 ) -> None:
     keep, doomed = deploy(account, "scale-me"), deploy(account, "deleted-meanwhile")
@@ -373,22 +383,26 @@ def test_bulk_scale_reports_a_deployment_deleted_meanwhile(
     dashboard.refresh()
     dashboard.wait(30)
     dashboard.table.select([keep.id, doomed.id])
-    with other_client(sandbox, account) as other:
-        other.deployments.get(doomed.id).delete()
     dashboard.bulk_replicas.value = 3
     dashboard.bulk_buttons["scale"].click()
+    dashboard.wait(30)
     assert "Scale to 3 replicas: 2 deployments" in dashboard.bulk_confirm_text.value
+    with other_client(sandbox, account) as other:
+        other.deployments.get(doomed.id).delete()
+    dashboard.bulk_replicas.value = 5  # too late: the confirm sends what was previewed
     dashboard.bulk_confirm_button.click()
     dashboard.wait(30)
-    outcomes = {o.deployment: o for o in dashboard.bulk_outcomes}
+    assert dashboard.bulk_result is not None
+    outcomes = {r.deployment: r for r in dashboard.bulk_result.rows}
     assert outcomes[keep.id].ok
     assert sandbox.store.find_one("deployments", id=keep.id)["replicas"] == 3  # type: ignore[index]
+    assert outcomes[doomed.id].outcome == "failed"
     assert isinstance(outcomes[doomed.id].error, DeploymentNotFoundError)
     assert "DeploymentNotFoundError" in dashboard.bulk_results.value
     assert row(dashboard, keep)["Replicas"] == 3
 
 
-def test_bulk_skips_what_the_status_does_not_allow_without_sending(
+def test_bulk_stop_previews_the_refusal_and_does_not_send_it(
     sandbox: SandboxHandle, account: Account, dashboard: DeploymentDashboard
 ) -> None:
     running, draft = deploy(account, "stop-me"), deploy(account, "cannot-stop")
@@ -398,18 +412,24 @@ def test_bulk_skips_what_the_status_does_not_allow_without_sending(
     dashboard.wait(30)
     dashboard.table.select([running.id, draft.id])
     dashboard.bulk_buttons["stop"].click()
-    assert "1 skipped" in dashboard.bulk_confirm_text.value
-    assert "cannot-stop (DRAFT)" in dashboard.bulk_confirm_text.value
+    dashboard.wait(30)
+    text = dashboard.bulk_confirm_text.value
+    assert "Stop: 1 deployment; 1 refused" in text
+    assert "ActionNotAllowedError" in text
+    assert "it is DRAFT" in text
+    assert dashboard.bulk_confirm_button.description == "Yes, stop 1"
     dashboard.bulk_confirm_button.click()
     dashboard.wait(30)
-    (skipped,) = [o for o in dashboard.bulk_outcomes if o.state == "skipped"]
-    assert skipped.deployment == draft.id
+    assert dashboard.bulk_result is not None
+    (refused,) = dashboard.bulk_result.refused
+    assert refused.deployment == draft.id
+    assert refused.error_type == "ActionNotAllowedError"
     assert status_of(sandbox, draft) == "DRAFT"
     assert status_of(sandbox, running) in ("STOPPING", "STOPPED")
-    assert 'data-outcome="skipped"' in dashboard.bulk_results.value
+    assert 'data-outcome="refused"' in dashboard.bulk_results.value
 
 
-def test_bad_bulk_input_is_a_typed_error(
+def test_bad_bulk_input_is_a_typed_error_at_once(
     fleet: dict[str, Deployment], dashboard: DeploymentDashboard
 ) -> None:
     dashboard.table.select([fleet["alpha-api"].id])

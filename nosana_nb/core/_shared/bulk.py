@@ -183,6 +183,23 @@ def check_arguments(action: str, arguments: Mapping[str, Any]) -> dict[str, Any]
     return checked
 
 
+def check_bulk_arguments(action: Any, **arguments: Any) -> dict[str, Any]:
+    """Check a bulk action and its arguments without sending anything (what ``bulk`` does
+    first); for forms that want the typed error at once.
+
+    Args:
+        action: one of ``BULK_ACTIONS``.
+        **arguments: the action's arguments (``replicas=``, ``timeout=``, ...).
+
+    Returns:
+        The arguments normalized (``timeout_minutes``, a top-up ``plan``, ...).
+
+    Raises:
+        ValidationError: an unknown action, or a bad, missing or unknown argument.
+    """
+    return check_arguments(check_action(action), arguments)
+
+
 def check_concurrency(value: Any) -> int:
     """``max_concurrency``: an int from 1 to 64."""
     value = _whole_number(value, "max_concurrency")
