@@ -34,6 +34,7 @@ NOTEBOOKS = (
     "02_markets_and_costs.ipynb",
     "03_status_history_and_vault.ipynb",
     "05_dashboard.ipynb",
+    "07_bulk_operations.ipynb",
 )
 KERNEL_NAME = "nosana-nb-tests"
 # OWNER/REPO in the notebooks is a placeholder until the repository's location is known
@@ -242,6 +243,20 @@ def test_status_history_and_vault_draws_every_figure(executed: Callable[[str], E
     assert "runway:" in text
     assert "cost check: yes" in text
     assert "STOPPED" in text
+
+
+def test_bulk_operations_previews_then_runs_what_it_predicted(
+    executed: Callable[[str], Executed],
+) -> None:
+    run = executed("07_bulk_operations.ipynb")
+    text = run.text()
+    assert "Start: 10 ok." in text
+    assert "Stop: 10 deployments; 2 refused" in text  # the dry run: two drafts refuse stop
+    assert "Stop: 10 ok, 2 refused." in text  # the real run did exactly that
+    assert "the dry run predicted every row: yes" in text
+    assert "ActionNotAllowedError" in text
+    assert text.count("-> ValidationError(") == 4
+    assert run.html_tables() >= 4  # targets, preview, results, withdraw preview
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -336,10 +336,10 @@ def cost_change_per_hour(
         return Decimal(0)
     if price is None:
         return None
+    # a deployment just started has its jobs listed moments later: count its replicas
+    listing = status in ("STARTING", "RUNNING") and strategy != "SCHEDULED"
+    jobs = active or (int(deployment.replicas) if listing else 0)
     if action == "stop":
-        # a deployment just started has its jobs listed moments later: count its replicas
-        listing = status in ("STARTING", "RUNNING") and strategy != "SCHEDULED"
-        jobs = active or (int(deployment.replicas) if listing else 0)
         return -price * jobs if jobs else Decimal(0)
     if action == "start":
         if strategy == "SCHEDULED":
@@ -350,7 +350,7 @@ def cost_change_per_hour(
         # strategies (docs/wire-contract.md#state-machine, listener reactions)
         if status != "RUNNING" or strategy not in RUNNING_STRATEGIES_THAT_SCALE:
             return Decimal(0)
-        change = int(arguments["replicas"]) - active
+        change = int(arguments["replicas"]) - jobs
         return price * change if change else Decimal(0)
     return Decimal(0)
 

@@ -56,6 +56,7 @@ logger = logging.getLogger("nosana_nb.core.bulk")
 
 _PAGE = 100  # the service's largest page: one list request per 100 ids
 ResultCallback = Callable[[BulkResultRow], None]
+_LIVE = ("STARTING", "RUNNING", "INSUFFICIENT_FUNDS")
 
 
 class BulkRun:
@@ -211,6 +212,12 @@ class BulkRun:
         if self.ids is None:
             for info in self._services.send(routes.list_vaults()):
                 groups.setdefault(info.vault, [])
+            # the deployments paying from them right now: emptying their vault starves them
+            live = self._deployments.list(status=list(_LIVE), limit=_PAGE)
+            for payer in live:
+                self._handles[payer.id] = payer
+                if payer.state.vault in groups:
+                    groups[payer.state.vault].append(payer.id)
         else:
             self._read(self.ids)
             for ident in self.ids:
@@ -278,12 +285,10 @@ class BulkRun:
             return self._vault_row(
                 vault, ids, allowed=False, **_reason(self._not_allowed(vault, ids, why))
             )
-        running = [
-            i for i in ids if i in self._handles and str(self._handles[i].state.status) == "RUNNING"
-        ]
+        live = [i for i in ids if i in self._handles and self._handles[i].status in _LIVE]
         warning = (
-            f"{len(running)} RUNNING deployment(s) pay from this vault: they will run out of funds"
-            if running
+            f"{len(live)} live deployment(s) pay from this vault: they will run out of funds"
+            if live
             else None
         )
         return self._vault_row(
