@@ -151,7 +151,7 @@ def bulk_results_html(rows: Sequence[BulkResultRow | BulkPreviewRow], title: str
     summary = ", ".join(parts)
     heading = f"{html.escape(title)} — {summary}" if title else summary
     table = _table(
-        ("Deployment", "Id", "Outcome", "Result", "Status now"),
+        ("Deployment", "Id", "Outcome", "Result", "New status"),
         [_result_row(r) for r in rows],
         "nosana-bulk-results",
     )
