@@ -18,6 +18,7 @@ dashboard's widget state stays small.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -455,6 +456,8 @@ class DeploymentDashboard(NosanaWidget):
         self._plan_targets: list[str] = []
         self._plan_arguments: dict[str, Any] = {}
         self.bulk_result: BulkResult | None = None
+        # the bulk run in flight, and what to show if it ends without a result
+        self._bulk_unfinished: tuple[Operation, Callable[[Operation], None]] | None = None
         self._loaded = threading.Event()
         self._closed = False
         self.table = DeploymentTable(page_length=page_length)
@@ -966,6 +969,10 @@ class DeploymentDashboard(NosanaWidget):
                 button.tooltip = f"{able} of the {count} selected"
 
     def _after_operation(self) -> None:
+        unfinished = self._bulk_unfinished
+        if unfinished is not None and unfinished[0].future.done():
+            self._bulk_unfinished = None  # the bulk run ended without a result (cancelled?)
+            unfinished[1](unfinished[0])
         self._update_selection_info(self.table.selected_ids)
 
     # --- bulk actions -------------------------------------------------------------------------
@@ -1061,6 +1068,31 @@ class DeploymentDashboard(NosanaWidget):
             self.status.busy(f"{plan.action.title()}: {len(progress)}/{len(plan)} done…")
             self.bulk_results.value = bulk_results_html(current(), title)
 
+        def cancelled() -> list[BulkResultRow | BulkPreviewRow]:
+            # a request already sent may have landed: the row says so instead of "pending"
+            return [
+                progress.get(row.deployment)
+                or BulkResultRow(
+                    deployment=row.deployment,
+                    action=row.action,
+                    outcome="cancelled",
+                    name=row.name,
+                    previous_status=row.status,
+                    note="cancelled; a request already sent may have landed",
+                )
+                for row in plan.rows
+            ]
+
+        def ended_without_result(operation: Operation) -> None:
+            future = operation.future
+            if future.cancelled() or isinstance(
+                future.exception(), asyncio.CancelledError | OperationCancelled
+            ):
+                self.bulk_results.value = bulk_results_html(cancelled(), title)
+            elif future.exception() is not None:
+                # reading the deployments failed: nothing was sent (the status says why)
+                self.bulk_results.value = ""
+
         async def work(token: CancelToken) -> BulkResult:
             async with client.to_async() as async_client:
                 # the real run reads the state again: what changed since the preview shows
@@ -1088,13 +1120,18 @@ class DeploymentDashboard(NosanaWidget):
             self._rows_changed()
 
         self.bulk_results.value = bulk_results_html(current(), title)
-        return self.run(
+        self._bulk_unfinished = None
+        operation = self.run(
             f"{plan.action.title()} on {len(plan.allowed)} deployments",
             work,
             disable=[*self.bulk_buttons.values(), self.refresh_button],
             on_success=done,
             success_text=lambda result: result.describe(),
         )
+        self._bulk_unfinished = (operation, ended_without_result)
+        if operation.done():  # it ended before the line above: look now
+            self._after_operation()
+        return operation
 
     # --- details ------------------------------------------------------------------------------
 

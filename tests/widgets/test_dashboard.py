@@ -429,6 +429,30 @@ def test_bulk_stop_previews_the_refusal_and_does_not_send_it(
     assert 'data-outcome="refused"' in dashboard.bulk_results.value
 
 
+def test_a_cancelled_bulk_run_says_which_rows_may_have_landed(
+    sandbox: SandboxHandle, account: Account, dashboard: DeploymentDashboard
+) -> None:
+    targets = [deploy(account, "cancel-a"), deploy(account, "cancel-b")]
+    dashboard.refresh()
+    dashboard.wait(30)
+    dashboard.table.select([d.id for d in targets])
+    dashboard.bulk_replicas.value = 2
+    dashboard.bulk_buttons["scale"].click()
+    dashboard.wait(30)
+    sandbox.set_faults(latency_ms=1500)  # every request now takes 1.5 s: time to cancel
+    try:
+        dashboard.bulk_confirm_button.click()
+        dashboard.cancel()
+        dashboard.wait(30)
+    finally:
+        sandbox.set_faults()
+    assert dashboard.bulk_result is None
+    html = dashboard.bulk_results.value
+    assert html.count('data-outcome="cancelled"') == 2
+    assert "may have landed" in html
+    assert 'data-outcome="pending"' not in html
+
+
 def test_bad_bulk_input_is_a_typed_error_at_once(
     fleet: dict[str, Deployment], dashboard: DeploymentDashboard
 ) -> None:

@@ -242,6 +242,12 @@ def target_ids(targets: Any) -> list[str]:
     A table is anything with ``columns`` and column indexing (a pandas DataFrame, filtered as
     you like); core never imports pandas. Duplicates are dropped, the first order kept.
 
+    Args:
+        targets: one id, ids, deployment handles, or such a table.
+
+    Returns:
+        The ids, checked (43-44 character base58 addresses).
+
     Raises:
         ValidationError: not ids, a missing (NA/None/NaN) or malformed id, or too many.
     """
@@ -418,7 +424,12 @@ class BulkPreview:
         return sum((c for c in changes if c is not None), Decimal(0))
 
     def describe(self) -> str:
-        """One sentence: the action, how many rows it sends and refuses, the cost change."""
+        """One sentence for a person: the action, how many rows it sends and refuses, and the
+        change in NOS an hour.
+
+        Returns:
+            For example ``"Stop: 45 deployments; 5 refused; cost −7.1280 NOS/h."``.
+        """
         verb = describe_action(self.action, self.arguments)
         noun = "vault" if self.action in VAULT_ACTIONS else "deployment"
         count = len(self.allowed)
@@ -444,7 +455,15 @@ def format_amount(value: Decimal) -> str:
 
 
 def describe_action(action: str, arguments: Mapping[str, Any]) -> str:
-    """A short human label: "Scale to 3 replicas", "Set timeout to 2 h", "Stop"."""
+    """A short label for people.
+
+    Args:
+        action: one of ``BULK_ACTIONS``.
+        arguments: the checked arguments (``check_bulk_arguments``' result).
+
+    Returns:
+        For example "Scale to 3 replicas", "Set timeout to 2 h" or "Stop".
+    """
     if action == "scale":
         return f"Scale to {arguments.get('replicas')} replicas"
     if action == "set_timeout":
@@ -535,7 +554,14 @@ class BulkResult:
     preview: BulkPreview
 
     def of(self, outcome: str) -> tuple[BulkResultRow, ...]:
-        """The rows with ``outcome`` (``"ok"``, ``"refused"``, ...)."""
+        """The rows with one outcome.
+
+        Args:
+            outcome: ``"ok"``, ``"refused"``, ``"failed"``, ``"unknown"`` or ``"cancelled"``.
+
+        Returns:
+            Those rows, in the order of the targets.
+        """
         return tuple(r for r in self.rows if r.outcome == outcome)
 
     @property
@@ -555,11 +581,19 @@ class BulkResult:
         return self.of(BulkOutcome.UNKNOWN)
 
     def counts(self) -> dict[str, int]:
-        """Rows per outcome, every outcome present (zero when none)."""
+        """How many rows ended in each outcome.
+
+        Returns:
+            Outcome -> count, every outcome present (zero when none), in a fixed order.
+        """
         return {o: len(self.of(o)) for o in BULK_OUTCOMES}
 
     def describe(self) -> str:
-        """One line: how many rows ended in each outcome."""
+        """One line for a person: the action and how many rows ended in each outcome.
+
+        Returns:
+            For example ``"Stop: 45 ok, 5 refused."``.
+        """
         counts = self.counts()
         parts = [f"{counts[o]} {o}" for o in BULK_OUTCOMES if counts[o] or o == "ok"]
         return f"{describe_action(self.action, self.arguments)}: " + ", ".join(parts) + "."
