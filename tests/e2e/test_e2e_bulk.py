@@ -188,26 +188,35 @@ def test_bulk_stop_over_50_reports_45_ok_and_5_refused_as_its_dry_run_predicted(
 # --- every action ---------------------------------------------------------------------------
 
 
-def test_start_checks_funds_and_predicts_the_cost_it_adds(
-    sandbox: SandboxHandle, owner: Account
+def test_start_predicts_the_cost_it_adds_and_what_the_vaults_cannot_pay(
+    sandbox: SandboxHandle,
 ) -> None:
-    drafts = [deploy(owner, "start-a", replicas=2), deploy(owner, "start-b")]
-    broke = deploy(owner, "start-broke", new_vault=True)  # its own, empty vault
-    ids = [d.id for d in [*drafts, broke]]
-    preview = owner.client.deployments.bulk("start", ids)
-    assert [r.allowed for r in preview.rows] == [True, True, True]
-    assert [r.cost_change_per_hour for r in preview.rows] == [
-        2 * PRICE_PER_HOUR,
-        PRICE_PER_HOUR,
-        PRICE_PER_HOUR,
-    ]
-    result = owner.client.deployments.bulk("start", ids, dry_run=False)
-    outcomes = {r.deployment: r for r in result.rows}
-    assert [outcomes[d.id].new_status for d in drafts] == ["STARTING", "STARTING"]
-    failed = outcomes[broke.id]
-    assert failed.outcome == "failed"  # refused by the funds check, before it was sent
-    assert isinstance(failed.error, InsufficientFundsError)
-    assert status_in_store(sandbox, broke.id) == "DRAFT"
+    # the shared vault holds 0.07 NOS: two 10-minute jobs (0.0264 NOS each with the fee) fit,
+    # a third does not; "start-broke" has a vault of its own, empty
+    account = open_account(sandbox, vault_nos="0.07")
+    try:
+        first = deploy(account, "start-a", replicas=2)
+        second = deploy(account, "start-b")
+        broke = deploy(account, "start-broke", new_vault=True)
+        ids = [first.id, second.id, broke.id]
+        preview = account.client.deployments.bulk("start", ids)
+        assert [r.allowed for r in preview.rows] == [True, False, False]
+        assert preview.rows[0].cost_change_per_hour == 2 * PRICE_PER_HOUR
+        for refused in preview.rows[1:]:
+            assert refused.reason_type == "InsufficientFundsError"
+            assert refused.cost_change_per_hour == 0
+        assert "need 0.0264 NOS" in (preview.rows[1].reason or "")
+        result = account.client.deployments.bulk("start", ids, dry_run=False)
+        assert [r.outcome for r in result.rows] == ["ok", "refused", "refused"]
+        assert result.rows[0].new_status == "STARTING"
+        assert isinstance(result.rows[2].error, InsufficientFundsError)
+        assert [status_in_store(sandbox, i) for i in ids[1:]] == ["DRAFT", "DRAFT"]  # not sent
+        unchecked = account.client.deployments.bulk(
+            "start", [second], dry_run=False, check_funds=False
+        )
+        assert unchecked.rows[0].ok  # the caller's choice: the service takes it
+    finally:
+        account.client.close()
 
 
 def test_archive_and_delete_only_what_is_stopped(sandbox: SandboxHandle, owner: Account) -> None:
@@ -387,6 +396,21 @@ def test_partial_failure_is_reported_per_row_and_unknown_outcomes_are_not_resent
         assert len(stops) == 1, f"{ident}: {len(stops)} stop requests"
     counts = bulk_dataframe(result)["outcome"].value_counts().to_dict()
     assert (counts["ok"], counts["unknown"], counts["failed"]) == (4, 1, 1)
+
+
+def test_a_delete_whose_reply_was_lost_is_done_not_failed(
+    sandbox: SandboxHandle, owner: Account
+) -> None:
+    doomed, kept = stopped(owner, "lost-delete"), stopped(owner, "kept-delete")
+    faults = FaultyTransport.over_http()
+    faults.plan("DELETE", f"/deployments/{doomed.id}", "drop_after")  # deleted, reply lost
+    with NosanaClient(network_of(sandbox), owner.wallet, env={}, transport=faults) as client:
+        result = client.deployments.bulk("delete", [doomed, kept], dry_run=False)
+    assert [r.outcome for r in result.rows] == ["ok", "ok"]
+    assert "already gone" in result.rows[0].message  # the resent DELETE found it gone
+    assert len(faults.requests("DELETE", f"/deployments/{doomed.id}")) == 2
+    assert status_in_store(sandbox, doomed.id) is None
+    assert status_in_store(sandbox, kept.id) is None
 
 
 def test_concurrency_is_bounded(sandbox: SandboxHandle, owner: Account) -> None:

@@ -328,7 +328,7 @@ def test_the_controls_tab_changes_the_row(
 # --- bulk actions ------------------------------------------------------------------------------
 
 
-def test_bulk_start_previews_then_shows_each_deployment_and_the_one_that_failed(
+def test_bulk_start_previews_the_vault_that_cannot_pay_then_shows_each_deployment(
     sandbox: SandboxHandle, fleet: dict[str, Deployment], dashboard: DeploymentDashboard
 ) -> None:
     chosen = [fleet["gamma-draft"], fleet["broke"], fleet["delta-stopped"]]
@@ -338,12 +338,14 @@ def test_bulk_start_previews_then_shows_each_deployment_and_the_one_that_failed(
     preview = dashboard.pending_bulk
     assert preview is not None
     assert [r.deployment for r in preview.rows] == dashboard.table.selected_ids
-    assert [r.allowed for r in preview.rows] == [True, True, True]
+    verdicts = {r.name: r.allowed for r in preview.rows}
+    assert verdicts == {"gamma-draft": True, "broke": False, "delta-stopped": True}  # empty vault
     text = dashboard.bulk_confirm_text.value
-    assert "Start: 3 deployments" in text
+    assert "Start: 2 deployments; 1 refused" in text
     assert "Nothing has been sent yet" in text
-    assert text.count('data-allowed="true"') == 3
-    assert dashboard.bulk_confirm_button.description == "Yes, start 3"
+    assert "InsufficientFundsError" in text
+    assert text.count('data-allowed="true"') == 2
+    assert dashboard.bulk_confirm_button.description == "Yes, start 2"
     dashboard.bulk_dismiss_button.click()  # no: nothing is sent
     assert dashboard.pending_bulk is None
     assert [status_of(sandbox, d) for d in chosen] == ["DRAFT", "DRAFT", "STOPPED"]
@@ -359,16 +361,16 @@ def test_bulk_start_previews_then_shows_each_deployment_and_the_one_that_failed(
     assert rows["gamma-draft"].ok
     assert rows["gamma-draft"].new_status == "STARTING"
     assert rows["delta-stopped"].ok
-    failed = rows["broke"]
-    assert failed.outcome == "failed"
-    assert isinstance(failed.error, InsufficientFundsError)  # the typed error, kept
-    assert status_of(sandbox, fleet["broke"]) == "DRAFT"  # refused before it was sent
+    refused = rows["broke"]
+    assert refused.outcome == "refused"
+    assert isinstance(refused.error, InsufficientFundsError)  # the typed reason, kept
+    assert status_of(sandbox, fleet["broke"]) == "DRAFT"  # never sent
     html = dashboard.bulk_results.value
-    assert 'data-outcome="failed"' in html
+    assert 'data-outcome="refused"' in html
     assert "InsufficientFundsError" in html
     assert html.count('data-outcome="ok"') == 2
-    assert "2 ok, 1 failed" in html
-    assert "Start: 2 ok, 1 failed" in dashboard.status.value
+    assert "2 ok, 1 refused, 0 failed" in html
+    assert "Start: 2 ok, 1 refused" in dashboard.status.value
     until(lambda: status_of(sandbox, fleet["gamma-draft"]) == "RUNNING", what="gamma running")
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from nosana_nb.core import routes
+from nosana_nb.core import models, routes
 from nosana_nb.core._shared.bulk import (
     VAULT_ACTIONS,
     BulkOutcome,
@@ -37,10 +37,12 @@ from nosana_nb.core._shared.bulk import (
     refused_row,
     target_ids,
 )
-from nosana_nb.core._shared.deployments import _require_signing_wallet
+from nosana_nb.core._shared.deployments import _funds_plan, _require_signing_wallet
+from nosana_nb.core._shared.markets import check_vault_funds
 from nosana_nb.core.errors import (
     ActionNotAllowedError,
     APIError,
+    DeploymentNotFoundError,
     InsufficientFundsError,
     NosanaError,
     ValidationError,
@@ -95,6 +97,7 @@ class AsyncBulkRun:
         self._deployments = deployments
         self._services = services
         self._handles: dict[str, AsyncDeployment] = {}
+        self._markets: list[models.Market] = []
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -113,11 +116,11 @@ class AsyncBulkRun:
         if self.action not in ("start", "stop", "scale"):
             return {}
         try:
-            markets = await self._services.markets.list()
+            self._markets = await self._services.markets.list()
         except APIError as err:
             logger.warning("bulk %s: no market prices, costs unknown (%s)", self.action, err)
             return {}
-        return {m.address: price_per_hour(m) for m in markets}
+        return {m.address: price_per_hour(m) for m in self._markets}
 
     async def _newest_revision(self, handle: AsyncDeployment) -> int:
         page = await handle.get_revisions(limit=10, sort_order="desc").first_page()
@@ -138,7 +141,52 @@ class AsyncBulkRun:
         rows = [self._judge(ident, prices) for ident in self.ids]
         if self.action == "switch_revision":
             rows = await self._check_revisions(rows)
+        if self.action == "start" and self.arguments["check_funds"]:
+            rows = await self._check_start_funds(rows)
         return rows
+
+    async def _check_start_funds(self, rows: list[BulkPreviewRow]) -> list[BulkPreviewRow]:
+        """Each start escrows its jobs from its vault: starts sharing a vault must fit in it
+        together (the real run sends only those), as ``start(check_funds=True)`` checks."""
+        if self._services.uses_api_key or not self._markets:
+            return rows  # credits pay, or no prices: each start checks for itself
+        from nosana_nb.core._shared.vaults import VaultBalance
+
+        paying = {
+            r.deployment: str(r.vault)
+            for r in rows
+            if r.allowed and r.vault and r.vault != self._handles[r.deployment].state.owner
+        }
+        balances = await self._balances(list(dict.fromkeys(paying.values())))
+        spent: dict[str, tuple[int, int]] = {}
+        checked = []
+        for row in rows:
+            state = self._handles[row.deployment].state if row.deployment in paying else None
+            balance = balances.get(str(row.vault)) if state is not None else None
+            estimate = (
+                None
+                if state is None
+                else _funds_plan(state.market, int(state.replicas), state.timeout, self._markets)
+            )
+            if estimate is None or not isinstance(balance, VaultBalance):
+                checked.append(row)  # nothing to check here; the start checks again itself
+                continue
+            vault = str(row.vault)
+            lamports, nos = spent.get(vault, (0, 0))
+            left = VaultBalance.from_units(
+                balance.lamports - lamports, balance.nos_base_units - nos
+            )
+            try:
+                check_vault_funds(estimate, left, vault)
+            except InsufficientFundsError as err:
+                checked.append(_refuse(row, err))
+                continue
+            spent[vault] = (
+                lamports + estimate.sol_lamports,
+                nos + estimate.nos_base_units_with_fee,
+            )
+            checked.append(row)
+        return checked
 
     def _judge(self, ident: str, prices: Mapping[str, Decimal | None]) -> BulkPreviewRow:
         handle = self._handles.get(ident)
@@ -396,7 +444,15 @@ class AsyncBulkRun:
             refused = refusal(handle.id, self.action, str(handle.status))
             if refused is not None:
                 raise refused
-        new_status = await self._send(handle)
+        note = None
+        try:
+            new_status = await self._send(handle)
+        except DeploymentNotFoundError:
+            if self.action != "delete":
+                raise
+            # it was listed a moment ago: a resent DELETE whose first landed, or a delete by
+            # somebody else - either way what was asked is done
+            new_status, note = None, "deleted (it was already gone when the delete arrived)"
         return BulkResultRow(
             deployment=row.deployment,
             action=self.action,
@@ -405,6 +461,7 @@ class AsyncBulkRun:
             vault=handle.vault_address,
             previous_status=row.status,
             new_status=new_status,
+            note=note,
         )
 
     async def _send(self, handle: AsyncDeployment) -> str | None:
@@ -416,7 +473,7 @@ class AsyncBulkRun:
         elif self.action == "archive":
             state = await handle.archive()
         elif self.action == "delete":
-            await handle.delete()
+            await handle.delete()  # DELETE is resent after a lost reply: then it answers 404
             return None
         elif self.action == "scale":
             state = await handle.update_replicas(arguments["replicas"])

@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from nosana_nb.core import routes
+from nosana_nb.core import models, routes
 from nosana_nb.core._shared.bulk import (
     VAULT_ACTIONS,
     BulkOutcome,
@@ -35,10 +35,12 @@ from nosana_nb.core._shared.bulk import (
     refused_row,
     target_ids,
 )
-from nosana_nb.core._shared.deployments import _require_signing_wallet
+from nosana_nb.core._shared.deployments import _funds_plan, _require_signing_wallet
+from nosana_nb.core._shared.markets import check_vault_funds
 from nosana_nb.core.errors import (
     ActionNotAllowedError,
     APIError,
+    DeploymentNotFoundError,
     InsufficientFundsError,
     NosanaError,
     ValidationError,
@@ -93,6 +95,7 @@ class BulkRun:
         self._deployments = deployments
         self._services = services
         self._handles: dict[str, Deployment] = {}
+        self._markets: list[models.Market] = []
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -111,11 +114,11 @@ class BulkRun:
         if self.action not in ("start", "stop", "scale"):
             return {}
         try:
-            markets = self._services.markets.list()
+            self._markets = self._services.markets.list()
         except APIError as err:
             logger.warning("bulk %s: no market prices, costs unknown (%s)", self.action, err)
             return {}
-        return {m.address: price_per_hour(m) for m in markets}
+        return {m.address: price_per_hour(m) for m in self._markets}
 
     def _newest_revision(self, handle: Deployment) -> int:
         page = handle.get_revisions(limit=10, sort_order="desc").first_page()
@@ -136,7 +139,52 @@ class BulkRun:
         rows = [self._judge(ident, prices) for ident in self.ids]
         if self.action == "switch_revision":
             rows = self._check_revisions(rows)
+        if self.action == "start" and self.arguments["check_funds"]:
+            rows = self._check_start_funds(rows)
         return rows
+
+    def _check_start_funds(self, rows: list[BulkPreviewRow]) -> list[BulkPreviewRow]:
+        """Each start escrows its jobs from its vault: starts sharing a vault must fit in it
+        together (the real run sends only those), as ``start(check_funds=True)`` checks."""
+        if self._services.uses_api_key or not self._markets:
+            return rows  # credits pay, or no prices: each start checks for itself
+        from nosana_nb.core._shared.vaults import VaultBalance
+
+        paying = {
+            r.deployment: str(r.vault)
+            for r in rows
+            if r.allowed and r.vault and r.vault != self._handles[r.deployment].state.owner
+        }
+        balances = self._balances(list(dict.fromkeys(paying.values())))
+        spent: dict[str, tuple[int, int]] = {}
+        checked = []
+        for row in rows:
+            state = self._handles[row.deployment].state if row.deployment in paying else None
+            balance = balances.get(str(row.vault)) if state is not None else None
+            estimate = (
+                None
+                if state is None
+                else _funds_plan(state.market, int(state.replicas), state.timeout, self._markets)
+            )
+            if estimate is None or not isinstance(balance, VaultBalance):
+                checked.append(row)  # nothing to check here; the start checks again itself
+                continue
+            vault = str(row.vault)
+            lamports, nos = spent.get(vault, (0, 0))
+            left = VaultBalance.from_units(
+                balance.lamports - lamports, balance.nos_base_units - nos
+            )
+            try:
+                check_vault_funds(estimate, left, vault)
+            except InsufficientFundsError as err:
+                checked.append(_refuse(row, err))
+                continue
+            spent[vault] = (
+                lamports + estimate.sol_lamports,
+                nos + estimate.nos_base_units_with_fee,
+            )
+            checked.append(row)
+        return checked
 
     def _judge(self, ident: str, prices: Mapping[str, Decimal | None]) -> BulkPreviewRow:
         handle = self._handles.get(ident)
@@ -394,7 +442,15 @@ class BulkRun:
             refused = refusal(handle.id, self.action, str(handle.status))
             if refused is not None:
                 raise refused
-        new_status = self._send(handle)
+        note = None
+        try:
+            new_status = self._send(handle)
+        except DeploymentNotFoundError:
+            if self.action != "delete":
+                raise
+            # it was listed a moment ago: a resent DELETE whose first landed, or a delete by
+            # somebody else - either way what was asked is done
+            new_status, note = None, "deleted (it was already gone when the delete arrived)"
         return BulkResultRow(
             deployment=row.deployment,
             action=self.action,
@@ -403,6 +459,7 @@ class BulkRun:
             vault=handle.vault_address,
             previous_status=row.status,
             new_status=new_status,
+            note=note,
         )
 
     def _send(self, handle: Deployment) -> str | None:
@@ -414,7 +471,7 @@ class BulkRun:
         elif self.action == "archive":
             state = handle.archive()
         elif self.action == "delete":
-            handle.delete()
+            handle.delete()  # DELETE is resent after a lost reply: then it answers 404
             return None
         elif self.action == "scale":
             state = handle.update_replicas(arguments["replicas"])
