@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import numbers
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -444,7 +444,7 @@ class BulkPreview:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[BulkPreviewRow]:
         return iter(self.rows)
 
 
@@ -601,7 +601,7 @@ class BulkResult:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[BulkResultRow]:
         return iter(self.rows)
 
 
