@@ -23,10 +23,14 @@ from nosana_nb.core._shared.markets import estimate_cost
 from nosana_nb.core.errors import (
     ALLOWED_ACTIONS,
     ActionNotAllowedError,
+    ApiKeyVaultError,
     ArchivedDeploymentError,
+    IncorrectStrategyError,
     InvalidStateError,
     NosanaError,
+    RevisionNotFoundError,
     ValidationError,
+    VaultEmptyError,
 )
 from nosana_nb.core.retry_policy import outcome_unknown
 from nosana_nb.core.validation import (
@@ -619,9 +623,22 @@ def refused_row(row: BulkPreviewRow) -> BulkResultRow:
     )
 
 
+# the service's (or our) refusals by its rules: nothing was applied, and sending again will not
+# help until something changes (a status, a vault's balance, the revision list)
+_REFUSALS = (
+    InvalidStateError,
+    ArchivedDeploymentError,
+    ActionNotAllowedError,
+    ApiKeyVaultError,
+    IncorrectStrategyError,
+    RevisionNotFoundError,
+    VaultEmptyError,
+)
+
+
 def failure_row(row: BulkPreviewRow, error: NosanaError) -> BulkResultRow:
     """The result of a row whose request failed: refused, unknown or failed, by the error."""
-    if isinstance(error, InvalidStateError | ArchivedDeploymentError | ActionNotAllowedError):
+    if isinstance(error, _REFUSALS):
         outcome = BulkOutcome.REFUSED
     elif outcome_unknown(error):
         outcome = BulkOutcome.UNKNOWN

@@ -405,7 +405,14 @@ class BulkRun:
     # --- acting -------------------------------------------------------------------------------
 
     def run(self, preview: BulkPreview) -> BulkResult:
-        """Act on the allowed rows of ``preview`` concurrently; one result row each."""
+        """Act on the allowed rows of ``preview`` concurrently; one result row each.
+
+        Args:
+            preview: what :meth:`preview` returned (its verdicts decide what is sent).
+
+        Returns:
+            The result: every row of the preview, in its order, with its outcome.
+        """
         done: dict[int, BulkResultRow] = {}
 
         def settle(index: int, row: BulkResultRow) -> None:
