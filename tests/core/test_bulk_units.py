@@ -177,5 +177,6 @@ def test_every_action_has_a_label(action: str) -> None:
         "topup": {"nos": 1},
     }.get(action, {})
     label = describe_action(action, check_bulk_arguments(action, **arguments))
-    assert label and label[0].isupper()
+    assert label
+    assert label[0].isupper()
     assert (action in VAULT_ACTIONS) == (label.startswith(("Top up", "Withdraw")))
