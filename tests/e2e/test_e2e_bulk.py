@@ -22,7 +22,7 @@ import pytest
 from solders.keypair import Keypair
 
 from nosana_nb.core.bulk import BULK_ACTIONS, BulkPreview, BulkResult
-from nosana_nb.core.client import NosanaClient
+from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.deployments import Deployment, Deployments
 from nosana_nb.core.errors import (
     ActionNotAllowedError,
@@ -510,6 +510,23 @@ def test_bad_input_is_a_typed_error_and_nothing_is_sent(
         client.deployments.bulk(*args, **kwargs)
     assert caught.value.argument == argument, f"{case}: {caught.value}"
     assert len(sent) == before, f"{case}: a request was sent"
+
+
+async def test_the_async_client_refuses_the_same_bad_input_before_sending() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500, json={"error": "must not be reached"})
+
+    async with AsyncNosanaClient(
+        "local", Wallet.generate(), transport=httpx.MockTransport(handler), env={}
+    ) as client:
+        for case, args, kwargs, argument in BAD_CALLS:
+            with pytest.raises(ValidationError) as caught:
+                await client.deployments.bulk(*args, **kwargs)
+            assert caught.value.argument == argument, f"{case}: {caught.value}"
+    assert sent == []
 
 
 def test_every_action_is_named_in_the_bulk_docstring() -> None:
