@@ -64,9 +64,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
             handle.set_faults(latency_ms=args.latency_ms)
 
             def ours() -> None:
-                result = client.deployments.bulk(
-                    "scale", ids, dry_run=False, replicas=next(counts)
-                )
+                result = client.deployments.bulk("scale", ids, dry_run=False, replicas=next(counts))
                 assert result.counts()["ok"] == len(ids), result.describe()
 
             def loop() -> None:
