@@ -16,10 +16,7 @@ from nosana_nb.widgets._base import badge_html
 from nosana_nb.widgets._controls import muted_html
 from nosana_nb.widgets._table import short_id
 
-__all__ = ["DASHBOARD_BULK_ACTIONS", "bulk_preview_html", "bulk_results_html"]
-
-DASHBOARD_BULK_ACTIONS = ("start", "stop", "archive", "scale")
-"""The bulk buttons under the dashboard's table (every action is in ``client.deployments.bulk``)."""
+__all__ = ["bulk_preview_html", "bulk_results_html"]
 
 _OK = "var(--jp-success-color1, #2e7d32)"
 _BAD = "var(--jp-error-color1, #d32f2f)"

@@ -2,9 +2,10 @@
 live event stream, with details of the selected one and bulk actions on the selected rows.
 
 Layout, top to bottom: a header (live state, refresh, cancel), search and status filter, the
-table (``itables``), bulk actions with a confirm step and a per-deployment result list, the
-status area, then tabs for the focused deployment (the row selected last): overview, jobs,
-events, tasks, status history, job timeline, cost, vault and controls.
+table (``itables``), bulk actions (``client.deployments.bulk``: its dry run's preview above the
+confirm button, then one result row per deployment), the status area, then tabs for the
+focused deployment (the row selected last): overview, jobs, events, tasks, status history, job
+timeline, cost, vault and controls.
 
 Live data: a background *feed* thread follows the deployments' event streams through
 :class:`~nosana_nb.watch.Watcher` (the service has one stream per deployment, so at most
@@ -984,7 +985,7 @@ class DeploymentDashboard(NosanaWidget):
         """Dry-run ``action`` on the selected rows and show its preview with a confirm button.
 
         Args:
-            action: one of ``DASHBOARD_BULK_ACTIONS``.
+            action: ``start``, ``stop``, ``archive`` or ``scale`` (to ``bulk_replicas``).
 
         Returns:
             The background operation reading the deployments' current state (None when the
