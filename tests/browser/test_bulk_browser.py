@@ -74,18 +74,13 @@ def test_bulk_stop_shows_its_dry_run_then_one_result_per_deployment(
     page.goto(app_url + ("?theme=dark" if theme == "dark" else ""), timeout=PAGE_LOAD_MS)
     page.wait_for_selector("#loading", state="detached", timeout=PAGE_LOAD_MS)
     page.wait_for_selector("table.dataTable tbody tr >> text=draft-y", timeout=PAGE_LOAD_MS)
-    if theme == "dark":  # the light run stopped them all: start them again to stop again
-        for deployment in account.created:
-            if deployment.state.name in RUNNING:
-                deployment.wait_until("STOPPED", timeout=20, poll_interval=0.05)
-                deployment.start()
-                deployment.wait_until("RUNNING", timeout=10, poll_interval=0.01)
+    if _ensure_running(account):  # an earlier run stopped them: the table must catch up
         page.get_by_role("button", name="Refresh").click()
-        page.wait_for_function(
-            "() => Array.from(document.querySelectorAll('table.dataTable tbody tr'))"
-            ".filter(r => r.innerText.includes('RUNNING')).length === 4",
-            timeout=UPDATE_MS,
-        )
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('table.dataTable tbody tr'))"
+        ".filter(r => r.innerText.includes('RUNNING')).length === 4",
+        timeout=UPDATE_MS,
+    )
 
     page.get_by_role("button", name="Select all shown").click()
     page.locator(".widget-html >> text=6 selected").wait_for(timeout=UPDATE_MS)
@@ -119,6 +114,22 @@ def test_bulk_stop_shows_its_dry_run_then_one_result_per_deployment(
     shoot(page, f"bulk-results-{theme}")
     running = [s for n, s in _named_statuses(sandbox, account) if n in RUNNING]
     assert set(running) <= {"STOPPING", "STOPPED"}
+
+
+def _ensure_running(account: Account) -> bool:
+    """Start again what an earlier test stopped; True when something had to be started."""
+    started = False
+    for deployment in account.created:
+        if deployment.state.name not in RUNNING:
+            continue
+        status = str(deployment.refresh().status)
+        if status == "RUNNING":
+            continue
+        deployment.wait_until("STOPPED", timeout=20, poll_interval=0.05)
+        deployment.start()
+        deployment.wait_until("RUNNING", timeout=10, poll_interval=0.01)
+        started = True
+    return started
 
 
 def _named_statuses(sandbox: SandboxHandle, account: Account) -> list[tuple[str, str]]:
