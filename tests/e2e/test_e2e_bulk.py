@@ -413,6 +413,21 @@ def test_a_delete_whose_reply_was_lost_is_done_not_failed(
     assert status_in_store(sandbox, kept.id) is None
 
 
+def test_a_broken_progress_callback_does_not_stop_the_run(
+    sandbox: SandboxHandle, owner: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    targets = [deploy(owner, f"callback-{i}") for i in range(3)]
+
+    def broken(row: Any) -> None:
+        raise RuntimeError("the progress bar broke")
+
+    result = owner.client.deployments.bulk(
+        "scale", targets, dry_run=False, replicas=2, on_result=broken
+    )
+    assert result.counts()["ok"] == 3
+    assert caplog.text.count("on_result failed") == 3
+
+
 def test_concurrency_is_bounded(sandbox: SandboxHandle, owner: Account) -> None:
     targets = [deploy(owner, f"bounded-{i}") for i in range(12)]
     sandbox.set_faults(latency_ms=500)

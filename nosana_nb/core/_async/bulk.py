@@ -420,7 +420,12 @@ class AsyncBulkRun:
         def settle(index: int, row: BulkResultRow) -> None:
             done[index] = row
             if self.on_result is not None:
-                self.on_result(row)
+                try:
+                    self.on_result(row)
+                except Exception:  # a broken progress display must not stop the sends
+                    logger.exception(
+                        "bulk %s: on_result failed for %s", self.action, row.deployment
+                    )
 
         async def one(index: int, row: BulkPreviewRow) -> None:
             if isinstance(row.error, ActionNotAllowedError | InsufficientFundsError):

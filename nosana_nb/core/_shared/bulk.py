@@ -687,5 +687,11 @@ def gather_bounded(limit: int, calls: Sequence[Callable[[], T]]) -> list[T]:
     """Run ``calls`` on at most ``limit`` threads (blocking clients are thread-safe)."""
     if len(calls) <= 1:
         return [call() for call in calls]
-    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="nosana-nb-bulk") as pool:
-        return list(pool.map(lambda call: call(), calls))
+    pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="nosana-nb-bulk")
+    try:
+        futures = [pool.submit(call) for call in calls]
+        return [future.result() for future in futures]
+    finally:
+        # interrupted (Ctrl-C in a notebook): what has not started never starts; the few
+        # requests in flight finish, so none is left half-sent
+        pool.shutdown(wait=True, cancel_futures=True)
