@@ -3,7 +3,8 @@ against a sandbox with four running deployments and two drafts; chromium selects
 asks for a stop, reads the dry run's preview (four allowed, two refused with the typed reason)
 before the confirm button, confirms, and reads one result row per deployment.
 
-Screenshots: ``build/screenshots/bulk-preview-*.png`` and ``bulk-results-*.png``, light and dark.
+Screenshots: ``build/screenshots/bulk-preview-*.png`` and ``bulk-results-*.png``: 1280 px light
+and dark, 800 px light.
 """
 
 from __future__ import annotations
@@ -66,11 +67,18 @@ def app_url(sandbox: SandboxHandle, account: Account) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize(
+    ("viewport", "theme"), [("wide", "light"), ("wide", "dark"), ("narrow", "light")]
+)
 def test_bulk_stop_shows_its_dry_run_then_one_result_per_deployment(
-    open_page: Any, app_url: str, sandbox: SandboxHandle, account: Account, theme: str
+    open_page: Any,
+    app_url: str,
+    sandbox: SandboxHandle,
+    account: Account,
+    viewport: str,
+    theme: str,
 ) -> None:
-    page = open_page(viewport="wide", color_scheme=theme)
+    page = open_page(viewport=viewport, color_scheme=theme)
     page.goto(app_url + ("?theme=dark" if theme == "dark" else ""), timeout=PAGE_LOAD_MS)
     page.wait_for_selector("#loading", state="detached", timeout=PAGE_LOAD_MS)
     page.wait_for_selector("table.dataTable tbody tr >> text=draft-y", timeout=PAGE_LOAD_MS)
@@ -97,7 +105,7 @@ def test_bulk_stop_shows_its_dry_run_then_one_result_per_deployment(
     confirm.wait_for(timeout=UPDATE_MS)
     assert {status for status in _statuses(sandbox, account)} == {"RUNNING", "DRAFT"}
     assert_fits(page)
-    shoot(page, f"bulk-preview-{theme}")
+    shoot(page, f"bulk-preview-{viewport}-{theme}")
 
     confirm.click()
     results = page.locator("table.nosana-bulk-results")
@@ -111,7 +119,7 @@ def test_bulk_stop_shows_its_dry_run_then_one_result_per_deployment(
     assert results.locator('tr[data-outcome="pending"]').count() == 0
     assert "4 ok, 2 refused, 0 failed" in page.locator(".nosana-bulk").inner_text()
     assert_fits(page)
-    shoot(page, f"bulk-results-{theme}")
+    shoot(page, f"bulk-results-{viewport}-{theme}")
     running = [s for n, s in _named_statuses(sandbox, account) if n in RUNNING]
     assert set(running) <= {"STOPPING", "STOPPED"}
 
