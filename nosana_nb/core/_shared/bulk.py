@@ -520,10 +520,12 @@ class BulkResultRow:
 
     @property
     def ok(self) -> bool:
+        """Whether the action was done on this row."""
         return self.outcome == BulkOutcome.OK
 
     @property
     def error_type(self) -> str | None:
+        """The typed error's class name (``"ActionNotAllowedError"``, ...); None when ok."""
         return None if self.error is None else type(self.error).__name__
 
     @property
@@ -570,18 +572,22 @@ class BulkResult:
 
     @property
     def ok(self) -> tuple[BulkResultRow, ...]:
+        """The rows that were done."""
         return self.of(BulkOutcome.OK)
 
     @property
     def refused(self) -> tuple[BulkResultRow, ...]:
+        """The rows the state machine (or a vault's funds) refused; none of them changed."""
         return self.of(BulkOutcome.REFUSED)
 
     @property
     def failed(self) -> tuple[BulkResultRow, ...]:
+        """The rows that failed with a definite, typed error (nothing was applied)."""
         return self.of(BulkOutcome.FAILED)
 
     @property
     def unknown(self) -> tuple[BulkResultRow, ...]:
+        """The rows whose request may have been applied; check them before acting again."""
         return self.of(BulkOutcome.UNKNOWN)
 
     def counts(self) -> dict[str, int]:

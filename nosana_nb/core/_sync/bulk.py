@@ -127,7 +127,14 @@ class BulkRun:
     # --- the preview --------------------------------------------------------------------------
 
     def preview(self) -> BulkPreview:
-        """Read the targets and judge every one; nothing is changed."""
+        """Read the targets and judge every one; nothing is changed.
+
+        Returns:
+            One row per target (per vault for top-ups and withdrawals) with its verdict.
+
+        Raises:
+            APIError: the targets (or the wallet's balances) could not be read.
+        """
         vaults = self.action in VAULT_ACTIONS
         rows = self._vault_rows() if vaults else self._deployment_rows()
         return BulkPreview(self.action, dict(self.arguments), tuple(rows))
