@@ -103,6 +103,7 @@ _BULK_WIRE = {  # the dashboard's bulk buttons -> the route names of the state m
     "stop": "stop",
     "archive": "archive",
     "scale": "update-replica-count",
+    "delete": "delete",
 }
 _ROWS_SHOWN = 50
 _FEED_TICK = 0.1
@@ -538,6 +539,7 @@ class DeploymentDashboard(NosanaWidget):
             "stop": widgets.Button(description="Stop selected", button_style="warning"),
             "archive": widgets.Button(description="Archive selected"),
             "scale": widgets.Button(description="Scale selected"),
+            "delete": widgets.Button(description="Delete selected", button_style="danger"),
         }
         for action, button in self.bulk_buttons.items():
             button.on_click(lambda _, a=action: self.propose_bulk(a))
@@ -985,7 +987,8 @@ class DeploymentDashboard(NosanaWidget):
         """Dry-run ``action`` on the selected rows and show its preview with a confirm button.
 
         Args:
-            action: ``start``, ``stop``, ``archive`` or ``scale`` (to ``bulk_replicas``).
+            action: ``start``, ``stop``, ``archive``, ``scale`` (to ``bulk_replicas``) or
+                ``delete``.
 
         Returns:
             The background operation reading the deployments' current state (None when the
@@ -1028,6 +1031,18 @@ class DeploymentDashboard(NosanaWidget):
             on_success=show,
             success_text=lambda preview: f"{preview.describe()} Confirm to send.",
         )
+
+    def _forget(self, deleted: set[str]) -> None:
+        """Deleted deployments leave the table, the selection and the details at once."""
+        if not deleted:
+            return
+        for ident in deleted:
+            self._wire.pop(ident, None)
+        self.table.replace(r for r in self.table.records() if str(r["id"]) not in deleted)
+        self.table.select([i for i in self.table.selected_ids if i not in deleted])
+        if self._focus in deleted:
+            self._set_focus(None)
+        self._rows_changed()
 
     @property
     def pending_bulk(self) -> BulkPreview | None:
@@ -1109,6 +1124,9 @@ class DeploymentDashboard(NosanaWidget):
         def done(result: BulkResult) -> None:
             self.bulk_result = result
             self.bulk_results.value = bulk_results_html(result.rows, title)
+            if plan.action == "delete":
+                self._forget({row.deployment for row in result.ok})
+                return
             for row in result.ok:
                 fields: dict[str, Any] = {}
                 if row.new_status:

@@ -431,6 +431,35 @@ def test_bulk_stop_previews_the_refusal_and_does_not_send_it(
     assert 'data-outcome="refused"' in dashboard.bulk_results.value
 
 
+def test_bulk_delete_removes_what_was_deleted_and_keeps_what_refused(
+    sandbox: SandboxHandle, account: Account, dashboard: DeploymentDashboard
+) -> None:
+    done, live = deploy(account, "delete-done"), deploy(account, "delete-live")
+    for deployment in (done, live):
+        deployment.start()
+        wait_status(deployment, "RUNNING")
+    done.stop()
+    wait_status(done, "STOPPED")
+    dashboard.refresh()
+    dashboard.wait(30)
+    dashboard.table.select([done.id, live.id])
+    dashboard.bulk_buttons["delete"].click()
+    dashboard.wait(30)
+    assert "Delete: 1 deployment; 1 refused" in dashboard.bulk_confirm_text.value
+    assert dashboard.bulk_confirm_button.description == "Yes, delete 1"
+    dashboard.bulk_confirm_button.click()
+    dashboard.wait(30)
+    assert dashboard.bulk_result is not None
+    outcomes = {r.deployment: r.outcome for r in dashboard.bulk_result.rows}
+    assert outcomes == {done.id: "ok", live.id: "refused"}
+    assert status_of(sandbox, done) is None
+    assert status_of(sandbox, live) == "RUNNING"
+    shown = set(dashboard.table.frame()["Id"])
+    assert done.id not in shown
+    assert live.id in shown
+    assert dashboard.table.selected_ids == [live.id]
+
+
 def test_a_cancelled_bulk_run_says_which_rows_may_have_landed(
     sandbox: SandboxHandle, account: Account, dashboard: DeploymentDashboard
 ) -> None:
