@@ -120,7 +120,8 @@ def _result_row(row: BulkResultRow | BulkPreviewRow) -> str:
     return (
         f'<tr data-deployment="{html.escape(row.deployment)}" data-outcome="{outcome}">'
         + _who(row.name, row.deployment)
-        + f'<td style="{_CELL};color:{ink};font-weight:600">{_MARKS[outcome]} {outcome}</td>'
+        + f'<td style="{_CELL};color:{ink};font-weight:600;white-space:nowrap">'
+        f"{_MARKS[outcome]} {outcome}</td>"
         f'<td style="{_CELL};color:{ink}">{text}</td><td style="{_CELL}">{badge}</td></tr>'
     )
 
