@@ -283,6 +283,11 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         return self._retry_counter
 
     @property
+    def pays_with_credits(self) -> bool:
+        """True for an API-key client: its deployments are paid from credits, not a vault."""
+        return self._options.api_key is not None
+
+    @property
     def service_clock(self) -> ServiceClock:
         """The service's clock as this client's replies told it (shared with derived clients)."""
         return self._service_clock

@@ -281,7 +281,7 @@ class CreateDeploymentForm(NosanaWidget):
         self.add_class("nosana-forms")
         self._wait_timeout = float(wait_timeout)
         self._initial_market = market
-        self._credits = bool(getattr(getattr(client, "_services", None), "uses_api_key", False))
+        self._credits = bool(getattr(client, "pays_with_credits", False))
         self._views: list[MarketView] = []
         self._vaults: list[VaultInfo] = []
         self._balances: dict[str, VaultBalance] = {}

@@ -14,9 +14,8 @@ import inspect
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -73,36 +72,30 @@ async def _awaited(value: Any) -> Any:
 
 
 class ServiceClock:
-    """The service's time (DESIGN rule 10), never the kernel's: read from ``GET /stats``
-    (``started_at + running_ms``, the sandbox's simulated clock on the local network), then
-    carried forward by the local monotonic clock until the next :meth:`sync`."""
+    """The service's time (DESIGN rule 10), never the kernel's: the client's own service clock
+    (extrapolated from its replies at the service's rate, so a sandbox running at 60x or frozen
+    in manual mode reads right), asked afresh by :meth:`sync` on a worker thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._base: datetime | None = None
-        self._read_at = 0.0
+        self._client: Any = None
 
     def sync(self, client: Any) -> datetime | None:
-        """Read the service time (worker thread). A failure keeps the previous reading."""
+        """Ask the service its time (worker thread). A failure keeps the last reading."""
+        with self._lock:
+            self._client = client
         try:
-            stats = call(client.stats())
+            return call(client.now())  # type: ignore[no-any-return]
         except NosanaError as error:
             logger.info("service time unavailable: %s", error)
             return self.now()
-        started = getattr(stats, "started_at", None)
-        if started is None:
-            return self.now()
-        with self._lock:
-            self._base = started + timedelta(milliseconds=float(stats.running_ms or 0))
-            self._read_at = time.monotonic()
-        return self.now()
 
     def now(self) -> datetime | None:
-        """The service's current time, or None when it was never read."""
+        """The service's current time without a request, or None before any reply."""
         with self._lock:
-            if self._base is None:
-                return None
-            return self._base + timedelta(seconds=time.monotonic() - self._read_at)
+            client = self._client
+        clock = getattr(client, "service_clock", None)
+        return None if clock is None else clock.now()
 
 
 _CSS = """

@@ -186,3 +186,15 @@ def test_from_options_builds_either_kind(client: NosanaClient) -> None:
     assert NosanaClient.from_options(options).retry_counter is not client.retry_counter
     with pytest.raises(ValidationError, match="ClientOptions"):
         NosanaClient.from_options({"network": "devnet"})  # type: ignore[arg-type]
+
+
+def test_pays_with_credits_follows_the_api_key_through_copies(
+    client: NosanaClient, wallet: Wallet, transport: FaultyTransport
+) -> None:
+    assert client.pays_with_credits
+    assert client.to_async().pays_with_credits
+    assert not client.copy(api_key=None).pays_with_credits
+    plain = NosanaClient("local", wallet, transport=transport, env={})
+    assert not plain.pays_with_credits
+    assert plain.copy(api_key=API_KEY).pays_with_credits
+    plain.close()
