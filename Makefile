@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: browser install lint typecheck pytest test demo bench report mutation sandbox clean
+.PHONY: browser install lint typecheck pytest test demo lab bench report mutation sandbox clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,8 +43,16 @@ browser:
 
 test: lint typecheck browser pytest
 
+# the narrated scenario in the terminal, then notebooks/01_quickstart.ipynb executed on the
+# embedded sandbox into an HTML report (interactive charts, widget views): build/demo/*.html
 demo: install
 	$(BIN)/python -m nosana_nb.demo
+
+# JupyterLab on notebooks/ with a sandbox server beside it (NOSANA_SANDBOX_URL: every notebook
+# attaches; in-memory, manual clock); Ctrl-C stops both. LAB_ARGS: make lab LAB_ARGS="--port 3002"
+LAB_ARGS ?=
+lab: install
+	$(BIN)/python -m nosana_nb.demo_lab $(LAB_ARGS)
 
 # every benchmark in one process run, one table (workload, size, ours, baseline, ratio, target,
 # met?); flags reach the benchmarks: make bench BENCH_ARGS="--jobs 200000 --only frames"

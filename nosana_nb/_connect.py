@@ -58,7 +58,11 @@ def data_dir() -> Path:
 
 
 def current_sandbox() -> SandboxHandle | None:
-    """The in-process sandbox started by :func:`connect`, if any."""
+    """The in-process sandbox started by :func:`connect`, if any.
+
+    Returns:
+        Its handle, or None (no sandbox, or one attached to over ``NOSANA_SANDBOX_URL``).
+    """
     return _sandbox
 
 
@@ -229,8 +233,16 @@ def connect(
             given (a database means a sandbox of this process's own).
 
     Later calls reuse the running sandbox; a ``db``, ``speed`` or ``seed`` given explicitly that
-    differs from the running sandbox's raises ValidationError (pass ``restart=True`` to start
-    over with the new settings) instead of being silently ignored.
+    differs from the running sandbox's is an error (pass ``restart=True`` to start over with the
+    new settings) instead of being silently ignored.
+
+    Returns:
+        A ``NosanaClient`` (an ``AsyncNosanaClient`` with ``asynchronous=True``) on the
+        ``local`` network, its wallet funded.
+
+    Raises:
+        ValidationError: a bad argument, or settings that differ from the running sandbox's.
+        ConfigError: no sandbox answers at the URL to attach to.
     """
     sol = _check_amount(fund_sol, "fund_sol")
     nos = _check_amount(fund_nos, "fund_nos")
@@ -355,7 +367,22 @@ def notebook_client(
     ``NOSANA_NB_NOTEBOOK_DB`` names, by default ``:memory:`` - so nothing a user did in another
     notebook or session (running jobs holding the market's nodes) can block this one.
     ``speed`` runs that sandbox's clock instead (60: an hour a minute), for live views such as
-    the dashboard app.
+    the dashboard app. With ``NOSANA_SANDBOX_URL`` set (``make lab``, Binder) and
+    ``NOSANA_NB_NOTEBOOK_DB`` unset, the notebook attaches to that sandbox server instead when
+    its clock runs at ``speed`` (manual for ``None``), keeping the server's seed and data; a
+    server whose clock runs otherwise is left alone and the notebook gets a sandbox of its own.
+
+    Args:
+        seed: seed of the simulated GPU network of a sandbox started here.
+        speed: simulated seconds per wall second of a sandbox started here; None: manual clock.
+        env: the variables to read instead of ``os.environ``.
+
+    Returns:
+        A ``NosanaClient`` on the network the environment names.
+
+    Raises:
+        ConfigError: ``NOSANA_NETWORK`` names a real network but ``NOSANA_WALLET`` is unset, or
+            no sandbox answers at ``NOSANA_SANDBOX_URL``.
     """
     source = os.environ if env is None else env
     network = source.get(NETWORK_ENV, "").strip().lower()
@@ -366,8 +393,17 @@ def notebook_client(
                 "byte array or a base58 secret (never paste key material into a cell)"
             )
         return NosanaClient(network, env=source)
-    db = source.get(NOTEBOOK_DB_ENV) or ":memory:"
-    return connect(db=db, speed=speed, seed=seed)
+    db = source.get(NOTEBOOK_DB_ENV)
+    attach_url = source.get(SANDBOX_URL_ENV)
+    if attach_url and not db:
+        try:
+            return connect(url=attach_url, speed=speed)
+        except ValidationError as err:
+            if err.argument != "speed":
+                raise
+            # its clock runs at another speed than this notebook's cells assume (a manual clock
+            # that let_time_pass moves exactly, or a running one for live views): use our own
+    return connect(db=db or ":memory:", speed=speed, seed=seed)
 
 
 def let_time_pass(client: NosanaClient | AsyncNosanaClient, duration: timedelta | float) -> None:
@@ -376,6 +412,13 @@ def let_time_pass(client: NosanaClient | AsyncNosanaClient, duration: timedelta 
     On the sandbox the simulated clock jumps at once, running everything that falls due on the
     way (``POST /_sandbox/advance``, so it works for a sandbox in this process or attached);
     on a real network this blocks for real, as nothing else can make time pass there.
+
+    Args:
+        client: the client whose service's time should pass.
+        duration: how much, a timedelta or seconds.
+
+    Raises:
+        ValidationError: a negative, non-finite or non-numeric duration, or not a client.
     """
     seconds = duration.total_seconds() if isinstance(duration, timedelta) else duration
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):

@@ -3,13 +3,16 @@
 Create a deployment, fund its vault, start it, scale it, watch its jobs run and complete, then
 withdraw what is left — and check that the vault's numbers reconcile to the base unit.
 Runs offline in a few seconds: the sandbox clock is driven by hand, so an hour of GPU time
-passes instantly.
+passes instantly. Then ``notebooks/01_quickstart.ipynb`` runs on a sandbox of its own and is
+written as an HTML report (interactive charts, the widget views) under ``build/demo/``.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import TextIO
@@ -19,6 +22,7 @@ from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.markets import network_fee_base_units
 from nosana_nb.core.wallet import Wallet
+from nosana_nb.demo_report import DEFAULT_NOTEBOOK, DEFAULT_OUT, build_report, print_report
 
 MARKET_SLUG = "nvidia-3060"
 TOP_UP_SOL = Decimal("0.05")
@@ -145,10 +149,28 @@ def _job_states(deployment: Deployment) -> Counter[str]:
     return Counter(str(job.state) for job in deployment.get_jobs())
 
 
-def main() -> int:
+def main(argv: Sequence[str] = ()) -> int:
+    """``make demo``: the narrated scenario, then the quickstart notebook as an HTML report.
+
+    Args:
+        argv: ``--no-report`` skips the report; ``--out DIR`` puts it elsewhere (default: none,
+            as ``nosana-nb demo`` calls it).
+
+    Returns:
+        The exit status.
+    """
+    parser = argparse.ArgumentParser(prog="python -m nosana_nb.demo")
+    parser.add_argument("--no-report", action="store_true", help="the terminal summary only")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="the report's folder")
+    args = parser.parse_args(argv)
     run()
+    if args.no_report:
+        return 0
+    _say(sys.stdout, "")
+    _say(sys.stdout, "== the quickstart notebook as a report ==")
+    print_report(build_report(DEFAULT_NOTEBOOK, args.out))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

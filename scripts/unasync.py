@@ -79,6 +79,7 @@ RENAMES = {
     "aconnect_sse": "connect_sse",
     "aiter_bytes": "iter_bytes",
     "awithin_deadline": "within_deadline",
+    "own_async_transport": "own_transport",
     "aiter_messages": "iter_messages",
     "enter_async_context": "enter_context",
     "push_async_exit": "push",

@@ -161,6 +161,34 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         deadline: DeadlineArg = AUTO,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> None:
+        """Build a client; nothing is sent until a method is called.
+
+        Args:
+            network: ``"mainnet"``, ``"devnet"``, ``"local"`` or a ready ``NetworkConfig``.
+            wallet: anything ``Wallet.load`` accepts; None reads ``NOSANA_WALLET`` if set,
+                else the client is unauthenticated.
+            solana: the seed SDK's Solana settings, e.g. ``{"network": rpc_url}``.
+            deployments: the seed SDK's deployment-manager settings, ``{"endpoint": url}``.
+            api_key: a Nosana API key (credits), instead of wallet auth for the service.
+            api_url: the deployment manager's URL (overrides the network's).
+            rpc_url: the Solana RPC URL (overrides the network's).
+            timeout: seconds per request, or an ``httpx.Timeout``.
+            max_retries: retries per request (0 disables them).
+            backoff_factor: the first retry's base wait in seconds; it doubles each retry.
+            http_client: an httpx client of your own for the deployment manager.
+            transport: an httpx transport for every HTTP client (tests, proxies).
+            allow_insecure_http: allow plain ``http://`` to hosts other than loopback.
+            env: the environment to read ``NOSANA_*`` from (default ``os.environ``).
+            sleeper: how retries wait (tests pass one that moves a manual clock).
+            max_response_bytes: the largest reply body (or stream event) accepted.
+            deadline: seconds a request and its retries may take in all; ``"auto"`` is 4x the
+                longest timeout; None for no deadline.
+            stream_idle_timeout: seconds an event stream may send only heartbeats.
+
+        Raises:
+            ValidationError: a bad option, before anything is sent.
+            ConfigError: an unknown network or an unsafe endpoint.
+        """
         options = ClientOptions.resolve(
             network,
             wallet,
@@ -191,8 +219,20 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         retry_counter: RetryCounter | None = None,
         service_clock: ServiceClock | None = None,
     ) -> Self:
-        """A client built from ready options; ``retry_counter`` shares another's retry count,
-        ``service_clock`` another's reading of the service's time."""
+        """A client built from ready options.
+
+        Args:
+            options: the options (see :class:`ClientOptions`).
+            retry_counter: share another client's retry count.
+            service_clock: share another client's reading of the service's time.
+
+        Returns:
+            The client.
+
+        Raises:
+            ValidationError: ``options`` is not a ClientOptions, or does not suit this kind
+                of client.
+        """
         if not isinstance(options, ClientOptions):
             raise ValidationError(
                 f"options must be a ClientOptions; got {type(options).__name__}",
@@ -206,7 +246,15 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
 
     @classmethod
     def check_options(cls, options: ClientOptions) -> None:
-        """Raise ValidationError unless this kind of client can be built from ``options``."""
+        """Check that this kind of client can be built from ``options``.
+
+        Args:
+            options: the options to check.
+
+        Raises:
+            ValidationError: an injected http_client or transport of the other kind (sync vs
+                asyncio).
+        """
         options.check_flavor(cls._flavor.http_client, cls._flavor.transport, cls.__name__)
 
     def _wire(
@@ -271,10 +319,12 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
 
     @property
     def network(self) -> NetworkConfig:
+        """The network: its name and every endpoint."""
         return self._options.network
 
     @property
     def wallet(self) -> Wallet | None:
+        """The wallet that signs, or None for an unauthenticated client."""
         return self._options.wallet
 
     @property
@@ -304,6 +354,12 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         Keyword names are those of :class:`ClientOptions` (``timeout=``, ``max_retries=``,
         ``api_key=``, ``transport=``, ...). The copy opens its own connections (or uses the same
         injected ``http_client``) and adds its retries to this client's ``retries_total``.
+
+        Args:
+            changes: the options to change.
+
+        Returns:
+            The new client.
         """
         options = self._options.replace(**changes)
         return type(self).from_options(
@@ -311,7 +367,14 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         )
 
     def with_options(self, **changes: Any) -> Self:
-        """Same as :meth:`copy`: ``client.with_options(timeout=5).markets.list()``."""
+        """Same as :meth:`copy`: ``client.with_options(timeout=5).markets.list()``.
+
+        Args:
+            changes: the options to change.
+
+        Returns:
+            The new client.
+        """
         return self.copy(**changes)
 
     def __repr__(self) -> str:
@@ -357,6 +420,12 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
 
         An injected ``httpx.Client`` cannot serve asyncio code: pass ``http_client=`` an
         ``httpx.AsyncClient`` (or None); a transport must implement the async interface too.
+
+        Args:
+            changes: the options to change.
+
+        Returns:
+            The async client.
         """
         options = self._options.replace(**changes)
         return AsyncNosanaClient.from_options(
@@ -364,7 +433,11 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
         )
 
     def stats(self) -> Stats:
-        """The deployment manager's counters (``GET /stats``, unauthenticated)."""
+        """The deployment manager's counters (``GET /stats``, unauthenticated).
+
+        Returns:
+            The counters.
+        """
         return routes.send(self._public, routes.get_stats())
 
     def now(self) -> datetime:
@@ -373,12 +446,16 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
         Extrapolated from the newest reply at the service's rate; asks the service
         (``GET /health``) when no reply has told it yet, or when a frozen sandbox clock may
         have been moved by hand since.
+
+        Returns:
+            The service's now, tz-aware UTC.
         """
         if _needs_reading(self._service_clock):
             self._public.request("GET", HEALTH_PATH, expect="text")
         return _read(self._service_clock)
 
     def close(self) -> None:
+        """Close every connection (``with Client(...) as client:`` does it for you)."""
         for http in (self._dm, self._public, self._pin, self._credits_http):
             http.close()
         self.rpc.close()
@@ -429,6 +506,12 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
 
         An injected ``httpx.AsyncClient`` cannot serve blocking code: pass ``http_client=`` an
         ``httpx.Client`` (or None); a transport must implement the sync interface too.
+
+        Args:
+            changes: the options to change.
+
+        Returns:
+            The sync client.
         """
         options = self._options.replace(**changes)
         return NosanaClient.from_options(
@@ -436,16 +519,25 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
         )
 
     async def stats(self) -> Stats:
-        """The deployment manager's counters (``GET /stats``, unauthenticated)."""
+        """The deployment manager's counters (``GET /stats``, unauthenticated).
+
+        Returns:
+            The counters.
+        """
         return await routes.asend(self._public, routes.get_stats())
 
     async def now(self) -> datetime:
-        """The service's time (UTC); see :meth:`NosanaClient.now`."""
+        """The service's time (UTC); see :meth:`NosanaClient.now`.
+
+        Returns:
+            The service's now, tz-aware UTC.
+        """
         if _needs_reading(self._service_clock):
             await self._public.request("GET", HEALTH_PATH, expect="text")
         return _read(self._service_clock)
 
     async def aclose(self) -> None:
+        """Close every connection (``async with`` does it for you)."""
         for http in (self._dm, self._public, self._pin, self._credits_http):
             await http.aclose()
         await self.rpc.aclose()

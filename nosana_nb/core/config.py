@@ -212,6 +212,26 @@ def resolve_network(
 
     ``solana={"network": url_or_preset}`` and ``deployments={"endpoint": url}`` mirror the
     TypeScript SDK's options. When the local preset's API URL changes, its other endpoints follow.
+
+    Args:
+        network: ``"mainnet"``, ``"devnet"``, ``"local"``, a ready ``NetworkConfig``, or None
+            for ``NOSANA_NETWORK`` (default devnet).
+        solana: the seed SDK's Solana settings.
+        deployments: the seed SDK's deployment-manager settings.
+        api_url: the deployment manager's URL.
+        rpc_url: the Solana RPC URL.
+        markets_url: the markets API's URL.
+        ipfs_gateway: the IPFS gateway's URL.
+        ipfs_pin_url: the IPFS pinning URL.
+        ipfs_jwt: the IPFS pinning token.
+        allow_insecure_http: allow plain ``http://`` to hosts other than loopback.
+        env: the environment to read ``NOSANA_*`` from (default ``os.environ``).
+
+    Returns:
+        The network with every endpoint.
+
+    Raises:
+        ConfigError: an unknown preset, or an endpoint that is not a safe URL.
     """
     environ = _check_options(
         env,

@@ -566,7 +566,14 @@ def _check_ops(checker: _Checker, ops: Any) -> None:
 def validate_job_definition(obj: Mapping[str, Any]) -> dict[str, Any]:
     """Check a job definition and return a deep, plain-dict copy of it.
 
-    Raises ValidationError(argument="job_definition") listing every problem with its path.
+    Args:
+        obj: the job definition (a mapping, as JSON would give it).
+
+    Returns:
+        A deep copy made of plain dicts and lists.
+
+    Raises:
+        ValidationError: (``argument="job_definition"``) listing every problem with its path.
     """
     checker = _Checker()
     plain = _plain(obj)
@@ -595,7 +602,20 @@ def container_job(
     env: Mapping[str, str] | None = None,
     **args: Any,
 ) -> dict[str, Any]:
-    """A validated one-container job definition; extra keyword args go into ``ops[0].args``."""
+    """A validated one-container job definition; extra keyword args go into ``ops[0].args``.
+
+    Args:
+        image: the container image, e.g. ``"docker.io/nosana/pytorch-jupyter:latest"``.
+        cmd: the command, a string or a list of arguments.
+        op_id: the op's id.
+        gpu: give the container the GPU.
+        expose: a port (or ports) to expose as the deployment's endpoint.
+        env: environment variables for the container.
+        args: more ``container/run`` arguments, as the job-definition schema names them.
+
+    Returns:
+        The job definition, checked.
+    """
     op_args: dict[str, Any] = {"image": image, "gpu": gpu}
     if cmd is not None:
         plain_list = isinstance(cmd, Sequence) and not isinstance(cmd, str)

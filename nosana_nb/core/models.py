@@ -88,6 +88,8 @@ def _minutes_to_timedelta(minutes: float) -> timedelta:
 
 
 class Endpoint(WireModel):
+    """A URL where a deployment's service answers: the op that exposes it and its port."""
+
     op_id: str = Field(alias="opId")
     port: int | str
     url: str
@@ -116,14 +118,17 @@ class Deployment(WireModel):
 
     @property
     def timeout_timedelta(self) -> timedelta:
+        """The job timeout as a ``timedelta`` (the wire counts minutes)."""
         return _minutes_to_timedelta(self.timeout)
 
     @property
     def timeout_seconds(self) -> int:
+        """The job timeout in seconds."""
         return round(self.timeout * 60)
 
     @property
     def rotation_timedelta(self) -> timedelta | None:
+        """How long before a job's timeout its replacement is listed (INFINITE), or None."""
         return None if self.rotation_time is None else _minutes_to_timedelta(self.rotation_time)
 
 
@@ -146,6 +151,7 @@ class Job(WireModel):
 
     @property
     def started_at(self) -> datetime | None:
+        """When a node started the job (UTC), or None before it did."""
         return datetime.fromtimestamp(self.time_start, UTC) if self.time_start else None
 
 
@@ -170,18 +176,22 @@ class JobDetail(WireModel):
 
     @property
     def has_node(self) -> bool:
+        """True once a node has claimed the job."""
         return self.node not in (None, NO_NODE)
 
     @property
     def started_at(self) -> datetime | None:
+        """When the node started the job (UTC), or None before it did."""
         return datetime.fromtimestamp(self.time_start, UTC) if self.time_start else None
 
     @property
     def ended_at(self) -> datetime | None:
+        """When the job ended (UTC), or None while it has not."""
         return datetime.fromtimestamp(self.time_end, UTC) if self.time_end else None
 
     @property
     def listed_at_datetime(self) -> datetime | None:
+        """When the job was listed on the market (UTC), or None."""
         return datetime.fromtimestamp(self.listed_at, UTC) if self.listed_at else None
 
 
@@ -211,6 +221,8 @@ class Task(WireModel):
 
 
 class Revision(WireModel):
+    """One revision of a deployment: its number and job definition."""
+
     revision: int
     deployment: str
     ipfs_definition_hash: str = ""
@@ -227,14 +239,18 @@ class VaultInfo(WireModel):
 
     @property
     def address(self) -> str:
+        """The vault's address."""
         return self.vault
 
     @property
     def is_api_key_vault(self) -> bool:
+        """True for the vault of an API-key user (the service owns and pays it)."""
         return self.vault == self.owner
 
 
 class PaginationMeta(WireModel):
+    """A page's cursors (keyset pagination) and the total number of items."""
+
     cursor_next: OptionalStr = None
     cursor_prev: OptionalStr = None
     total_items: int = 0
@@ -366,6 +382,7 @@ class Market(WireModel):
 
     @property
     def node_count(self) -> int:
+        """How many nodes serve the market."""
         return len(self.nodes)
 
     @property
@@ -377,6 +394,7 @@ class Market(WireModel):
 
     @property
     def label(self) -> str:
+        """A name to show: the market's name, else its slug, else its address."""
         return self.name or self.slug or self.address
 
 
@@ -488,6 +506,8 @@ class CostEstimate(WireModel):
 
 
 class DeploymentMessage(WireModel):
+    """A stream message: the deployment's status, replicas or active revision changed."""
+
     type: Literal["deployment"]
     status: StatusValue | None = None
     replicas: Number | None = None
@@ -495,6 +515,8 @@ class DeploymentMessage(WireModel):
 
 
 class JobMessage(WireModel):
+    """A stream message: a job was listed, claimed or ended."""
+
     type: Literal["job"]
     job: str
     state: JobStateValue
@@ -504,6 +526,8 @@ class JobMessage(WireModel):
 
 
 class EventMessage(WireModel):
+    """A stream message: a deployment event was recorded."""
+
     type: Literal["event"]
     category: str = ""
     event: str
@@ -513,6 +537,8 @@ class EventMessage(WireModel):
 
 
 class TaskMessage(WireModel):
+    """A stream message: a scheduled task changed."""
+
     type: Literal["task"]
     id: str
     task: TaskTypeValue
@@ -612,25 +638,39 @@ class DeploymentState(Deployment):
 
     ``events`` and ``jobs`` are the newest page of each (up to 100). A get or a list costs one
     request: a sync handle fetches each list on its first read, an async handle loads both with
-    ``await refresh()`` (reading them before raises HistoryNotLoadedError). ``refresh()`` always
-    reloads them; the full history is available through ``get_events()`` / ``get_jobs()``.
+    ``await refresh()``. ``refresh()`` always reloads them; the full history is available
+    through ``get_events()`` / ``get_jobs()``.
+
+    Raises:
+        HistoryNotLoadedError: (reading ``events`` or ``jobs``) an async handle has not
+            loaded them yet.
     """
 
     _history: DeploymentHistory = PrivateAttr(default_factory=DeploymentHistory)
 
     @property
     def events(self) -> list[Event]:
+        """The newest events (up to 100)."""
         events: list[Event] = self._history.get("events")
         return events
 
     @property
     def jobs(self) -> list[Job]:
+        """The newest jobs (up to 100)."""
         jobs: list[Job] = self._history.get("jobs")
         return jobs
 
     @classmethod
     def of(cls, deployment: Deployment, history: DeploymentHistory) -> DeploymentState:
-        """A state from an already validated deployment, without validating it again."""
+        """A state from an already validated deployment, without validating it again.
+
+        Args:
+            deployment: the validated deployment.
+            history: its events and jobs (loaded or to be fetched).
+
+        Returns:
+            The state.
+        """
         extra = {
             k: v
             for k, v in (deployment.__pydantic_extra__ or {}).items()

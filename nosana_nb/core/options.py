@@ -140,7 +140,31 @@ class ClientOptions:
         deadline: DeadlineArg = AUTO,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
     ) -> ClientOptions:
-        """Resolve a client's constructor arguments (presets, overrides, environment) once."""
+        """Resolve a client's constructor arguments (presets, overrides, environment) once.
+
+        Args:
+            network: ``"mainnet"``, ``"devnet"``, ``"local"`` or a ready ``NetworkConfig``.
+            wallet: anything ``Wallet.load`` accepts; None reads ``NOSANA_WALLET`` if set.
+            solana: the seed SDK's Solana settings, e.g. ``{"network": rpc_url}``.
+            deployments: the seed SDK's deployment-manager settings, ``{"endpoint": url}``.
+            api_key: a Nosana API key (credits).
+            api_url: the deployment manager's URL (overrides the network's).
+            rpc_url: the Solana RPC URL (overrides the network's).
+            timeout: seconds per request, or an ``httpx.Timeout``.
+            max_retries: retries per request.
+            backoff_factor: the first retry's base wait in seconds.
+            http_client: an httpx client of your own for the deployment manager.
+            transport: an httpx transport for every HTTP client.
+            allow_insecure_http: allow plain ``http://`` to hosts other than loopback.
+            env: the environment to read ``NOSANA_*`` from (default ``os.environ``).
+            sleeper: how retries wait.
+            max_response_bytes: the largest reply body accepted.
+            deadline: seconds a request and its retries may take; ``"auto"`` or None.
+            stream_idle_timeout: seconds an event stream may send only heartbeats.
+
+        Returns:
+            The checked options.
+        """
         resolved = resolve_network(
             network,
             solana=solana,
@@ -206,6 +230,15 @@ class ClientOptions:
         ``network`` may be a preset name or a NetworkConfig (environment variables are read
         only when a client is first built); ``wallet`` anything ``Wallet.load`` accepts, or
         None for no wallet.
+
+        Args:
+            changes: option names (the fields of this class) and their new values.
+
+        Returns:
+            The new options.
+
+        Raises:
+            ValidationError: an unknown option name or a bad value.
         """
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - names)
@@ -226,7 +259,16 @@ class ClientOptions:
         return self._checked(**values)
 
     def check_flavor(self, client_type: type, transport_type: type, client_name: str) -> None:
-        """Refuse an injected client or transport the sync (or async) client cannot drive."""
+        """Refuse an injected client or transport the sync (or async) client cannot drive.
+
+        Args:
+            client_type: the httpx client class the client drives.
+            transport_type: the httpx transport class the client drives.
+            client_name: the client's class name, for the message.
+
+        Raises:
+            ValidationError: the injected client or transport is of the other kind.
+        """
         if self.http_client is not None and not isinstance(self.http_client, client_type):
             raise ValidationError(
                 f"{client_name} needs an {client_type.__module__}.{client_type.__name__} as "

@@ -83,7 +83,11 @@ class SyncPager(_PagerBase[T]):
         self._send = send
 
     def first_page(self) -> Page[T]:
-        """The first page (fetched once, then cached)."""
+        """The first page (fetched once, then cached).
+
+        Returns:
+            The page: ``items`` and its ``pagination`` cursors.
+        """
         return self._converted(self._raw_first())
 
     @property
@@ -92,6 +96,11 @@ class SyncPager(_PagerBase[T]):
         return self._raw_first().pagination.total_items
 
     def pages(self) -> Iterator[Page[T]]:
+        """Every page in turn, one request each (the first one cached).
+
+        Yields:
+            Each page.
+        """
         for page in self._raw_pages():
             yield self._converted(page)
 
@@ -100,6 +109,11 @@ class SyncPager(_PagerBase[T]):
             yield from page.items
 
     def to_list(self) -> list[T]:
+        """Every item of every page.
+
+        Returns:
+            The items, in the service's order.
+        """
         return list(self)
 
     def _raw_first(self) -> Page[Any]:
@@ -129,7 +143,11 @@ class AsyncPager(_PagerBase[T]):
         self._send = send
 
     async def first_page(self) -> Page[T]:
-        """The first page (fetched once, then cached)."""
+        """The first page (fetched once, then cached).
+
+        Returns:
+            The page: ``items`` and its ``pagination`` cursors.
+        """
         return self._converted(await self._raw_first())
 
     @property
@@ -141,6 +159,11 @@ class AsyncPager(_PagerBase[T]):
         return self.first_page().__await__()
 
     async def pages(self) -> AsyncIterator[Page[T]]:
+        """Every page in turn, one request each (the first one cached).
+
+        Yields:
+            Each page.
+        """
         async for page in self._raw_pages():
             yield self._converted(page)
 
@@ -150,6 +173,11 @@ class AsyncPager(_PagerBase[T]):
                 yield item
 
     async def to_list(self) -> list[T]:
+        """Every item of every page.
+
+        Returns:
+            The items, in the service's order.
+        """
         return [item async for item in self]
 
     async def _raw_first(self) -> Page[Any]:

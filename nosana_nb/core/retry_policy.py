@@ -452,9 +452,19 @@ class Sleeper:
     """How the retry loops wait. Tests pass one that moves a manual clock instead."""
 
     def sleep(self, seconds: float) -> None:
+        """Block for ``seconds`` (a blocking retry's wait).
+
+        Args:
+            seconds: how long.
+        """
         time.sleep(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        """Await ``seconds`` (an asyncio retry's wait).
+
+        Args:
+            seconds: how long.
+        """
         await asyncio.sleep(seconds)
 
     def __repr__(self) -> str:
@@ -473,10 +483,19 @@ class RetryCounter:
 
     @property
     def total(self) -> int:
+        """The retries counted so far."""
         with self._lock:
             return self._total
 
     def add(self, count: int = 1) -> int:
+        """Count ``count`` more retries.
+
+        Args:
+            count: how many.
+
+        Returns:
+            The new total.
+        """
         with self._lock:
             self._total += count
             return self._total

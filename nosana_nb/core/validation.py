@@ -60,6 +60,9 @@ _BAD_NAME_CHARACTERS = frozenset(
 
 
 class Strategy(StrEnum):
+    """How a deployment keeps its jobs going: SIMPLE (run once), SIMPLE-EXTEND (extend
+    instead of ending), SCHEDULED (on a cron schedule), INFINITE (replace before the timeout)."""
+
     SIMPLE = "SIMPLE"
     SIMPLE_EXTEND = "SIMPLE-EXTEND"
     SCHEDULED = "SCHEDULED"
@@ -67,6 +70,8 @@ class Strategy(StrEnum):
 
 
 class DeploymentStatus(StrEnum):
+    """A deployment's status, as the service names it."""
+
     DRAFT = "DRAFT"
     ERROR = "ERROR"
     STARTING = "STARTING"
@@ -78,6 +83,8 @@ class DeploymentStatus(StrEnum):
 
 
 class JobState(StrEnum):
+    """A job's state: QUEUED, RUNNING, COMPLETED or STOPPED (the on-chain order)."""
+
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
@@ -102,6 +109,8 @@ _JOB_STATE_ORDER = (JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED, JobSt
 
 
 class TaskType(StrEnum):
+    """What a scheduled task does: LIST a job, EXTEND one, or STOP the deployment."""
+
     LIST = "LIST"
     EXTEND = "EXTEND"
     STOP = "STOP"

@@ -40,7 +40,18 @@ _FORMATS_HELP = (
 
 
 class Wallet:
-    """A Solana keypair, or a read-only public key, that signs Nosana requests and transactions."""
+    """A Solana keypair, or a read-only public key, that signs Nosana requests and transactions.
+
+    Usually made with :meth:`load` (or ``from_path``, ``from_base58``, ...). Key material never
+    appears in a repr, a log line or an exception.
+
+    Args:
+        keypair: the solders Keypair that signs; None for a read-only wallet.
+        pubkey: the public key of a read-only wallet (when ``keypair`` is None).
+
+    Raises:
+        WalletError: neither a Keypair nor, for a read-only wallet, a Pubkey was given.
+    """
 
     __slots__ = ("_keypair", "_pubkey")
 
@@ -59,7 +70,19 @@ class Wallet:
 
     @classmethod
     def load(cls, source: Any = None, *, env: Mapping[str, str] | None = None) -> Wallet:
-        """Load a wallet from any supported source; ``None`` reads the NOSANA_WALLET variable."""
+        """Load a wallet from any supported source; ``None`` reads the NOSANA_WALLET variable.
+
+        Args:
+            source: a Wallet, a solders Keypair or Pubkey, a key file path, 64 secret-key
+                bytes, a JSON array, a base58 secret or public key; None reads the variable.
+            env: the environment to read NOSANA_WALLET from (default ``os.environ``).
+
+        Returns:
+            The wallet (read-only when loaded from a public key).
+
+        Raises:
+            WalletError: nothing to load, or a source of an unsupported kind or format.
+        """
         if source is None:
             environ = os.environ if env is None else env
             source = environ.get(ENV_WALLET)
@@ -98,11 +121,29 @@ class Wallet:
 
     @classmethod
     def from_keypair(cls, keypair: Keypair) -> Wallet:
+        """From a solders Keypair.
+
+        Args:
+            keypair: the keypair that signs.
+
+        Returns:
+            The wallet.
+        """
         return cls(keypair)
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> Wallet:
-        """Read a Solana CLI key file (JSON array of 64 numbers), e.g. ~/.config/solana/id.json."""
+        """Read a Solana CLI key file (JSON array of 64 numbers), e.g. ~/.config/solana/id.json.
+
+        Args:
+            path: the key file (``~`` is expanded); a regular file under 2 KiB.
+
+        Returns:
+            The wallet.
+
+        Raises:
+            WalletError: the file is missing, too large or not a Solana key file.
+        """
         file = Path(path).expanduser()
         raw = _read_key_file(file)
         text = _quietly(_utf8, raw)
@@ -115,7 +156,14 @@ class Wallet:
 
     @classmethod
     def from_json(cls, data: str | Sequence[int]) -> Wallet:
-        """From JSON array text or a list of 64 integers 0-255 (the Solana CLI format)."""
+        """From JSON array text or a list of 64 integers 0-255 (the Solana CLI format).
+
+        Args:
+            data: JSON text, or a sequence of 64 integers.
+
+        Returns:
+            The wallet.
+        """
         if isinstance(data, str):
             values = _parse_json(data)
             if values is None:
@@ -132,7 +180,14 @@ class Wallet:
 
     @classmethod
     def from_base58(cls, text: str) -> Wallet:
-        """From a base58 secret key (64 bytes), or a base58 public key (32 bytes, read-only)."""
+        """From a base58 secret key (64 bytes), or a base58 public key (32 bytes, read-only).
+
+        Args:
+            text: the base58 text.
+
+        Returns:
+            The wallet.
+        """
         if not isinstance(text, str):
             _fail(f"expected a base58 string; got {type(text).__name__}")
         stripped = text.strip()
@@ -147,7 +202,14 @@ class Wallet:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Wallet:
-        """From the 64 secret-key bytes (32-byte seed followed by the public key)."""
+        """From the 64 secret-key bytes (32-byte seed followed by the public key).
+
+        Args:
+            data: the 64 bytes.
+
+        Returns:
+            The wallet.
+        """
         if not isinstance(data, bytes | bytearray):
             _fail(f"expected bytes; got {type(data).__name__}")
         if len(data) != _SECRET_KEY_BYTES:
@@ -160,7 +222,14 @@ class Wallet:
 
     @classmethod
     def read_only(cls, pubkey: str | Pubkey) -> Wallet:
-        """A wallet that knows only its address: it can read but not sign."""
+        """A wallet that knows only its address: it can read but not sign.
+
+        Args:
+            pubkey: the address, base58 or a solders Pubkey.
+
+        Returns:
+            The read-only wallet.
+        """
         if isinstance(pubkey, Pubkey):
             return cls(pubkey=pubkey)
         if not isinstance(pubkey, str):
@@ -172,31 +241,59 @@ class Wallet:
 
     @classmethod
     def generate(cls) -> Wallet:
-        """A fresh random wallet (for the sandbox and tests)."""
+        """A fresh random wallet (for the sandbox and tests).
+
+        Returns:
+            The wallet.
+        """
         return cls(Keypair())
 
     # -- public face --------------------------------------------------------------------------
 
     @property
     def pubkey(self) -> Pubkey:
+        """The public key, as a solders Pubkey."""
         return self._pubkey
 
     @property
     def address(self) -> str:
+        """The public key, base58 (safe to show and log)."""
         return str(self._pubkey)
 
     @property
     def can_sign(self) -> bool:
+        """False for a read-only wallet (loaded from a public key)."""
         return self._keypair is not None
 
     def sign_message(self, data: bytes) -> Signature:
-        """Ed25519-sign ``data`` with the secret key."""
+        """Ed25519-sign ``data`` with the secret key.
+
+        Args:
+            data: the bytes to sign.
+
+        Returns:
+            The signature.
+
+        Raises:
+            WalletError: ``data`` is not bytes, or the wallet is read-only.
+        """
         if not isinstance(data, bytes | bytearray):
             raise WalletError(f"can only sign bytes; got {type(data).__name__}")
         return self.keypair_for_signing().sign_message(bytes(data))
 
     def sign_transaction(self, tx: VersionedTransaction | bytes) -> VersionedTransaction:
-        """Put this wallet's signature into its signer slot of a (partially signed) transaction."""
+        """Put this wallet's signature into its signer slot of a (partially signed) transaction.
+
+        Args:
+            tx: the transaction, or its serialized bytes.
+
+        Returns:
+            The transaction with this wallet's signature in place.
+
+        Raises:
+            WalletError: not a versioned transaction, this wallet is not one of its signers,
+                or the wallet is read-only.
+        """
         keypair = self.keypair_for_signing()
         if isinstance(tx, bytes | bytearray):
             try:
@@ -214,7 +311,14 @@ class Wallet:
         return VersionedTransaction.populate(message, signatures)
 
     def keypair_for_signing(self) -> Keypair:
-        """The solders Keypair, for core code that builds transactions. Never log or store it."""
+        """The solders Keypair, for core code that builds transactions. Never log or store it.
+
+        Returns:
+            The keypair.
+
+        Raises:
+            WalletError: the wallet is read-only.
+        """
         if self._keypair is None:
             raise WalletError(
                 f"Wallet {self.address} is read-only (loaded from a public key) and cannot sign. "

@@ -10,8 +10,10 @@ no JavaScript), so a saved notebook stays small. ``jupyter nbconvert --to html``
 that output; this exporter can: each figure becomes a chart drawn by plotly.js, which the page
 embeds once (from the installed plotly package — the page works offline), with a PNG of it
 (kaleido, drawn by the system's chromium) inside ``<noscript>`` for readers without
-JavaScript. A live widget whose state was not saved becomes a one-line note instead of an
-empty box. Needs nbconvert, and kaleido for the PNGs (``pip install 'nosana_nb[export]'``).
+JavaScript. A widget view whose state was saved with the notebook (nbclient, or JupyterLab's
+"save widget state") is drawn as static HTML of how it looked; one whose state was not saved
+becomes a one-line note instead of an empty box. Needs nbconvert, and kaleido for the PNGs
+(``pip install 'nosana_nb[export]'``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ class NotebookHTMLExporter(HTMLExporter):
         return [str(TEMPLATES)]
 
     def __init__(self, *, static_images: bool = True, **kwargs: Any) -> None:
+        """Set up the exporter with its two preprocessors.
+
+        Args:
+            static_images: also draw each chart as a PNG (kaleido) for readers without
+                JavaScript.
+            kwargs: nbconvert ``HTMLExporter`` options.
+        """
         super().__init__(**kwargs)
         self.register_preprocessor(WidgetNotesPreprocessor(), enabled=True)
         self.register_preprocessor(
@@ -66,12 +75,23 @@ class Exported:
     static_images: int
     image_note: str
     """Why some charts have no static image ("" when all have one)."""
+    widget_views: int = 0
+    """Widget views drawn from the saved widget state (the rest became a note)."""
 
 
 def html_from_notebook(
     notebook: Any, *, static_images: bool = True, title: str = "notebook"
 ) -> tuple[str, dict[str, Any]]:
-    """The page for an in-memory notebook (a ``NotebookNode``) and nbconvert's resources."""
+    """The page for an in-memory notebook (a ``NotebookNode``) and nbconvert's resources.
+
+    Args:
+        notebook: the executed notebook.
+        static_images: also draw each chart as a PNG.
+        title: the page's title.
+
+    Returns:
+        The HTML text and nbconvert's resources (``resources["nosana_nb"]`` counts charts).
+    """
     exporter = NotebookHTMLExporter(static_images=static_images)
     body, resources = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
     return str(body), dict(resources)
@@ -84,7 +104,16 @@ def export_html(
     static_images: bool = True,
 ) -> Exported:
     """Write ``notebook_path`` (an executed ``.ipynb``) as one HTML page; by default next to
-    it with the ``.html`` suffix. The notebook file is not changed."""
+    it with the ``.html`` suffix. The notebook file is not changed.
+
+    Args:
+        notebook_path: the executed notebook.
+        html_path: where to write the page (default: beside the notebook).
+        static_images: also draw each chart as a PNG.
+
+    Returns:
+        Where the page went, how many charts it holds and how many have a PNG.
+    """
     import nbformat
 
     source = Path(notebook_path)
@@ -98,6 +127,7 @@ def export_html(
         figures=int(summary.get("figures", 0)),
         static_images=int(summary.get("static_images", 0)),
         image_note=str(summary.get("image_note", "")),
+        widget_views=int(summary.get("widget_views", 0)),
     )
 
 

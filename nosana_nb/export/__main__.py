@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     size_mb = exported.path.stat().st_size / 1e6
     print(
         f"wrote {exported.path} ({size_mb:.1f} MB): {exported.figures} charts, "
-        f"{exported.static_images} static images"
+        f"{exported.static_images} static images, {exported.widget_views} widget views"
     )
     if exported.figures and exported.static_images < exported.figures:
         print(f"no static images: {exported.image_note}", file=sys.stderr)

@@ -25,6 +25,17 @@ def render_pngs(
     ``BROWSER_PATH``) with the plotly.js of the installed plotly package; MathJax is off, so
     nothing is fetched from the network. Each image is ``width`` wide and as high as the
     figure's layout says.
+
+    Args:
+        figures: plotly figure JSON (data, layout).
+        width: each image's width in pixels.
+        timeout: seconds the browser session may take.
+
+    Returns:
+        One PNG per figure.
+
+    Raises:
+        StaticImageError: kaleido or chromium is missing, or drawing failed.
     """
     if not figures:
         return []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from traitlets import Bool, Int
 
 from nosana_nb.core.errors import StaticImageError
 from nosana_nb.export._images import DEFAULT_IMAGE_WIDTH, render_pngs
+from nosana_nb.export._widgets import WidgetViewRenderer
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
@@ -83,9 +85,18 @@ class PlotlyFiguresPreprocessor(Preprocessor):
     )
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """Replace each Plotly output with HTML that draws it (plus a PNG in ``<noscript>``).
+
+        Args:
+            nb: the notebook.
+            resources: nbconvert's resources; ``plotly_js`` and ``nosana_nb`` are added.
+
+        Returns:
+            The notebook and the resources.
+        """
         found = [output for output in _outputs(nb) if PLOTLY_MIME in output.get("data", {})]
-        summary: dict[str, Any] = {"figures": len(found), "static_images": 0, "image_note": ""}
-        resources["nosana_nb"] = summary
+        summary: dict[str, Any] = resources.setdefault("nosana_nb", {})
+        summary.update(figures=len(found), static_images=0, image_note="")
         if not found:
             return nb, resources
         figures = [output["data"][PLOTLY_MIME] for output in found]
@@ -112,13 +123,51 @@ class PlotlyFiguresPreprocessor(Preprocessor):
 
 
 class WidgetNotesPreprocessor(Preprocessor):
-    """A widget whose state was not saved with the notebook (JupyterLab's default; live
-    figures) would export as an empty box: say what was there instead."""
+    """Widget views become static HTML drawn from the widget state saved with the notebook
+    (nbclient and JupyterLab's "save widget state" store it); a view whose state was not saved
+    (JupyterLab's default; live figures) would export as an empty box, so it becomes a note
+    saying what was there.
+
+    The saved state is then dropped from the page's copy of the notebook: with it, nbconvert
+    would add the widget manager script from a CDN, which an offline page cannot load. Sets
+    ``resources["nosana_nb"]["widget_views"]`` to the number of views drawn.
+    """
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        saved = ((nb.metadata.get("widgets") or {}).get(WIDGET_STATE_MIME) or {}).get("state") or {}
+        """Draw each widget view from the saved state, or replace it with a short note.
+
+        Args:
+            nb: the notebook; its saved widget state is removed from this copy.
+            resources: nbconvert's resources; ``nosana_nb["widget_views"]`` is set, and
+                ``plotly_js`` when a widget holds a chart.
+
+        Returns:
+            The notebook and the resources.
+        """
+        widgets_metadata = nb.metadata.get("widgets") or {}
+        saved = (widgets_metadata.get(WIDGET_STATE_MIME) or {}).get("state") or {}
+        figure_ids = itertools.count(1)
+
+        def draw_figure(figure: Mapping[str, Any]) -> str:
+            return figure_html(figure, f"nosana-widget-figure-{next(figure_ids)}", None, "")
+
+        renderer = WidgetViewRenderer(saved, draw_figure)
+        drawn = 0
         for output in _outputs(nb):
             view = output.get("data", {}).get(WIDGET_VIEW_MIME)
-            if view is not None and view.get("model_id") not in saved:
+            if view is None:
+                continue
+            model_id = str(view.get("model_id", ""))
+            if renderer.known(model_id):
+                output["data"] = nbformat.from_dict({"text/html": renderer.render(model_id)})
+                drawn += 1
+            else:
                 output["data"] = nbformat.from_dict({"text/html": WIDGET_NOTE})
+        nb.metadata.pop("widgets", None)
+        summary = resources.setdefault("nosana_nb", {})
+        summary["widget_views"] = drawn
+        if renderer.figures:
+            import plotly.offline
+
+            resources["plotly_js"] = plotly.offline.get_plotlyjs()
         return nb, resources

@@ -2,10 +2,13 @@
 
 runtime = min(end or now, start + timeout) − start, in whole seconds; cost = price (NOS base
 units per second) × runtime, exact; USD = usd_reward_per_hour × hours.
-The network fee is what the chain takes when the job is listed: the deposit (price × timeout)
-× network_fee_percentage / 100, rounded down to a base unit, never refunded — so a job that
-never ran still cost its fee (as ``core.markets.estimate_cost`` counts it). Extensions are not
-in the jobs list; each one costs the same fee again on its own deposit.
+The network fee is what the chain takes on each deposit: at listing the deposit (price ×
+timeout) × network_fee_percentage / 100, rounded down to a base unit, never refunded — so a job
+that never ran still cost its fee (as ``core.markets.estimate_cost`` counts it). Extensions are
+not in the jobs list; a SIMPLE-EXTEND deployment's worker extends each running job by its
+timeout T, first at T − clamp(T/10, 60 s, 300 s) after the start and then every T
+(docs/wire-contract.md §8.2), so the extensions a job had follow from its start and end: each
+raises the runtime cap by T and costs the listing's fee again on its own deposit.
 """
 
 from __future__ import annotations
@@ -26,10 +29,21 @@ from nosana_nb.frames.schema import empty_frame, schema_of, validate_schema
 
 NOS_BASE_UNITS_PER_NOS = 10**6
 _NS_PER_S = 1_000_000_000
+_EXTEND_BUFFER_MIN_S = 60.0
+_EXTEND_BUFFER_MAX_S = 300.0
+"""SIMPLE-EXTEND extends a job this long (10 % of its timeout, clamped) before it times out."""
 
 
 def as_frame(source: Any, name: str) -> pd.DataFrame:
-    """``source`` if it is already the ``name`` frame, else the frame built from it."""
+    """``source`` if it is already the ``name`` frame, else the frame built from it.
+
+    Args:
+        source: a frame, or anything the ``name`` frame's builder accepts.
+        name: the schema's name, e.g. ``"jobs"``.
+
+    Returns:
+        The ``name`` frame.
+    """
     if isinstance(source, pd.DataFrame):
         validate_schema(source, name)
         return source
@@ -52,6 +66,15 @@ def utc_now(now: ServiceNow = None) -> pd.Timestamp:
     gives its service's time (``client.now()``); None gives the time of the service this process
     heard from last - the sandbox's simulated clock or the real server's - and only when no
     service has answered yet the wall clock, as there is nothing to ask.
+
+    Args:
+        now: a datetime, a client, or None.
+
+    Returns:
+        The time as a tz-aware UTC Timestamp.
+
+    Raises:
+        ValidationError: ``now`` is of another kind.
     """
     if isinstance(now, NosanaClient):
         return pd.Timestamp(now.now())
@@ -113,11 +136,28 @@ def cost_dataframe(
     ``jobs``/``markets``/``deployments`` are frames from this module or anything their builders
     accept. The timeout cap comes from ``timeout`` (seconds or timedelta) or else from each job's
     deployment (``deployments``); without either, runtime is not capped and the fee (charged on
-    the listing deposit, price × timeout) is unknown (NA). Open jobs are billed until ``now`` (a
+    the listing deposit, price × timeout) is unknown (NA). With ``deployments``, the jobs of a
+    SIMPLE-EXTEND deployment also count the extensions its worker made (each one raises the cap
+    by the timeout and pays the fee again on its deposit). Open jobs are billed until ``now`` (a
     datetime or a client; default: the service's clock, see :func:`utc_now`). Jobs never started
-    cost 0 plus their listing fee.
+    cost 0 plus their listing fee. Any index is accepted; the result has a fresh 0..n-1 index.
+
+    Args:
+        jobs: Jobs frame (``jobs_dataframe``) or the job items it is built from.
+        markets: Markets frame or market items: the price and fee of each job's market.
+        deployments: Deployments frame or items: each job's timeout and strategy.
+        timeout: One timeout for every job (seconds or timedelta), instead of ``deployments``'.
+        now: The time open jobs are billed until.
+
+    Returns:
+        The ``cost`` frame: one row per job.
+
+    Raises:
+        ValidationError: A bad timeout, ``now`` or market fee, or a frame of the wrong schema.
     """
-    jobs_df = as_frame(jobs, "jobs")
+    # every Series below is built on 0..n-1: a caller's index (a slice, a filter) must not
+    # misalign them
+    jobs_df = as_frame(jobs, "jobs").reset_index(drop=True)
     markets_df = as_frame(markets, "markets")
     if jobs_df.empty:
         return empty_frame("cost")
@@ -127,7 +167,10 @@ def cost_dataframe(
     end = jobs_df["ended_at"]
     is_open = started & end.isna().to_numpy()
     billed_until = end.where(end.notna(), now_ts).where(started)
-    cap = _timeouts(jobs_df, deployments, timeout)
+    listed_cap = _timeouts(jobs_df, deployments, timeout)
+    extensions = _extensions(jobs_df, deployments, listed_cap, billed_until, is_open)
+    deposits = extensions + 1  # the listing's and one per extension, each of price × timeout
+    cap = listed_cap * deposits
     capped = start + cap
     billed_until = billed_until.where(~(capped < billed_until).fillna(False).to_numpy(), capped)
     billed_until = billed_until.where(~(billed_until < start).fillna(False).to_numpy(), start)
@@ -146,10 +189,10 @@ def cost_dataframe(
     known = price.notna().to_numpy()
     price_np = price.fillna(0).to_numpy(dtype=np.int64)
     cost_np = price_np * runtime_s
-    cap_s = cap.dt.total_seconds().to_numpy()
-    fee_known = known & ~np.isnan(cap_s)
-    deposit_np = price_np * np.where(fee_known, cap_s, 0).astype(np.int64)
-    fee_np = (deposit_np * fee_num.to_numpy()) // fee_den.to_numpy()
+    listed_s = listed_cap.dt.total_seconds().to_numpy()
+    fee_known = known & ~np.isnan(listed_s)
+    deposit_np = price_np * np.where(fee_known, listed_s, 0).astype(np.int64)
+    fee_np = (deposit_np * fee_num.to_numpy()) // fee_den.to_numpy() * deposits
     cost = pd.Series(cost_np, dtype="Int64").where(known)
     fee = pd.Series(fee_np, dtype="Int64").where(fee_known)
     total = cost + fee
@@ -178,6 +221,39 @@ def cost_dataframe(
     )
 
 
+def _extensions(
+    jobs_df: pd.DataFrame,
+    deployments: Any,
+    listed_cap: pd.Series,
+    billed_until: pd.Series,
+    is_open: np.ndarray,
+) -> np.ndarray:
+    """How many times the worker extended each job (only SIMPLE-EXTEND jobs are extended).
+
+    Extension k (k ≥ 1) runs at start + k·T − buffer while the job still runs: an ended job had
+    every one due before its end (at the same instant the node's end wins), an open one every
+    one due by now. Needs the deployments (their strategy); without them it is 0.
+    """
+    none = np.zeros(len(jobs_df), dtype=np.int64)
+    if deployments is None:
+        return none
+    deployments_df = as_frame(deployments, "deployments")
+    strategy = deployments_df.drop_duplicates("id").set_index("id")["strategy"].astype(object)
+    extending = (jobs_df["deployment"].astype(object).map(strategy) == "SIMPLE-EXTEND").to_numpy(
+        dtype=bool, na_value=False
+    )
+    period_s = listed_cap.dt.total_seconds().to_numpy()
+    elapsed_s = (billed_until - jobs_df["started_at"]).dt.total_seconds().to_numpy()
+    usable = extending & ~np.isnan(period_s) & ~np.isnan(elapsed_s) & (period_s > 0)
+    if not usable.any():
+        return none
+    period = np.where(usable, period_s, 1.0)
+    buffer = np.clip(period / 10, _EXTEND_BUFFER_MIN_S, _EXTEND_BUFFER_MAX_S)
+    reach = (np.where(usable, elapsed_s, 0.0) + buffer) / period
+    counted = np.where(is_open, np.floor(reach), np.ceil(reach) - 1)
+    return np.where(usable, np.maximum(counted, 0), 0).astype(np.int64)
+
+
 def _timeouts(jobs_df: pd.DataFrame, deployments: Any, timeout: Any) -> pd.Series:
     """Each job's timeout as a timedelta Series (NaT = no cap)."""
     if timeout is not None:
@@ -193,7 +269,14 @@ def _timeouts(jobs_df: pd.DataFrame, deployments: Any, timeout: Any) -> pd.Serie
 
 
 def deployment_cost_totals(cost: pd.DataFrame) -> pd.DataFrame:
-    """Per-deployment sums of a ``cost_dataframe`` (jobs, runtime, base units, NOS, USD)."""
+    """Per-deployment sums of a ``cost_dataframe`` (jobs, runtime, base units, NOS, USD).
+
+    Args:
+        cost: a ``cost`` frame.
+
+    Returns:
+        The ``deployment_costs`` frame.
+    """
     validate_schema(cost, "cost")
     if cost.empty:
         return empty_frame("deployment_costs")

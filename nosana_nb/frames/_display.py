@@ -51,12 +51,27 @@ def is_missing(value: Any) -> bool:
 def looks_like_id(text: str) -> bool:
     """True for one unbroken run of letters and digits as long as an address (base58
     addresses and signatures, hex digests): the values worth shortening. Names, slugs, image
-    references and sentences have spaces or punctuation and stay whole."""
+    references and sentences have spaces or punctuation and stay whole.
+
+    Args:
+        text: the value.
+
+    Returns:
+        Whether to shorten it.
+    """
     return len(text) >= MIN_ID_LENGTH and text.isascii() and text.isalnum()
 
 
 def short_id(value: Any, keep: int = SHORT_ID_KEEP) -> str:
-    """``abcd…wxyz`` for an address or signature, the value itself otherwise; "—" if missing."""
+    """``abcd…wxyz`` for an address or signature, the value itself otherwise; "—" if missing.
+
+    Args:
+        value: the value to show.
+        keep: characters kept at each end.
+
+    Returns:
+        The label.
+    """
     if is_missing(value):
         return "—"
     text = str(value)
@@ -66,7 +81,14 @@ def short_id(value: Any, keep: int = SHORT_ID_KEEP) -> str:
 
 
 def short_id_labels(values: Iterable[Any]) -> dict[Any, str]:
-    """Distinct values -> distinct short labels (more characters kept where two would clash)."""
+    """Distinct values -> distinct short labels (more characters kept where two would clash).
+
+    Args:
+        values: the values to label.
+
+    Returns:
+        Each distinct value with its label.
+    """
     distinct = list(dict.fromkeys(v for v in values if not is_missing(v)))
     keep = SHORT_ID_KEEP
     while True:
@@ -104,6 +126,17 @@ def styled(
     ``display``); ``df`` itself is not changed. ``columns`` defaults to the id columns of the
     fixed schemas present in ``df`` (``ID_COLUMNS``). At most ``max_rows`` rows are rendered
     (default: ``pd.options.display.max_rows``), with a caption saying how many were left out.
+
+    Args:
+        df: the frame to show.
+        columns: the columns whose ids to shorten.
+        max_rows: at most this many rows rendered.
+
+    Returns:
+        The pandas ``Styler``.
+
+    Raises:
+        ValidationError: ``df`` is not a DataFrame, or a bad ``columns`` / ``max_rows``.
     """
     if not isinstance(df, pd.DataFrame):
         raise ValidationError(f"expected a DataFrame, got {type(df).__name__}", argument="df")

@@ -144,7 +144,20 @@ async def afleet_dataframes(
     """Several kinds ("jobs", "events", "tasks", "revisions") of many deployments in one pass.
 
     Each deployment given by id is fetched once (one get), then its lists concurrently; at
-    most ``max_concurrency`` requests are in flight at any moment. Returns one frame per kind.
+    most ``max_concurrency`` requests are in flight at any moment.
+
+    Args:
+        kinds: some of "jobs", "events", "tasks", "revisions".
+        client: an ``AsyncNosanaClient``.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        One frame per kind, each with its fixed schema.
+
+    Raises:
+        ValidationError: an unknown kind or a bad argument.
     """
     chosen = _check_kinds(kinds)
     limit = _check_concurrency(max_concurrency)
@@ -185,7 +198,21 @@ async def afleet_dataframe(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """``kind`` ("jobs", "events", "tasks", "revisions") of many deployments, concurrently."""
+    """``kind`` ("jobs", "events", "tasks", "revisions") of many deployments, concurrently.
+
+    Args:
+        kind: "jobs", "events", "tasks" or "revisions".
+        client: an ``AsyncNosanaClient``.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The frame, with the kind's fixed schema.
+
+    Raises:
+        ValidationError: an unknown kind or a bad argument.
+    """
     if kind not in _KINDS:
         raise ValidationError(f"kind must be one of {', '.join(_KINDS)}", argument="kind")
     frames = await afleet_dataframes(
@@ -233,6 +260,19 @@ def fleet_dataframes(
     ``client`` is a ``NosanaClient`` (its ``to_async()`` twin, with every option of the
     client, is made for the fetch and closed after) or a zero-argument factory returning an
     async client.
+
+    Args:
+        kinds: some of "jobs", "events", "tasks", "revisions".
+        client: a ``NosanaClient``, or a zero-argument factory of async clients.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        One frame per kind, each with its fixed schema.
+
+    Raises:
+        ValidationError: an unknown kind or a bad argument.
     """
     chosen = _check_kinds(kinds)
     factory = _async_twin_factory(client)
@@ -268,6 +308,19 @@ def fleet_dataframe(
     """Sync wrapper of :func:`afleet_dataframe` (safe inside Jupyter's running loop).
 
     ``client`` is a ``NosanaClient`` or a zero-argument factory returning an async client.
+
+    Args:
+        kind: "jobs", "events", "tasks" or "revisions".
+        client: a ``NosanaClient``, or a zero-argument factory of async clients.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The frame, with the kind's fixed schema.
+
+    Raises:
+        ValidationError: an unknown kind or a bad argument.
     """
     if kind not in _KINDS:
         raise ValidationError(f"kind must be one of {', '.join(_KINDS)}", argument="kind")
@@ -284,7 +337,17 @@ def fleet_jobs_dataframe(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Jobs of many deployments (all of the client's when ``deployments`` is None)."""
+    """Jobs of many deployments (all of the client's when ``deployments`` is None).
+
+    Args:
+        client: a ``NosanaClient``, or a zero-argument factory of async clients.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The ``jobs`` frame.
+    """
     return fleet_dataframe(
         "jobs", client, deployments, max_concurrency=max_concurrency, progress=progress
     )
@@ -297,7 +360,17 @@ def fleet_events_dataframe(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Events of many deployments."""
+    """Events of many deployments.
+
+    Args:
+        client: a ``NosanaClient``, or a zero-argument factory of async clients.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The ``events`` frame.
+    """
     return fleet_dataframe(
         "events", client, deployments, max_concurrency=max_concurrency, progress=progress
     )
@@ -310,7 +383,17 @@ def fleet_tasks_dataframe(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Outstanding tasks of many deployments."""
+    """Outstanding tasks of many deployments.
+
+    Args:
+        client: a ``NosanaClient``, or a zero-argument factory of async clients.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The ``tasks`` frame.
+    """
     return fleet_dataframe(
         "tasks", client, deployments, max_concurrency=max_concurrency, progress=progress
     )
@@ -323,7 +406,17 @@ async def afleet_jobs_dataframe(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Async: jobs of many deployments through an ``AsyncNosanaClient``."""
+    """Async: jobs of many deployments through an ``AsyncNosanaClient``.
+
+    Args:
+        client: an ``AsyncNosanaClient``.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The ``jobs`` frame.
+    """
     return await afleet_dataframe(
         "jobs", client, deployments, max_concurrency=max_concurrency, progress=progress
     )
@@ -336,7 +429,17 @@ async def afleet_events_dataframe(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Async: events of many deployments through an ``AsyncNosanaClient``."""
+    """Async: events of many deployments through an ``AsyncNosanaClient``.
+
+    Args:
+        client: an ``AsyncNosanaClient``.
+        deployments: deployment ids or handles; None for every deployment of the client.
+        max_concurrency: at most this many requests in flight (1-64).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The ``events`` frame.
+    """
     return await afleet_dataframe(
         "events", client, deployments, max_concurrency=max_concurrency, progress=progress
     )

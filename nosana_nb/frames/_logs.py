@@ -279,6 +279,17 @@ async def afetch_job_results(
 
     ``source``: the async client (all its deployments), a deployment id/handle or several, a
     deployments frame, or a jobs frame (only its COMPLETED/STOPPED rows are asked for).
+
+    Args:
+        source: what to read (see above).
+        client: the ``AsyncNosanaClient`` (unless ``source`` is one, or a deployment handle).
+        max_concurrency: at most this many requests in flight.
+
+    Returns:
+        One record per ended job that has results.
+
+    Raises:
+        ValidationError: no client to fetch with, or a bad argument.
     """
     limit = _check_concurrency(max_concurrency)
     if client is None and _is_deployment_handle(source):
@@ -318,7 +329,19 @@ def fetch_job_results(
     source: Any, client: Any = None, *, max_concurrency: int = DEFAULT_CONCURRENCY
 ) -> list[JobResultsRecord]:
     """Sync :func:`afetch_job_results` for a ``NosanaClient``: its ``to_async()`` twin fetches
-    concurrently in a private event loop (safe inside Jupyter's running loop)."""
+    concurrently in a private event loop (safe inside Jupyter's running loop).
+
+    Args:
+        source: what to read (see above).
+        client: the ``NosanaClient`` (unless ``source`` is one, or a deployment handle).
+        max_concurrency: at most this many requests in flight.
+
+    Returns:
+        One record per ended job that has results.
+
+    Raises:
+        ValidationError: no client to fetch with, or a bad argument.
+    """
     _check_concurrency(max_concurrency)
     if client is None and _is_deployment_handle(source):
         return _sequential_records(source)
@@ -374,6 +397,14 @@ def logs_dataframe(
     alone is read one job at a time. Columns: deployment, job, revision,
     op, stream (stdin/stdout/stderr/nodeerr), level (error for stderr and nodeerr), timestamp,
     text, exit_code (the op's).
+
+    Args:
+        source: what to read (see above).
+        client: the ``NosanaClient`` to fetch with (see above).
+        max_concurrency: at most this many requests in flight.
+
+    Returns:
+        The ``logs`` frame.
     """
     return _build(source, client, max_concurrency, logs_frame)
 
@@ -382,14 +413,32 @@ def results_dataframe(
     source: Any, client: Any = None, *, max_concurrency: int = DEFAULT_CONCURRENCY
 ) -> pd.DataFrame:
     """One row per op of the ended jobs of ``source`` (fixed ``results`` schema): status,
-    exit code, start, end, duration. ``source`` and ``client`` as in :func:`logs_dataframe`."""
+    exit code, start, end, duration. ``source`` and ``client`` as in :func:`logs_dataframe`.
+
+    Args:
+        source: what to read (see above).
+        client: the ``NosanaClient`` to fetch with.
+        max_concurrency: at most this many requests in flight.
+
+    Returns:
+        The ``results`` frame.
+    """
     return _build(source, client, max_concurrency, results_frame)
 
 
 async def alogs_dataframe(
     source: Any, client: Any = None, *, max_concurrency: int = DEFAULT_CONCURRENCY
 ) -> pd.DataFrame:
-    """:func:`logs_dataframe` through an ``AsyncNosanaClient`` in the caller's loop."""
+    """:func:`logs_dataframe` through an ``AsyncNosanaClient`` in the caller's loop.
+
+    Args:
+        source: what to read (see above).
+        client: the ``AsyncNosanaClient`` to fetch with.
+        max_concurrency: at most this many requests in flight.
+
+    Returns:
+        The ``logs`` frame.
+    """
     if _is_records(source):
         return logs_frame(source)
     return logs_frame(await afetch_job_results(source, client, max_concurrency=max_concurrency))
@@ -398,7 +447,16 @@ async def alogs_dataframe(
 async def aresults_dataframe(
     source: Any, client: Any = None, *, max_concurrency: int = DEFAULT_CONCURRENCY
 ) -> pd.DataFrame:
-    """:func:`results_dataframe` through an ``AsyncNosanaClient`` in the caller's loop."""
+    """:func:`results_dataframe` through an ``AsyncNosanaClient`` in the caller's loop.
+
+    Args:
+        source: what to read (see above).
+        client: the ``AsyncNosanaClient`` to fetch with.
+        max_concurrency: at most this many requests in flight.
+
+    Returns:
+        The ``results`` frame.
+    """
     if _is_records(source):
         return results_frame(source)
     return results_frame(await afetch_job_results(source, client, max_concurrency=max_concurrency))

@@ -153,6 +153,18 @@ def status_history_dataframe(
     ``source`` is a recording (stream frames with deployment id and time, or a recorder's rows,
     as records or a DataFrame). Without one, pass ``deployments`` (frame or records) plus the
     ``events`` and ``jobs`` of those deployments to derive an approximate history.
+
+    Args:
+        source: a recording (records or a DataFrame), or None.
+        events: the deployments' events (frame or records), without a recording.
+        jobs: the deployments' jobs (frame or records), without a recording.
+        deployments: the deployments (frame or records), without a recording.
+
+    Returns:
+        The ``status_history`` frame.
+
+    Raises:
+        ValidationError: neither a recording nor deployments, or input of the wrong kind.
     """
     if source is not None:
         return status_history_from_records(source)

@@ -316,6 +316,19 @@ def vault_balance_dataframe(
     paid to a node; on mainnet and devnet a transaction of the jobs program is one too.
     ``escrow_authority`` adds a known escrow owner, for a history that starts after the
     deposit it refunds.
+
+    Args:
+        source: ``getTransaction`` results, or a client.
+        vault: the vault's address.
+        nos_mint: the NOS mint (default: the client's network's).
+        escrow_authority: a known escrow owner.
+        limit: at most this many transactions read from a client.
+
+    Returns:
+        The ``vault_balance`` frame.
+
+    Raises:
+        ValidationError: a bad address, limit or source.
     """
     if cv.is_client(source) or hasattr(source, "rpc"):
         mint = nos_mint or getattr(getattr(source, "network", None), "nos_mint", None)

@@ -59,6 +59,14 @@ def deployments_dataframe(source: Any, *, now: Any = None, jobs: Any = None) -> 
     a datetime or a client; default the service heard from last, or ``source`` when it is a
     client): ``next_run_at`` is a SCHEDULED deployment's next cron firing; ``time_remaining``
     is the least time left among its running jobs, known when ``jobs`` (a jobs frame) is given.
+
+    Args:
+        source: a client (its deployments), handles, states, a pager or wire records.
+        now: the service's now, a datetime or a client.
+        jobs: a jobs frame, for ``time_remaining``.
+
+    Returns:
+        The ``deployments`` frame.
     """
     clock = now if now is not None or not cv.is_client(source) else source
     if cv.is_client(source):
@@ -160,6 +168,15 @@ def jobs_dataframe(
     is a client). The jobs list carries no timeout: it is the deployment's (``timeout``: a
     timedelta, or a mapping deployment id -> timedelta; taken from the Deployment when fetching
     through one). SIMPLE-EXTEND extensions move the real deadline later.
+
+    Args:
+        source: a client, a Deployment handle, a pager or a list of wire records/models.
+        deployment: the deployment id to set on records that do not carry one.
+        now: the service's now, a datetime or a client.
+        timeout: the deployment's job timeout, or a mapping deployment id -> timeout.
+
+    Returns:
+        The ``jobs`` frame.
     """
     clock = now if now is not None or not cv.is_client(source) else source
     if cv.is_client(source) and deployment is not None:
@@ -253,7 +270,15 @@ def _job_timeouts(source: Any, deployment: Any, timeout: Any) -> dict[str, Any] 
 
 
 def events_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
-    """One row per event (docs/wire-contract.md §3.5); stream ``event`` frames are accepted too."""
+    """One row per event (docs/wire-contract.md §3.5); stream ``event`` frames are accepted too.
+
+    Args:
+        source: a client, a Deployment handle, a pager or a list of wire records/models.
+        deployment: the deployment id to set on records that do not carry one.
+
+    Returns:
+        The ``events`` frame.
+    """
     recs = _records(source, "events", "events", deployment, "get_events")
     if not recs:
         return empty_frame("events")
@@ -294,7 +319,15 @@ def events_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
 
 
 def tasks_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
-    """Outstanding tasks (docs/wire-contract.md §3.6); ``""``/``0`` placeholders become NA."""
+    """Outstanding tasks (docs/wire-contract.md §3.6); ``""``/``0`` placeholders become NA.
+
+    Args:
+        source: a client, a Deployment handle, a pager or a list of wire records/models.
+        deployment: the deployment id to set on records that do not carry one.
+
+    Returns:
+        The ``tasks`` frame.
+    """
     recs = _records(source, "tasks", "tasks", deployment, "get_tasks")
     if not recs:
         return empty_frame("tasks")
@@ -351,7 +384,15 @@ def _images(definition: Any) -> str | None:
 
 
 def revisions_dataframe(source: Any, *, deployment: Any = None) -> pd.DataFrame:
-    """One row per revision (docs/wire-contract.md §3.7) with the container images it runs."""
+    """One row per revision (docs/wire-contract.md §3.7) with the container images it runs.
+
+    Args:
+        source: a client, a Deployment handle, a pager or a list of wire records/models.
+        deployment: the deployment id to set on records that do not carry one.
+
+    Returns:
+        The ``revisions`` frame.
+    """
     recs = _records(source, "revisions", "revisions", deployment, "get_revisions")
     if not recs:
         return empty_frame("revisions")
@@ -407,7 +448,14 @@ def _node_counts(values: Any) -> list[Any]:
 
 
 def markets_dataframe(source: Any) -> pd.DataFrame:
-    """One row per market with base and fee-included prices (docs/wire-contract.md §14.3)."""
+    """One row per market with base and fee-included prices (docs/wire-contract.md §14.3).
+
+    Args:
+        source: a client (its markets API), a list of Markets or of wire records.
+
+    Returns:
+        The ``markets`` frame.
+    """
     if cv.is_client(source):
         source = fetch_markets(source)
     recs = cv.as_records(source, what="markets", envelope="markets")

@@ -290,7 +290,17 @@ SCHEMAS: Mapping[str, Schema] = MappingProxyType(
 
 
 def schema_of(name: str) -> Schema:
-    """The ordered column -> dtype mapping of the frame called ``name`` (e.g. ``"jobs"``)."""
+    """The ordered column -> dtype mapping of the frame called ``name`` (e.g. ``"jobs"``).
+
+    Args:
+        name: a schema's name (a key of ``SCHEMAS``).
+
+    Returns:
+        The schema.
+
+    Raises:
+        ValidationError: no schema has that name.
+    """
     try:
         return SCHEMAS[name]
     except KeyError:
@@ -299,7 +309,14 @@ def schema_of(name: str) -> Schema:
 
 
 def empty_frame(name: str) -> pd.DataFrame:
-    """A zero-row frame with exactly the columns and dtypes of ``name``."""
+    """A zero-row frame with exactly the columns and dtypes of ``name``.
+
+    Args:
+        name: a schema's name.
+
+    Returns:
+        The empty frame.
+    """
     schema = schema_of(name)
     return pd.DataFrame({col: pd.Series([], dtype=dtype) for col, dtype in schema.items()})
 
@@ -320,7 +337,15 @@ def _dtype_matches(actual: Any, expected: Any) -> bool:
 
 
 def validate_schema(df: pd.DataFrame, name: str) -> None:
-    """Raise ``ValidationError`` unless ``df`` has the columns, order and dtypes of ``name``."""
+    """Check that ``df`` has the columns, order and dtypes of the schema ``name``.
+
+    Args:
+        df: the frame to check.
+        name: a schema's name.
+
+    Raises:
+        ValidationError: a column missing, extra, out of order or of another dtype.
+    """
     schema = schema_of(name)
     if not isinstance(df, pd.DataFrame):
         raise ValidationError(f"expected a DataFrame, got {type(df).__name__}", argument="df")

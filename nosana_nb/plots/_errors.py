@@ -42,6 +42,16 @@ def errors_over_time_frame(logs: pd.DataFrame, *, bucket: str | None = None) -> 
     ``logs`` is a ``logs_dataframe``; ``bucket`` a pandas frequency ("1min", "1h"), picked from
     the span of the error lines when None. Buckets without errors are left out; rows are sorted
     by deployment, then time. Lines without a timestamp cannot be placed and are dropped.
+
+    Args:
+        logs: a ``logs`` frame.
+        bucket: a pandas frequency ("1min", "1h"), or None to pick one.
+
+    Returns:
+        Columns deployment, bucket, errors.
+
+    Raises:
+        ValidationError: ``bucket`` is not a pandas frequency.
     """
     validate_schema(logs, "logs")
     errors = logs[(logs["level"] == "error").to_numpy(dtype=bool) & logs["timestamp"].notna()]
@@ -79,7 +89,17 @@ def plot_errors_over_time(
     template: Any = None,
     title: str = "Errors over time",
 ) -> go.Figure:
-    """Stacked bars of error log lines (stderr, nodeerr) per deployment over time."""
+    """Stacked bars of error log lines (stderr, nodeerr) per deployment over time.
+
+    Args:
+        logs: a ``logs`` frame.
+        bucket: a pandas frequency, or None to pick one.
+        template: a plotly template (e.g. ``"plotly_dark"``); default plotly's.
+        title: the chart's title.
+
+    Returns:
+        The figure.
+    """
     tidy = errors_over_time_frame(logs, bucket=bucket)
     if tidy.empty:
         return empty_figure(title, "No error lines", template)

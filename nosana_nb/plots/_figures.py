@@ -134,7 +134,16 @@ def _finish(
 
 
 def empty_figure(title: str, message: str, template: Any = None) -> go.Figure:
-    """A figure with a title and a centred note, for frames with nothing to draw."""
+    """A figure with a title and a centred note, for frames with nothing to draw.
+
+    Args:
+        title: the chart's title.
+        message: the note.
+        template: a plotly template.
+
+    Returns:
+        The figure.
+    """
     figure = go.Figure()
     _finish(figure, title=title, plot_px=tidy.MIN_PLOT_HEIGHT_PX, legend_names=[])
     figure.update_layout(
@@ -316,7 +325,18 @@ def plot_job_timeline(
     title: str = "Jobs per replica slot",
 ) -> go.Figure:
     """Gantt of jobs per replica slot, coloured by state; events as markers on the job they
-    name (else on the deployment's first row). The figure grows 28–32 px per row."""
+    name (else on the deployment's first row). The figure grows 28–32 px per row.
+
+    Args:
+        jobs: the jobs frame (or what builds it).
+        events: the events frame (or what builds it), drawn as markers.
+        now: the end of open bars (default: the service's clock).
+        template: a plotly template (e.g. ``"plotly_dark"``); default plotly's.
+        title: the chart's title.
+
+    Returns:
+        The figure.
+    """
     timeline = tidy.job_timeline_frame(jobs, now=now)
     if timeline.empty:
         return empty_figure(title, "No jobs", template)
@@ -390,7 +410,17 @@ def plot_status_history(
     title: str = "Deployment status over time",
 ) -> go.Figure:
     """One row per deployment; a segment per status (dashboard colours), the duration on
-    hover. A status that lasted an instant is still marked."""
+    hover. A status that lasted an instant is still marked.
+
+    Args:
+        history: a ``status_history`` frame (``Watcher.to_dataframe()``).
+        now: the end of open segments (default: the service's clock).
+        template: a plotly template (e.g. ``"plotly_dark"``); default plotly's.
+        title: the chart's title.
+
+    Returns:
+        The figure.
+    """
     segments = tidy.status_segments_frame(history, now=now)
     if segments.empty:
         return empty_figure(title, "No status history", template)
@@ -450,6 +480,17 @@ def plot_vault_balance(
     The x-axis spans the recorded history only; the runway is a projection, so it is written
     out rather than drawn days ahead. Pass the ``deployments`` paid from this vault to get no
     runway once they have stopped (see :func:`vault_runway`).
+
+    Args:
+        balance: a ``vault_balance`` frame.
+        deployments: the deployments this vault pays for.
+        now: the service's now (default: its clock).
+        runway_window: the burn is measured over this much recent history.
+        template: a plotly template (e.g. ``"plotly_dark"``); default plotly's.
+        title: the chart's title.
+
+    Returns:
+        The figure.
     """
     validate_schema(balance, "vault_balance")
     timed = balance[balance["time"].notna().to_numpy(dtype=bool)].reset_index(drop=True)
@@ -572,6 +613,14 @@ def plot_cost(
     """Cumulative NOS spend (fee included) per deployment over time; USD in the hover.
 
     Beyond ``MAX_COST_LINES`` deployments the smaller spenders are summed into one line.
+
+    Args:
+        cost: a ``cost`` frame.
+        template: a plotly template (e.g. ``"plotly_dark"``); default plotly's.
+        title: the chart's title.
+
+    Returns:
+        The figure.
     """
     spend = tidy.cumulative_cost_frame(_biggest_spenders(cost, MAX_COST_LINES))
     if spend.empty:
@@ -615,7 +664,18 @@ def plot_fleet_overview(
     template: Any = None,
     title: str = "Fleet overview",
 ) -> go.Figure:
-    """Deployments per status (left) and running jobs over time (right, when jobs are given)."""
+    """Deployments per status (left) and running jobs over time (right, when jobs are given).
+
+    Args:
+        deployments: the deployments frame (or what builds it).
+        jobs: the jobs frame (or what builds it).
+        now: the end of open jobs (default: the service's clock).
+        template: a plotly template (e.g. ``"plotly_dark"``); default plotly's.
+        title: the chart's title.
+
+    Returns:
+        The figure.
+    """
     frame = as_frame(deployments, "deployments")
     if frame.empty:
         return empty_figure(title, "No deployments", template)

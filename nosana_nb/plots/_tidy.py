@@ -31,7 +31,17 @@ MAX_PLOT_HEIGHT_PX = 16_000
 
 
 def plot_area_height(rows: int) -> int:
-    """Pixels for the plot area of a chart with ``rows`` category rows (timelines, Gantts)."""
+    """Pixels for the plot area of a chart with ``rows`` category rows (timelines, Gantts).
+
+    Args:
+        rows: how many category rows.
+
+    Returns:
+        The height in pixels (at least ``MIN_PLOT_HEIGHT_PX``).
+
+    Raises:
+        ValidationError: ``rows`` is not an int >= 0.
+    """
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
         raise ValidationError("rows must be a non-negative integer", argument="rows")
     rows_px = ROW_HEIGHT_PX * min(rows, ROOMY_ROWS) + DENSE_ROW_HEIGHT_PX * max(
@@ -41,7 +51,14 @@ def plot_area_height(rows: int) -> int:
 
 
 def format_duration(value: Any) -> str:
-    """``2 d 4 h``, ``3 h 20 min``, ``12 min 5 s``, ``45 s``, ``0.3 s``; "—" when missing."""
+    """``2 d 4 h``, ``3 h 20 min``, ``12 min 5 s``, ``45 s``, ``0.3 s``; "—" when missing.
+
+    Args:
+        value: a timedelta, Timedelta or seconds.
+
+    Returns:
+        The text.
+    """
     if value is None or value is pd.NaT or (not isinstance(value, timedelta) and pd.isna(value)):
         return "—"
     seconds = pd.Timedelta(value).total_seconds()
@@ -60,7 +77,14 @@ def format_duration(value: Any) -> str:
 
 
 def format_time(value: Any) -> str:
-    """A UTC timestamp as ``2026-12-05 07:05:30 UTC`` (hover text); "—" when missing."""
+    """A UTC timestamp as ``2026-12-05 07:05:30 UTC`` (hover text); "—" when missing.
+
+    Args:
+        value: a datetime or Timestamp.
+
+    Returns:
+        The text.
+    """
     if value is None or pd.isna(value):
         return "—"
     return f"{pd.Timestamp(value).tz_convert('UTC'):%Y-%m-%d %H:%M:%S} UTC"
@@ -72,6 +96,17 @@ def history_range(
     """The x-range of recorded history: first start to last end (or ``now``), padded 2 %.
 
     Projections never widen it: a chart draws them inside this range or as an annotation.
+
+    Args:
+        starts: segment starts.
+        ends: segment ends (NaT for open ones).
+        now: the end of open segments.
+
+    Returns:
+        The (first, last) timestamps of the x-axis.
+
+    Raises:
+        ValidationError: no timestamps at all.
     """
     values = pd.concat([starts, ends], ignore_index=True).dropna()
     if values.empty:
@@ -87,6 +122,14 @@ def assign_slots(deployment: np.ndarray, start_ns: np.ndarray, end_ns: np.ndarra
     """Greedy replica slots: jobs in start order take the lowest slot free at their start.
 
     Inputs must already be sorted by (deployment, start). A slot is free again at its job's end.
+
+    Args:
+        deployment: each job's deployment.
+        start_ns: each job's start, ns since the epoch.
+        end_ns: each job's end, ns since the epoch.
+
+    Returns:
+        Each job's slot (0 is the first).
     """
     slots = np.zeros(len(start_ns), dtype=np.int64)
     current: Any = object()
@@ -115,6 +158,13 @@ def job_timeline_frame(jobs: Any, *, now: datetime | None = None) -> pd.DataFram
     A job holds its replica slot from its listing: ``start`` is when it started running (its
     listing if it never ran), ``end`` its end or, while open, ``now``. Slots are assigned in
     listing order, the lowest free slot first.
+
+    Args:
+        jobs: the jobs frame (or what builds it).
+        now: the end of open jobs (default: the service's clock).
+
+    Returns:
+        The tidy timeline.
     """
     df = as_frame(jobs, "jobs")
     now_ts = utc_now(now)
@@ -177,6 +227,13 @@ def job_phases_frame(timeline: pd.DataFrame, *, min_wait: timedelta = timedelta(
     ``label`` (the short job id) is set on the run only; ``hover`` says what, when and how
     long. Waits shorter than ``min_wait`` are left out (the chart passes what is below a
     pixel at its scale: a wait nobody can see or point at only weighs the figure down).
+
+    Args:
+        timeline: a :func:`job_timeline_frame`.
+        min_wait: shorter waits are left out.
+
+    Returns:
+        One row per segment.
     """
     wait = timeline["start"] - timeline["listed_at"]
     waited = (wait > max(min_wait, timedelta(0))).to_numpy(dtype=bool)
@@ -221,6 +278,13 @@ def event_markers_frame(events: Any, timeline: pd.DataFrame) -> pd.DataFrame:
 
     The service names the job in the message ("Successfully listed job - <address>"), so a
     listing or a stop lands on that job's bar rather than piling up on one row.
+
+    Args:
+        events: the events frame (or what builds it).
+        timeline: a :func:`job_timeline_frame`.
+
+    Returns:
+        One row per placed event: row, time, type, message, is_error.
     """
     df = events if isinstance(events, pd.DataFrame) else events_dataframe(events)
     validate_schema(df, "events")
@@ -248,6 +312,13 @@ def status_segments_frame(history: pd.DataFrame, *, now: datetime | None = None)
 
     Segments of zero length (changes within one instant) are kept: the deployment did go
     through that status, and the chart marks it.
+
+    Args:
+        history: a ``status_history`` frame.
+        now: the end of open segments (default: the service's clock).
+
+    Returns:
+        One row per segment, with hover texts.
     """
     validate_schema(history, "status_history")
     now_ts = utc_now(now)
@@ -283,6 +354,12 @@ def cumulative_cost_frame(cost: pd.DataFrame) -> pd.DataFrame:
 
     Each job accrues linearly from ``started_at`` to ``billed_until``; the sweep adds up the
     running rate between consecutive change points, so the last value equals the total.
+
+    Args:
+        cost: a ``cost`` frame.
+
+    Returns:
+        Columns deployment, time, spend_nos, spend_usd.
     """
     validate_schema(cost, "cost")
     billed = cost[(cost["runtime_seconds"] > 0).fillna(False).to_numpy(dtype=bool)]
@@ -354,6 +431,18 @@ def vault_runway(
     Deployment objects) tells whether anything is still spending; when none of them is
     STARTING or RUNNING the past burn does not continue and there is no runway. Without
     them the recent burn is assumed to go on. None when the history has no timestamps.
+
+    Args:
+        balance: a ``vault_balance`` frame.
+        deployments: the deployments this vault pays for.
+        now: the service's now (default: its clock).
+        window: the burn is measured over this much recent history.
+
+    Returns:
+        The runway (balance, burn per day, when it runs out, a note), or None.
+
+    Raises:
+        ValidationError: ``window`` is not a positive timedelta.
     """
     validate_schema(balance, "vault_balance")
     if not isinstance(window, timedelta) or window <= timedelta(0):
@@ -379,7 +468,14 @@ def vault_runway(
 
 
 def status_counts_frame(deployments: Any) -> pd.DataFrame:
-    """How many deployments are in each status, every status listed in the fixed order."""
+    """How many deployments are in each status, every status listed in the fixed order.
+
+    Args:
+        deployments: the deployments frame (or what builds it).
+
+    Returns:
+        Columns status and count.
+    """
     df = as_frame(deployments, "deployments")
     counts = df["status"].value_counts().reindex(list(DEPLOYMENT_STATUSES), fill_value=0)
     return pd.DataFrame(
@@ -388,7 +484,15 @@ def status_counts_frame(deployments: Any) -> pd.DataFrame:
 
 
 def active_jobs_frame(jobs: Any, *, now: datetime | None = None) -> pd.DataFrame:
-    """Number of running jobs across the fleet after every start and end (a step series)."""
+    """Number of running jobs across the fleet after every start and end (a step series).
+
+    Args:
+        jobs: the jobs frame (or what builds it).
+        now: the end of open jobs (default: the service's clock).
+
+    Returns:
+        Columns time and running.
+    """
     df = as_frame(jobs, "jobs")
     started = df[df["started_at"].notna().to_numpy(dtype=bool)]
     if started.empty:

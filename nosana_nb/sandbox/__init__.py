@@ -104,14 +104,25 @@ def _check_exposure(host: str, allow_remote: bool) -> None:
 
 
 def default_db_path() -> Path:
-    """``$XDG_DATA_HOME/nosana_nb/sandbox.db`` (``~/.local/share`` when unset)."""
+    """``$XDG_DATA_HOME/nosana_nb/sandbox.db`` (``~/.local/share`` when unset).
+
+    Returns:
+        The path (not created).
+    """
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "nosana_nb" / "sandbox.db"
 
 
 def make_private_dir(path: Path) -> Path:
     """Create ``path`` (parents as usual) and make it owner-only (0700), even if it existed:
-    the sandbox's data directory holds its database and the demo wallet's key."""
+    the sandbox's data directory holds its database and the demo wallet's key.
+
+    Args:
+        path: the directory.
+
+    Returns:
+        ``path``.
+    """
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     return path
@@ -167,10 +178,12 @@ class SandboxHandle:
 
     @property
     def port(self) -> int:
+        """The TCP port the sandbox serves on."""
         return self._server.port
 
     @property
     def faults(self) -> FaultSettings:
+        """The fault injection settings (latency, error and drop rates) now in force."""
         return self._ctx.faults
 
     @property
@@ -179,23 +192,55 @@ class SandboxHandle:
         return self._ctx.unhandled_errors
 
     def counters(self) -> dict[str, int]:
-        """What the sandbox refused (hosts, origins, bodies, slow clients) and failed to handle."""
+        """What the sandbox refused (hosts, origins, bodies, slow clients) and failed to handle.
+
+        Returns:
+            Each counter's name and value.
+        """
         return self._ctx.counters.snapshot()
 
     def faucet(self, wallet: Any, *, sol: Any = None, nos: Any = None) -> dict[str, Any]:
-        """Airdrop SOL and mint NOS (whole units: Decimal, int, float or decimal string)."""
+        """Airdrop SOL and mint NOS (whole units: Decimal, int, float or decimal string).
+
+        Args:
+            wallet: an address, or anything with ``.address`` / ``.pubkey``.
+            sol: SOL to airdrop.
+            nos: NOS to mint.
+
+        Returns:
+            The faucet's reply: what was sent and the wallet's new balances.
+        """
         body = {"wallet": _wallet_address(wallet), "sol": sol, "nos": nos}
         return self._admin(faucet_handler, body)
 
     def balances(self, wallet: Any) -> dict[str, Any]:
+        """A wallet's SOL and NOS on the sandbox chain.
+
+        Args:
+            wallet: an address, or anything with ``.address`` / ``.pubkey``.
+
+        Returns:
+            Lamports and NOS base units.
+        """
         return wallet_balances(self._ctx, _wallet_address(wallet))
 
     def advance(self, seconds: float) -> None:
-        """Move simulated time forward, running everything that falls due on the way."""
+        """Move simulated time forward, running everything that falls due on the way.
+
+        Args:
+            seconds: how much simulated time passes.
+        """
         self.worker.advance(seconds)
 
     def set_faults(self, **settings: Any) -> dict[str, Any]:
-        """latency_ms, error_rate, drop_rate, seed, apply_to, after_commit (see http/faults.py)."""
+        """Change fault injection (see http/faults.py).
+
+        Args:
+            settings: latency_ms, error_rate, drop_rate, seed, apply_to, after_commit.
+
+        Returns:
+            The settings now in force.
+        """
         return self._ctx.faults.configure(settings)
 
     def stop(self) -> None:
@@ -263,7 +308,15 @@ class _ClockKeeper:
 
 
 def resume_time(store: Store, start_time: float | None) -> float:
-    """Where a sandbox on ``store`` begins: never before its saved clock or any stored time."""
+    """Where a sandbox on ``store`` begins: never before its saved clock or any stored time.
+
+    Args:
+        store: the sandbox's store.
+        start_time: the unix time asked for (None: now).
+
+    Returns:
+        The unix time to begin at.
+    """
     origin = time.time() if start_time is None else float(start_time)
     saved = float(store.meta_get(_CLOCK_KEY, 0.0))
     return max(origin, saved, store.latest_timestamp() or 0.0)
@@ -307,6 +360,26 @@ def start(
     otherwise). ``limits``: body sizes, timeouts and the connection cap (:class:`EdgeLimits`).
     ``failure_share``: the seeded share of jobs whose container fails (non-zero exit and error
     lines in their results); None keeps ``WorkerConfig.failure_probability``.
+
+    Args:
+        port: the TCP port; 0 picks a free one.
+        host: the address to bind (loopback unless ``allow_remote``).
+        db: a SQLite path, ``":memory:"``, or None for the default file.
+        speed: simulated seconds per wall second; None freezes the clock.
+        seed: seed of the simulated GPU network.
+        faults: fault injection settings to begin with.
+        keepalive_s: seconds between the event stream's heartbeats.
+        frps_domain: the domain of the deployments' endpoint URLs.
+        start_time: the simulated unix time to begin at.
+        allow_remote: allow binding to a non-loopback address.
+        limits: body sizes, timeouts and the connection cap.
+        failure_share: the share of jobs whose container fails.
+
+    Returns:
+        The running sandbox's handle.
+
+    Raises:
+        RemoteBindRefused: a non-loopback ``host`` without ``allow_remote=True``.
     """
     _check_start_arguments(port=port, host=host, seed=seed, keepalive_s=keepalive_s)
     _check_exposure(host, allow_remote)
@@ -380,6 +453,14 @@ def serve_forever(
     """Run the sandbox in the foreground (the ``nosana-nb sandbox`` command) until Ctrl-C.
 
     A non-loopback ``host`` needs ``allow_remote=True`` (see :func:`start`).
+
+    Args:
+        port: the TCP port.
+        host: the address to bind.
+        speed: simulated seconds per wall second; None freezes the clock.
+        db: a SQLite path, ``":memory:"``, or None for the default file.
+        seed: seed of the simulated GPU network.
+        allow_remote: allow binding to a non-loopback address.
     """
     sandbox = start(port=port, host=host, speed=speed, db=db, seed=seed, allow_remote=allow_remote)
     if not is_loopback_host(host):

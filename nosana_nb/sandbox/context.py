@@ -6,13 +6,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from solders.pubkey import Pubkey
 
 from .clock import Clock
 from .http.faults import FaultSettings
+from .http.limits import EdgeLimits
 from .store import Store
+
+if TYPE_CHECKING:
+    from .worker.credit_jobs import CreditJobs
 
 DEFAULT_FRPS_DOMAIN = "node.k8s.dev.nos.ci"
 
@@ -82,6 +86,9 @@ class WorkerLike(Protocol):
 
     def idle_nodes(self, market_address: str) -> int: ...
 
+    @property
+    def credit_jobs(self) -> CreditJobs: ...
+
     def market_nodes(self, market_address: str) -> tuple[str, ...]: ...
 
     def advance(self, seconds: float, *, step: float | None = None) -> None: ...
@@ -104,6 +111,8 @@ class SandboxContext:
     api_url: str = ""
     openapi: dict[str, Any] = field(default_factory=dict)
     counters: SandboxCounters = field(default_factory=SandboxCounters)
+    limits: EdgeLimits = field(default_factory=EdgeLimits)
+    """The HTTP edge's limits; the route pipeline reads its body cap from here too."""
 
     @property
     def unhandled_errors(self) -> int:

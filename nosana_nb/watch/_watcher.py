@@ -40,7 +40,8 @@ _running: weakref.WeakSet[Watcher] = weakref.WeakSet()
 def stop_all() -> int:
     """Stop every running watcher (one left behind by a re-run notebook cell, say).
 
-    Returns how many were running.
+    Returns:
+        How many were running.
     """
     watchers = [w for w in list(_running) if w.is_running]
     for watcher in watchers:
@@ -156,6 +157,10 @@ class Watcher:
         read_timeout: seconds without any data (the service sends a heartbeat every 25 s)
             before the stream counts as stalled and is reopened.
         fsync: also fsync the file after every row (slower; survives power loss).
+
+    Raises:
+        ValidationError: a bad argument (no signing wallet, no deployment, a bad backoff,
+            timeout, callback or flag), before anything starts.
     """
 
     def __init__(
@@ -190,6 +195,7 @@ class Watcher:
 
     @property
     def deployments(self) -> tuple[str, ...]:
+        """The ids of the watched deployments."""
         return self._deployments
 
     @property
@@ -199,11 +205,16 @@ class Watcher:
 
     @property
     def is_running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
         thread = self._thread
         return thread is not None and thread.is_alive()
 
     def start(self) -> Watcher:
-        """Start watching in a background thread; returns at once. No-op if already running."""
+        """Start watching in a background thread; returns at once. No-op if already running.
+
+        Returns:
+            The watcher itself (``watcher = Watcher(...).start()``).
+        """
         with self._control:
             if self.is_running:
                 return self
@@ -220,7 +231,11 @@ class Watcher:
         return self
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Close the streams and join the thread. Idempotent; safe before ``start()``."""
+        """Close the streams and join the thread. Idempotent; safe before ``start()``.
+
+        Args:
+            timeout: seconds to wait for the thread to end.
+        """
         with self._control:
             thread, loop, main = self._thread, self._loop, self._main
             if thread is None or loop is None or main is None:
@@ -297,7 +312,17 @@ class Watcher:
         return self._recorder.statuses()
 
     def subscribe(self, callback: RowCallback) -> Callable[[], None]:
-        """Call ``callback(row)`` for every new row (on the watcher thread); returns unsubscribe."""
+        """Call ``callback(row)`` for every new row (on the watcher thread).
+
+        Args:
+            callback: called with each new row (a copy); keep it quick.
+
+        Returns:
+            A function that unsubscribes it.
+
+        Raises:
+            ValidationError: ``callback`` is not callable.
+        """
         if not callable(callback):
             raise ValidationError("callback must be callable", argument="callback")
         return self._recorder.subscribe(callback)
@@ -306,6 +331,13 @@ class Watcher:
         """Block until ``predicate(rows)`` holds (checked after each new row); False on timeout.
 
         Blocks the calling thread: in a notebook prefer ``on_change`` or the live figures.
+
+        Args:
+            predicate: called with every row recorded so far.
+            timeout: seconds to wait at most.
+
+        Returns:
+            True once the predicate holds; False on timeout.
         """
         timeout = _positive_seconds(timeout, "timeout")
         recorder = self._recorder
@@ -314,7 +346,12 @@ class Watcher:
     def wait_connected(self, timeout: float = 10.0, *, connects: int = 1) -> bool:
         """Block until every stream has (re)connected ``connects`` times or failed.
 
-        True when all of them reached ``connects`` (snapshot seen, gap reconciled).
+        Args:
+            timeout: seconds to wait at most.
+            connects: how many connections each stream must have made.
+
+        Returns:
+            True when all of them reached ``connects`` (snapshot seen, gap reconciled).
         """
         timeout = _positive_seconds(timeout, "timeout")
         statuses = self._recorder.statuses_unlocked
@@ -326,13 +363,21 @@ class Watcher:
         return all(s.connects >= connects for s in self.status.values())
 
     def to_dataframe(self) -> pd.DataFrame:
-        """The status history: segments per deployment (``status_history`` schema)."""
+        """The status history: segments per deployment.
+
+        Returns:
+            A ``status_history`` frame.
+        """
         from nosana_nb.frames import status_history_dataframe
 
         return status_history_dataframe(self.rows)
 
     def jobs_history(self) -> pd.DataFrame:
-        """Job state transitions: time, deployment, job, state, node, source; oldest first."""
+        """Job state transitions, oldest first.
+
+        Returns:
+            A frame with columns time, deployment, job, state, node, source.
+        """
         from nosana_nb.watch._frames import jobs_history_frame
 
         return jobs_history_frame(self.rows)
@@ -342,6 +387,9 @@ class Watcher:
 
         ``created_at`` is when the job was seen QUEUED, ``time_start``/``time_end`` (unix
         seconds) when it was seen RUNNING / finished; ``state`` is the furthest state seen.
+
+        Returns:
+            The records, one per job.
         """
         from nosana_nb.watch._frames import job_records
 

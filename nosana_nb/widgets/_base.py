@@ -283,6 +283,7 @@ class NosanaWidget(widgets.VBox):
 
     @property
     def client(self) -> Any:
+        """The client the widget talks to."""
         return self._client
 
     def run(
@@ -295,7 +296,18 @@ class NosanaWidget(widgets.VBox):
         success_text: Callable[[Any], str] | str | None = None,
     ) -> Operation:
         """Run ``work(token)`` in the background with ``disable`` greyed out meanwhile; the
-        outcome lands in ``last_result`` / ``last_error`` and the status area."""
+        outcome lands in ``last_result`` / ``last_error`` and the status area.
+
+        Args:
+            label: what is running, shown in the status area.
+            work: the work; it checks ``token`` to stop early when cancelled.
+            disable: widgets greyed out while it runs.
+            on_success: called with the result (on the worker thread).
+            success_text: the status text after success (or a function of the result).
+
+        Returns:
+            The operation (its future, label and cancel token).
+        """
         to_disable = [w for w in disable if not getattr(w, "disabled", False)]
         for widget in to_disable:
             widget.disabled = True
@@ -334,6 +346,12 @@ class NosanaWidget(widgets.VBox):
         """Wait for every background operation (loading included); returns ``last_result``.
 
         For scripts and tests; a notebook never needs to call it.
+
+        Args:
+            timeout: seconds to wait at most; None waits as long as it takes.
+
+        Returns:
+            ``last_result``.
         """
         self._tasks.wait(timeout)
         return self.last_result
@@ -343,5 +361,6 @@ class NosanaWidget(widgets.VBox):
         self._tasks.cancel_all()
 
     def close(self) -> None:
+        """Cancel what runs, stop background updates and close the widget and its children."""
         self.cancel()
         super().close()

@@ -408,6 +408,9 @@ class DeploymentControls(NosanaWidget):
     Drive it like a user: ``controls.stop_button.click()`` then ``controls.confirm_button.click()``;
     ``controls.wait()`` returns when the action (and the reload after it) is done, with the
     outcome in ``last_result`` / ``last_error``.
+
+    Raises:
+        ValidationError: not a sync client, not a deployment id or handle, or a bad ``follow``.
     """
 
     def __init__(self, client: Any, deployment: Any, *, follow: bool = True) -> None:
@@ -579,18 +582,25 @@ class DeploymentControls(NosanaWidget):
 
     @property
     def deployment_status(self) -> str | None:
+        """The deployment's status as last known (None before it has loaded)."""
         return None if self._handle is None else str(self._handle.state.status)
 
     @property
     def strategy(self) -> str | None:
+        """The deployment's strategy (None before it has loaded)."""
         return None if self._handle is None else str(self._handle.state.strategy)
 
     @property
     def revisions(self) -> list[Revision]:
+        """The deployment's revisions as loaded, newest first."""
         return list(self._revisions)
 
     def block_reasons(self) -> dict[str, str | None]:
-        """Per action (wire route name), why it is unavailable now (None: available)."""
+        """Per action (wire route name), why it is unavailable now (None: available).
+
+        Returns:
+            Each action with the reason it is blocked, or None.
+        """
         status, strategy = self.deployment_status, self.strategy
         return {
             action: action_block_reason(action, status, strategy)
@@ -663,6 +673,14 @@ class DeploymentControls(NosanaWidget):
             logger.warning("cannot follow deployment %s live: %s", self.deployment_id, err)
 
     def wait(self, timeout: float | None = 30.0) -> Any:
+        """Wait for the action in flight and the reload after it (for scripts and tests).
+
+        Args:
+            timeout: seconds to wait at most; None waits as long as it takes.
+
+        Returns:
+            ``last_result``.
+        """
         self._tasks.wait(timeout)
         self._background.wait(timeout)
         return self.last_result
@@ -790,7 +808,15 @@ class DeploymentControls(NosanaWidget):
         self._apply_enabling()
 
     def revision_diff(self) -> str:
-        """The unified diff between the active revision and the editor ("" when unchanged)."""
+        """The unified diff between the active revision and the editor ("" when unchanged).
+
+        Returns:
+            The diff text.
+
+        Raises:
+            ValidationError: the revisions have not loaded, or the editor holds no valid job
+                definition.
+        """
         active = self._active_revision()
         edited, problem = self._edited_definition()
         if active is None:
@@ -866,7 +892,14 @@ class DeploymentControls(NosanaWidget):
     # --- actions ------------------------------------------------------------------------------
 
     def request(self, action: str) -> None:
-        """What a click on an action button does: destructive ones ask first."""
+        """What a click on an action button does: destructive ones ask first.
+
+        Args:
+            action: start, stop, archive or delete.
+
+        Raises:
+            ValidationError: an unknown action.
+        """
         if action not in self.state_buttons:
             raise ValidationError(
                 f"action must be one of {', '.join(STATE_ACTIONS)}; got {action!r}",
@@ -896,6 +929,7 @@ class DeploymentControls(NosanaWidget):
         return self._pending
 
     def confirm(self) -> None:
+        """Answer "yes" to the confirm step: the pending action is sent."""
         action, self._pending = self._pending, None
         self.confirm_box.layout.display = "none"
         if action is not None:
@@ -993,6 +1027,7 @@ class DeploymentControls(NosanaWidget):
         )
 
     def scale(self) -> None:
+        """Set the replica count from the replicas input (what the Scale button does)."""
         self._update(
             "Scaling",
             lambda: check_replicas(self.replicas_input.value, minimum=0),
@@ -1001,6 +1036,7 @@ class DeploymentControls(NosanaWidget):
         )
 
     def set_timeout(self) -> None:
+        """Set the job timeout from the timeout input (what its button does)."""
         self._update(
             "Setting the timeout",
             lambda: check_update_timeout(self.timeout_input.value),
@@ -1009,6 +1045,8 @@ class DeploymentControls(NosanaWidget):
         )
 
     def set_schedule(self) -> None:
+        """Set the cron schedule from the schedule input (SCHEDULED deployments)."""
+
         def check() -> str:
             reason = self.block_reasons()["update-schedule"]
             if reason is not None:
@@ -1023,6 +1061,7 @@ class DeploymentControls(NosanaWidget):
         )
 
     def rename(self) -> None:
+        """Rename the deployment to the name input's value."""
         self._update(
             "Renaming",
             lambda: check_name(self.name_input.value, allow_empty=False),
@@ -1031,6 +1070,8 @@ class DeploymentControls(NosanaWidget):
         )
 
     def create_revision(self) -> None:
+        """Add a revision with the editor's job definition (it becomes active)."""
+
         def check() -> dict[str, Any]:
             edited, problem = self._edited_definition()
             if problem is not None or edited is None:
@@ -1046,6 +1087,8 @@ class DeploymentControls(NosanaWidget):
         )
 
     def activate_revision(self) -> None:
+        """Make the revision chosen in the picker the active one."""
+
         def check() -> int:
             number = self.revision_picker.value
             if not isinstance(number, int) or number not in {r.revision for r in self._revisions}:

@@ -257,6 +257,14 @@ class CreateDeploymentForm(NosanaWidget):
     then *Confirm* in the panel that lists what will be spent. ``last_result`` is the created
     ``Deployment``; ``last_error`` the typed exception of the last failure (a ValidationError
     naming the field when something was refused before sending).
+
+    Args:
+        client: a ``NosanaClient``.
+        name: the deployment name to start with.
+        market: a market address or slug to preselect.
+        strategy: the strategy to preselect.
+        template: the job template to preselect (``"jupyter"``, ...).
+        wait_timeout: seconds *Wait until RUNNING* waits after creating.
     """
 
     def __init__(
@@ -703,15 +711,27 @@ class CreateDeploymentForm(NosanaWidget):
 
     @property
     def markets(self) -> list[MarketView]:
+        """Every loaded market, as the form lists them."""
         return list(self._views)
 
     @property
     def selected_market(self) -> MarketView | None:
+        """The market chosen now, or None."""
         address = self.market.value
         return next((v for v in self._views if v.address == address), None)
 
     def select_market(self, address_or_slug: str) -> MarketView:
-        """Pick a market by address or slug (ValidationError when no loaded market matches)."""
+        """Pick a market by address or slug.
+
+        Args:
+            address_or_slug: the market's address or slug.
+
+        Returns:
+            The market picked.
+
+        Raises:
+            ValidationError: no loaded market matches.
+        """
         market = find_market([v.market for v in self._views], address_or_slug)
         self._refresh_market_options(keep=market.address)
         self.market.value = market.address
@@ -1217,7 +1237,11 @@ class CreateDeploymentForm(NosanaWidget):
         )
 
     def open_topup(self) -> VaultWidget:
-        """Show the chosen vault's widget under the funds line, amounts set to what is missing."""
+        """Show the chosen vault's widget under the funds line, amounts set to what is missing.
+
+        Returns:
+            The vault widget shown.
+        """
         address, _balance, _problem = self._chosen_balance()
         sol, nos = self._shortfall()
         if self._vault_widget is None or self._vault_widget.address != address:
@@ -1233,7 +1257,12 @@ class CreateDeploymentForm(NosanaWidget):
         return self._vault_widget
 
     def note_balance(self, address: str, balance: VaultBalance) -> None:
-        """Take a vault's new balance (e.g. ``vault_widget.on_balance(form.note_balance)``)."""
+        """Take a vault's new balance (e.g. ``vault_widget.on_balance(form.note_balance)``).
+
+        Args:
+            address: the vault's address.
+            balance: its new balance.
+        """
         self._balances[address] = balance
         self._balance_errors.pop(address, None)
         if address not in {v.vault for v in self._vaults}:

@@ -650,6 +650,7 @@ class DeploymentDashboard(NosanaWidget):
 
     @property
     def markets_frame(self) -> pd.DataFrame:
+        """The markets the dashboard priced costs with (the ``markets`` schema)."""
         if self._markets_frame is None:
             from nosana_nb.frames import markets_dataframe
 
@@ -685,12 +686,8 @@ class DeploymentDashboard(NosanaWidget):
                     logger.warning("loading costs failed: %s", describe_error(error))
                 return
             jobs = operation.future.result()
-            # each slice gets a fresh RangeIndex: frames.cost_dataframe needs one
-            by_deployment = {
-                str(k): v.reset_index(drop=True)
-                for k, v in jobs.groupby("deployment", observed=True)
-            }
-            empty = jobs.iloc[0:0].reset_index(drop=True)
+            by_deployment = {str(k): v for k, v in jobs.groupby("deployment", observed=True)}
+            empty = jobs.iloc[0:0]
             for ident in wanted:
                 self._jobs_cache[ident] = by_deployment.get(ident, empty)
             self._price(wanted)
@@ -885,7 +882,11 @@ class DeploymentDashboard(NosanaWidget):
     # --- refresh, cancel, close ---------------------------------------------------------------
 
     def refresh(self) -> Operation:
-        """Re-read every deployment now (the Refresh button)."""
+        """Re-read every deployment now (the Refresh button).
+
+        Returns:
+            The background operation (its result: how many deployments were read).
+        """
 
         def work(token: CancelToken) -> int:
             records = self._list_all(token)
@@ -900,7 +901,14 @@ class DeploymentDashboard(NosanaWidget):
         )
 
     def wait(self, timeout: float | None = 30.0) -> Any:
-        """Wait for loading, costs, details and actions in flight (for scripts and tests)."""
+        """Wait for loading, costs, details and actions in flight (for scripts and tests).
+
+        Args:
+            timeout: seconds to wait at most; None waits as long as it takes.
+
+        Returns:
+            ``last_result``.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -996,16 +1004,16 @@ class DeploymentDashboard(NosanaWidget):
         """
         selected = list(self.table.selected_ids)
         self.dismiss_bulk(quiet=True)
+        arguments = self._bulk_arguments(action)
         try:
-            arguments = self._bulk_arguments(action)
             check_bulk_arguments(action, **arguments)  # the typed error now, not after a read
-            if not selected:
-                raise ValidationError(
-                    "select at least one deployment first", argument="deployments"
-                )
         except ValidationError as err:
-            self.last_error = err
-            self.status.error(f"ValidationError: {err}")
+            self._refuse_bulk(err)
+            return None
+        if not selected:
+            self._refuse_bulk(
+                ValidationError("select at least one deployment first", argument="deployments")
+            )
             return None
         client = self.client
 
@@ -1031,6 +1039,11 @@ class DeploymentDashboard(NosanaWidget):
             on_success=show,
             success_text=lambda preview: f"{preview.describe()} Confirm to send.",
         )
+
+    def _refuse_bulk(self, error: ValidationError) -> None:
+        """Bad bulk input: the typed error in ``last_error`` and the status line; nothing runs."""
+        self.last_error = error
+        self.status.error(f"ValidationError: {error}")
 
     def _forget(self, deleted: set[str]) -> None:
         """Deleted deployments leave the table, the selection and the details at once."""
@@ -1199,11 +1212,19 @@ class DeploymentDashboard(NosanaWidget):
 
     @property
     def current_tab(self) -> str:
+        """The name of the detail tab shown."""
         index = self.tabs.selected_index or 0
         return DETAIL_TABS[index]
 
     def show_tab(self, name: str) -> None:
-        """Switch the detail tabs to ``name`` (loads it)."""
+        """Switch the detail tabs to ``name`` (loads it).
+
+        Args:
+            name: one of the tab names (Overview, Jobs, Events, ...).
+
+        Raises:
+            ValidationError: no tab has that name.
+        """
         if name not in DETAIL_TABS:
             raise ValidationError(f"tab must be one of {', '.join(DETAIL_TABS)}", argument="tab")
         index = DETAIL_TABS.index(name)

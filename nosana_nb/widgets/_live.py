@@ -151,7 +151,11 @@ def _live(watcher: Watcher, build: Callable[[], go.Figure], min_interval: float)
 
 
 def detach(widget: go.FigureWidget) -> None:
-    """Stop updating ``widget`` (it keeps what it shows). Unknown widgets are ignored."""
+    """Stop updating ``widget`` (it keeps what it shows). Unknown widgets are ignored.
+
+    Args:
+        widget: a figure from :func:`live_status_history` or :func:`live_job_timeline`.
+    """
     _forget(id(widget))
 
 
@@ -162,7 +166,17 @@ def live_status_history(
     template: Any = None,
     title: str = "Deployment status over time",
 ) -> go.FigureWidget:
-    """Status segments per deployment (``plots.plot_status_history``), kept up to date."""
+    """Status segments per deployment (``plots.plot_status_history``), kept up to date.
+
+    Args:
+        watcher: the running ``Watcher`` to follow.
+        min_interval: seconds between redraws at most (changes in between are batched).
+        template: a plotly template.
+        title: the chart's title.
+
+    Returns:
+        A ``FigureWidget`` that redraws as the watcher records; ``detach`` stops it.
+    """
     interval = _check(watcher, min_interval)
     from nosana_nb.plots import plot_status_history
 
@@ -179,7 +193,17 @@ def live_job_timeline(
     template: Any = None,
     title: str = "Jobs per replica slot",
 ) -> go.FigureWidget:
-    """Jobs per replica slot coloured by state (``plots.plot_job_timeline``), kept up to date."""
+    """Jobs per replica slot coloured by state (``plots.plot_job_timeline``), kept up to date.
+
+    Args:
+        watcher: the running ``Watcher`` to follow.
+        min_interval: seconds between redraws at most (changes in between are batched).
+        template: a plotly template.
+        title: the chart's title.
+
+    Returns:
+        A ``FigureWidget`` that redraws as the watcher records; ``detach`` stops it.
+    """
     interval = _check(watcher, min_interval)
     from nosana_nb.plots import plot_job_timeline
 

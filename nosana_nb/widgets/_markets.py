@@ -281,6 +281,11 @@ _TABLE_COLUMNS = [
 ]
 
 
+_HIDDEN_COLUMNS = [_TABLE_COLUMNS.index(name) for name in ("$/h", "NOS/h", "Address")]
+# passed on every update too: itables drops column definitions an update does not repeat
+_COLUMN_DEFS = [{"targets": _HIDDEN_COLUMNS, "visible": False}]
+
+
 def _float(value: Decimal | None, places: int) -> float | None:
     return None if value is None else round(float(value), places)
 
@@ -319,6 +324,10 @@ class MarketExplorer(NosanaWidget):
     table (or, by keyboard, in the *Market* list), set replicas and hours, and read the cost in
     NOS and USD with and without the network fee; *Use in form* copies the market and the
     replica count into ``form`` (a :class:`CreateDeploymentForm`).
+
+    Args:
+        client: a ``NosanaClient``.
+        form: a create form that *Use in form* fills.
     """
 
     def __init__(self, client: Any, form: CreateDeploymentForm | None = None) -> None:
@@ -451,6 +460,7 @@ class MarketExplorer(NosanaWidget):
 
     @property
     def selected(self) -> MarketView | None:
+        """The market selected now, or None."""
         address = self.market.value
         return next((v for v in self._views if v.address == address), None)
 
@@ -460,7 +470,17 @@ class MarketExplorer(NosanaWidget):
         return self._estimate
 
     def select(self, address_or_slug: str) -> MarketView:
-        """Select a market by address or slug (ValidationError when unknown)."""
+        """Select a market by address or slug.
+
+        Args:
+            address_or_slug: the market's address or slug.
+
+        Returns:
+            The market selected.
+
+        Raises:
+            ValidationError: no loaded market matches.
+        """
         market = find_market([v.market for v in self._views], address_or_slug)
         self.market.value = market.address
         return next(v for v in self._views if v.address == market.address)
@@ -470,7 +490,11 @@ class MarketExplorer(NosanaWidget):
         selected = self.market.value
         self._syncing = True
         try:
-            self.table.update(table_frame(self._shown), selected_rows=self._rows_of(selected))
+            self.table.update(
+                table_frame(self._shown),
+                selected_rows=self._rows_of(selected),
+                columnDefs=_COLUMN_DEFS,
+            )
             # the list keeps every market: filtering the table must not drop a choice
             self.market.options = [(v.option_label(), v.address) for v in self._views]
             if selected in {v.address for v in self._views}:
@@ -625,6 +649,9 @@ def _make_table() -> Any:
         scrollX=True,
         classes="display compact nowrap",
         order=[[4, "asc"]],
+        # the address and the prices before the fee stay searchable but hidden: the what-if
+        # shows both prices, and the row fits a 1100 px notebook column without scrolling
+        columnDefs=_COLUMN_DEFS,
         layout={"topStart": None, "topEnd": "search", "bottomStart": "info", "bottomEnd": None},
         language={"search": "Search markets:", "zeroRecords": "No GPUs match the filters"},
         warn_on_undocumented_option=False,

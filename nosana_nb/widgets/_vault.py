@@ -78,6 +78,13 @@ class VaultWidget(NosanaWidget):
     as the deployment manager does). Every transaction asks for confirmation first; its
     signature is shown (a Solscan link on mainnet and devnet). ``last_result`` is the
     :class:`VaultSnapshot` after a load, or the signature after a top-up or withdraw.
+
+    Args:
+        client: a ``NosanaClient``.
+        vault: the vault's address, a vault handle, or None for your shared vault.
+        history_limit: at most this many transactions in the history.
+        topup_sol: the SOL top-up amount to start with.
+        topup_nos: the NOS top-up amount to start with.
     """
 
     def __init__(
@@ -191,6 +198,7 @@ class VaultWidget(NosanaWidget):
 
     @property
     def balance(self) -> VaultBalance | None:
+        """The vault's balance as last loaded (None until loaded)."""
         return self._snapshot.balance if self._snapshot else None
 
     @property
@@ -200,6 +208,7 @@ class VaultWidget(NosanaWidget):
 
     @property
     def runway(self) -> Runway | None:
+        """How long the NOS lasts at the recent burn (None until loaded, or no history)."""
         return self._snapshot.runway if self._snapshot else None
 
     @property
@@ -208,7 +217,11 @@ class VaultWidget(NosanaWidget):
         return self._signature
 
     def on_balance(self, listener: BalanceListener) -> None:
-        """Call ``listener(address, balance)`` after every load, top-up and withdraw."""
+        """Call ``listener(address, balance)`` after every load, top-up and withdraw.
+
+        Args:
+            listener: called with the vault's address and its new balance.
+        """
         self._listeners.append(listener)
 
     # -- loading --------------------------------------------------------------------------
@@ -301,13 +314,13 @@ class VaultWidget(NosanaWidget):
                 else "One balance change so far; the chart appears with the next one.",
             )
         else:
+            set_visible(self.chart, True)  # before drawing: plotly sizes to a shown container
             show_figure(self.chart, balance_figure(snapshot))
             set_hint(
                 self.chart_note,
                 f"History of the newest {len(snapshot.history)} balance changes "
                 f"(up to {self._history_limit} transactions read).",
             )
-            set_visible(self.chart, True)
         self._check_amounts()
         for listener in list(self._listeners):
             listener(snapshot.address, snapshot.balance)

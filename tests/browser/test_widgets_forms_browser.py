@@ -206,6 +206,10 @@ def test_each_widget_reads_well_at_each_width_and_theme(
     slug.press("Enter")
     form.get_by_text("for the timeout (6 h)").wait_for()
     check_layout(page)
+    if viewport == "wide":  # every shown column of the markets table fits without scrolling
+        body = page.locator(".nosana-market-explorer .dt-scroll-body").first
+        widths = body.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+        assert widths[0] <= widths[1] + 1, widths
     for name, selector in WIDGETS.items():
         shot = screenshot_path(f"forms-{name}-{viewport}-{scheme}")
         page.locator(selector).first.screenshot(path=str(shot))

@@ -17,6 +17,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -39,6 +40,16 @@ class Seen:
     headers: httpx.Headers
     timeout: dict[str, float | None]
     fault: str | None
+    params: dict[str, str] = field(default_factory=dict)
+    content: bytes = b""
+
+    @property
+    def body(self) -> bytes:
+        return self.content
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.content) if self.content else None
 
 
 @dataclass
@@ -94,7 +105,14 @@ class FaultyTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 fault.injected = True
             timeout = dict(request.extensions.get("timeout", {}))
             kind = None if fault is None else fault.kind
-            self.seen.append(Seen(request.method, path, request.headers, timeout, kind))
+            try:
+                content = request.content
+            except httpx.RequestNotRead:  # a streamed body: not recorded
+                content = b""
+            params = dict(request.url.params)
+            self.seen.append(
+                Seen(request.method, path, request.headers, timeout, kind, params, content)
+            )
             return kind
 
     @staticmethod

@@ -189,6 +189,15 @@ def trickled_body(conn: socket.socket, server: HostileServer) -> None:
         time.sleep(TRICKLE_EVERY_SECONDS)
 
 
+def trickled_headers(conn: socket.socket, server: HostileServer) -> None:
+    """A status line, then a header one byte every 0.3 s: the headers never end in time."""
+    server.send(conn, b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-slow: ")
+    started = time.monotonic()
+    while time.monotonic() - started < SLOW_ATTACK_STOP_SECONDS and not server.stop.is_set():
+        server.send(conn, b"z")
+        time.sleep(TRICKLE_EVERY_SECONDS)
+
+
 def pings_only(conn: socket.socket, server: HostileServer) -> None:
     """An event stream that sends heartbeat comments and never an event."""
     server.send(conn, b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
@@ -343,6 +352,16 @@ async def trickle(mode: str) -> AttackOutcome:
     return AttackOutcome(held, f"{type(raised).__name__}: {raised}"[:160], figures)
 
 
+async def trickle_headers(mode: str) -> AttackOutcome:
+    """Item 2: response headers one byte every 0.3 s. The deadline (1 s) must end it too."""
+    with HostileServer(trickled_headers) as server:
+        client = _client(mode, server.url, deadline=DEADLINE_SECONDS)
+        raised, seconds = await _raised(mode, lambda: _call(mode, client, "stats"))
+    held = isinstance(raised, DeadlineExceededError) and seconds < DEADLINE_SECONDS + 1.0
+    figures = {"deadline s": DEADLINE_SECONDS, "seconds to error": round(seconds, 2)}
+    return AttackOutcome(held, f"{type(raised).__name__}: {raised}"[:160], figures)
+
+
 async def pings(mode: str) -> AttackOutcome:
     """Item 2: a stream of heartbeats and no event. The idle limit (1 s) must end it."""
     raised, _server, seconds = await _stream_attack(
@@ -422,6 +441,7 @@ ATTACKS: dict[str, Callable[..., Any]] = {
     "1 endless chunked body": flood_body,
     "1 SSE data line without newline": flood_event_line,
     "2 body trickled 1 byte / 0.3 s": trickle,
+    "2 headers trickled 1 byte / 0.3 s": trickle_headers,
     "2 stream of pings only": pings,
     "3 credentials in endpoint URLs": credentials_in_url,
     "4 special files as wallet": special_wallet_files,

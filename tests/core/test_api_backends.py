@@ -1,87 +1,21 @@
 """The core's request-level behaviour against both backends: the fake and the real sandbox.
 
-``tests/core/fake_api.py`` is a second, hand-written deployment manager; nothing checked it
-against the sandbox, so a mistake shared by the client and the fake could pass every core test.
-Each test here runs twice - over ``FakeNosana`` (MockTransport) and over the in-process sandbox
-(real HTTP) - through the public client only, seeding state with the client's own calls and
-reading the wire from a recording transport. What one backend does and the other does not is a
-failure here. (The fake stays for what the sandbox cannot do: malformed replies, injected
-faults, exact recorded bodies.)
+Each test runs twice (the ``backend`` fixture, tests/core/backends.py) through the public client
+only; what one backend does and the other does not is a failure here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-import httpx
 import pytest
 
 from nosana_nb.core import errors as E
-from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
-from nosana_nb.core.config import NetworkConfig, local_network
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.validation import DeploymentStatus
 from nosana_nb.core.wallet import Wallet
-from nosana_nb.sandbox import SandboxHandle, start
-from tests.core.fake_api import MARKET_3060, FakeNosana
-from tests.core.faults import FaultyTransport
-
-JOB = container_job("docker.io/library/alpine:3", ["sleep", "60"])
-
-
-@dataclass
-class Backend:
-    kind: str
-    network: NetworkConfig
-    transport: FaultyTransport
-
-    def client(self, wallet: Wallet) -> NosanaClient:
-        return NosanaClient(self.network, wallet, transport=self.transport, env={})
-
-    def aclient(self, wallet: Wallet) -> AsyncNosanaClient:
-        return AsyncNosanaClient(self.network, wallet, transport=self.transport, env={})
-
-    def paths(self, method: str) -> list[str]:
-        return [seen.path for seen in self.transport.seen if seen.method == method]
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = start(db=":memory:", speed=None, seed=11)
-    try:
-        yield handle
-    finally:
-        handle.stop()
-
-
-@pytest.fixture
-def wallet() -> Wallet:
-    return Wallet.generate()
-
-
-@pytest.fixture(params=["fake", "sandbox"])
-def backend(request: pytest.FixtureRequest, wallet: Wallet) -> Backend:
-    if request.param == "fake":
-        fake = FakeNosana(owner=wallet.address)
-        return Backend("fake", local_network(), FaultyTransport.over(httpx.MockTransport(fake)))
-    handle: SandboxHandle = request.getfixturevalue("sandbox")
-    network = local_network(handle.api_url, nos_mint=handle.nos_mint)
-    return Backend("sandbox", network, FaultyTransport.over_http())
-
-
-def create(client: NosanaClient, name: str, **overrides: Any) -> Any:
-    options: dict[str, Any] = {
-        "name": name,
-        "market": MARKET_3060,
-        "replicas": 1,
-        "timeout": timedelta(minutes=10),
-        "job_definition": JOB,
-        "check_funds": False,
-    }
-    return client.deployments.create(**(options | overrides))
+from tests.core.backends import JOB, Backend, create
+from tests.core.fake_api import MARKET_3060
 
 
 def test_create_then_get_round_trips_every_field(backend: Backend, wallet: Wallet) -> None:

@@ -1,4 +1,9 @@
-"""Deployment behaviour: invalid-state mapping, funds pre-check, validation, wait_until, auth."""
+"""Deployment behaviour: invalid-state mapping, funds pre-check, validation, wait_until, auth.
+
+Tests taking ``backend`` run on the fake and on the real sandbox (tests/core/backends.py); the
+funds pre-check reads real vault balances over the RPC on both. The wait_until tests that need a
+scripted sequence of statuses stay on the fake.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +28,11 @@ from nosana_nb.core.errors import (
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.validation import DeploymentStatus
 from nosana_nb.core.wallet import Wallet
+from nosana_nb.sandbox import SandboxHandle
+from tests.core.backends import Backend, make_backend
 from tests.core.fake_api import (
     MARKET_3060,
     MARKET_UNPRICED,
-    Balance,
-    BalanceBook,
     FakeNosana,
     async_client,
     new_address,
@@ -35,20 +40,30 @@ from tests.core.fake_api import (
 )
 
 JD = container_job("ubuntu:24.04", "echo hello", gpu=False)
-# 3 replicas × 43 base units/s × 3600 s = 464400, + 10 % fee = 510840 base units
-NEEDED_UNITS = 510_840
-ENOUGH = Balance(lamports=10**9, nos_base_units=NEEDED_UNITS)
+PRICE = {"fake": 43, "sandbox": 40}
+"""NOS base units per second of the 3060 market on each backend."""
+
+
+def needed_units(backend: Backend, replicas: int = 3, seconds: int = 3600) -> int:
+    """Deposit plus the 10 % network fee, per job, times the replicas (hand-computed rule)."""
+    deposit = PRICE[backend.kind] * seconds
+    return (deposit + deposit // 10) * replicas
+
+
+def nos(units: int) -> str:
+    """Base units as whole NOS, written the way people (and the client's messages) write them."""
+    return format((Decimal(units) / 10**6).normalize(), "f")
 
 
 @pytest.fixture
-def book() -> BalanceBook:
-    return BalanceBook()
+def client(backend: Backend, wallet: Wallet) -> Iterator[NosanaClient]:
+    with backend.client(wallet) as c:
+        yield c
 
 
 @pytest.fixture
-def client(fake: FakeNosana, wallet: Wallet, book: BalanceBook) -> Iterator[NosanaClient]:
+def fake_client(fake: FakeNosana, wallet: Wallet) -> Iterator[NosanaClient]:
     with sync_client(fake, wallet) as c:
-        c._services.vault_factory = book
         yield c
 
 
@@ -64,15 +79,24 @@ def create_args(**overrides: Any) -> dict[str, Any]:
     return args
 
 
+def balance_asked(backend: Backend, address: str) -> bool:
+    """Whether the client read ``address``'s balance over the RPC."""
+    return any(address in s.content.decode() for s in backend.requests("POST", "/rpc"))
+
+
 # --- invalid state ------------------------------------------------------------------------
 
 
 def test_incorrect_state_names_current_status_and_allowed_actions(
-    client: NosanaClient, fake: FakeNosana
+    client: NosanaClient, backend: Backend
 ) -> None:
-    record = fake.add_deployment(status="STOPPED")
-    deployment = client.deployments.get(record["id"])
-    fake.deployments[record["id"]]["status"] = "RUNNING"  # changed behind our back
+    deployment = backend.deployment(client, "STOPPED")
+    behind = client.deployments.get(deployment.id)  # changed behind the first handle's back
+    if backend.fake is not None:
+        backend.fake.deployments[deployment.id]["status"] = "RUNNING"
+    else:
+        behind.start(check_funds=False)
+        backend.settle()
     with pytest.raises(InvalidStateError) as caught:
         deployment.archive()
     error = caught.value
@@ -86,9 +110,8 @@ def test_incorrect_state_names_current_status_and_allowed_actions(
     assert isinstance(error.__cause__, InvalidStateError)
 
 
-def test_archived_deployment_refuses_updates(client: NosanaClient, fake: FakeNosana) -> None:
-    record = fake.add_deployment(status="ARCHIVED")
-    deployment = client.deployments.get(record["id"])
+def test_archived_deployment_refuses_updates(client: NosanaClient, backend: Backend) -> None:
+    deployment = backend.deployment(client, "ARCHIVED")
     with pytest.raises(ArchivedDeploymentError) as caught:
         deployment.update_replicas(2)
     assert caught.value.status == "ARCHIVED"
@@ -97,10 +120,11 @@ def test_archived_deployment_refuses_updates(client: NosanaClient, fake: FakeNos
     assert deployment.rename("still allowed").name == "still allowed"
 
 
-async def test_async_incorrect_state(fake: FakeNosana, wallet: Wallet) -> None:
-    record = fake.add_deployment(status="DRAFT")
-    async with async_client(fake, wallet) as client:
-        deployment = await client.deployments.get(record["id"])
+async def test_async_incorrect_state(backend: Backend, wallet: Wallet) -> None:
+    with backend.client(wallet) as seeding:
+        draft = backend.deployment(seeding, "DRAFT")
+    async with backend.aclient(wallet) as client:
+        deployment = await client.deployments.get(draft.id)
         with pytest.raises(InvalidStateError) as caught:
             await deployment.stop()
     assert (caught.value.status, caught.value.action) == ("DRAFT", "stop")
@@ -111,84 +135,101 @@ async def test_async_incorrect_state(fake: FakeNosana, wallet: Wallet) -> None:
 
 
 def test_create_refuses_before_sending_when_vault_is_short(
-    client: NosanaClient, fake: FakeNosana, book: BalanceBook
+    client: NosanaClient, backend: Backend
 ) -> None:
-    shared = fake.shared_vault()["vault"]
-    book.balances[shared] = Balance(lamports=10**9, nos_base_units=NEEDED_UNITS - 1)
+    shared = client.vaults.create().address
+    needed = needed_units(backend)
+    backend.fund(shared, sol="1", nos=nos(needed - 1))
+    backend.forget()
     with pytest.raises(InsufficientFundsError) as caught:
         client.deployments.create(**create_args())
     message = str(caught.value)
-    assert message.startswith("Insufficient funds: need 0.51084 NOS")
-    assert "3 replicas × 0.000043 NOS/s × 3600 s + 10% fee" in message
-    assert f"vault {shared} has 0.510839 NOS" in message
-    assert caught.value.required_nos == Decimal("0.51084")
-    assert caught.value.available_nos == Decimal("0.510839")
-    assert fake.calls("POST", "/deployments/create") == []
-    assert len(fake.calls("POST", "/deployments/vaults/create")) == 1
-    assert book.asked == [shared]
+    per_second = nos(PRICE[backend.kind])
+    assert message.startswith(f"Insufficient funds: need {nos(needed)} NOS")
+    assert f"3 replicas × {per_second} NOS/s × 3600 s + 10% fee" in message
+    assert f"vault {shared} has {nos(needed - 1)} NOS" in message
+    assert caught.value.required_nos * 10**6 == needed
+    assert caught.value.available_nos * 10**6 == needed - 1
+    assert backend.requests("POST", "/deployments/create") == []
+    assert len(backend.requests("POST", "/deployments/vaults/create")) == 1
+    assert balance_asked(backend, shared)
 
 
-def test_create_checks_sol_too(client: NosanaClient, fake: FakeNosana, book: BalanceBook) -> None:
-    book.default = Balance(lamports=14_999_999, nos_base_units=10**9)
+def test_create_checks_sol_too(client: NosanaClient, backend: Backend) -> None:
+    shared = client.vaults.create().address
+    backend.fund(shared, sol="0.014999999", nos="1000")
     with pytest.raises(InsufficientFundsError, match=r"need about 0\.015 SOL") as caught:
         client.deployments.create(**create_args())
     assert caught.value.required_sol == Decimal("0.015")
-    assert fake.calls("POST", "/deployments/create") == []
+    assert backend.requests("POST", "/deployments/create") == []
 
 
 def test_create_passes_with_enough_funds_or_check_disabled(
-    client: NosanaClient, fake: FakeNosana, book: BalanceBook
+    client: NosanaClient, backend: Backend
 ) -> None:
     client.deployments.create(**create_args(check_funds=False))
-    assert book.asked == []
-    book.default = ENOUGH
+    assert backend.requests("POST", "/rpc") == []
+    shared = client.vaults.create().address
+    backend.fund(shared, sol="1", nos=nos(needed_units(backend)))
     client.deployments.create(**create_args())
-    assert len(fake.calls("POST", "/deployments/create")) == 2
+    assert balance_asked(backend, shared)
+    assert len(backend.requests("POST", "/deployments/create")) == 2
 
 
-def test_create_checks_the_given_vault(
-    client: NosanaClient, fake: FakeNosana, book: BalanceBook
-) -> None:
-    own = new_address()
-    fake.vaults.append({"vault": own, "owner": fake.owner, "created_at": "2026-01-01T00:00:00Z"})
-    book.balances[own] = ENOUGH
+def test_create_checks_the_given_vault(client: NosanaClient, backend: Backend) -> None:
+    if backend.fake is not None:
+        own = new_address()
+        backend.fake.vaults.append(
+            {"vault": own, "owner": backend.fake.owner, "created_at": "2026-01-01T00:00:00Z"}
+        )
+    else:  # a vault of the wallet's own that is not its shared one
+        own = client.deployments.create(**create_args(new_vault=True)).state.vault
+    backend.fund(own, sol="1", nos=nos(needed_units(backend)))
+    backend.forget()
     client.deployments.create(**create_args(vault=own))
-    assert book.asked == [own]
-    assert fake.calls("POST", "/deployments/vaults/create") == []
+    assert balance_asked(backend, own)
+    assert backend.requests("POST", "/deployments/vaults/create") == []
 
 
-def test_new_vault_and_unpriced_market_skip_the_check(
-    client: NosanaClient, fake: FakeNosana, book: BalanceBook, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_new_vault_skips_the_check(client: NosanaClient, backend: Backend) -> None:
     client.deployments.create(**create_args(new_vault=True))
+    assert backend.requests("POST", "/rpc") == []
+    assert len(backend.requests("POST", "/deployments/create")) == 1
+
+
+def test_an_unpriced_market_skips_the_check(
+    fake_client: NosanaClient, fake: FakeNosana, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fake only: every sandbox market has a price."""
     with caplog.at_level(logging.WARNING, logger="nosana_nb.core.markets"):
-        client.deployments.create(**create_args(market=MARKET_UNPRICED))
+        fake_client.deployments.create(**create_args(market=MARKET_UNPRICED))
     assert "skipping the funds pre-check" in caplog.text
     assert MARKET_UNPRICED in caplog.text
-    assert book.asked == []
-    assert len(fake.calls("POST", "/deployments/create")) == 2
+    assert fake.calls("POST", "/rpc") == []
+    assert len(fake.calls("POST", "/deployments/create")) == 1
 
 
-def test_start_checks_funds_before_sending(
-    client: NosanaClient, fake: FakeNosana, book: BalanceBook
-) -> None:
-    record = fake.add_deployment(status="STOPPED", replicas=2, timeout=60)
-    deployment = client.deployments.get(record["id"])
+def test_start_checks_funds_before_sending(client: NosanaClient, backend: Backend) -> None:
+    deployment = backend.deployment(client, "STOPPED", replicas=2, timeout=3600, new_vault=True)
+    if backend.sandbox is not None:  # what the run left in its vault goes back to the wallet
+        assert client.wallet is not None
+        backend.fund(client.wallet.address, sol="0.01")  # the withdrawal's fee payer
+        deployment.vault.withdraw()
+    backend.forget()
     with pytest.raises(InsufficientFundsError, match="Insufficient funds: need"):
         deployment.start()
-    assert fake.calls("POST", f"/deployments/{record['id']}/start") == []
-    assert book.asked == [record["vault"]]
+    assert backend.requests("POST", f"/deployments/{deployment.id}/start") == []
+    assert balance_asked(backend, deployment.state.vault)
     assert deployment.start(check_funds=False).status is DeploymentStatus.STARTING
 
 
-async def test_async_create_funds_check(fake: FakeNosana, wallet: Wallet) -> None:
-    book = BalanceBook()
-    async with async_client(fake, wallet) as client:
-        client._services.vault_factory = book.async_factory
+async def test_async_create_funds_check(backend: Backend, wallet: Wallet) -> None:
+    async with backend.aclient(wallet) as client:
         with pytest.raises(InsufficientFundsError):
             await client.deployments.create(**create_args())
-        assert fake.calls("POST", "/deployments/create") == []
-        book.default = ENOUGH
+        assert backend.requests("POST", "/deployments/create") == []
+        shared = (await client.vaults.create()).address
+        backend.fund(shared, sol="1", nos=nos(needed_units(backend)))
         created = await client.deployments.create(**create_args())
     assert created.state.status is DeploymentStatus.DRAFT
 
@@ -227,13 +268,13 @@ async def test_async_create_funds_check(fake: FakeNosana, wallet: Wallet) -> Non
     ],
 )
 def test_create_rejects_bad_input_before_sending(
-    client: NosanaClient, fake: FakeNosana, overrides: dict[str, Any], argument: str | None
+    client: NosanaClient, backend: Backend, overrides: dict[str, Any], argument: str | None
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         client.deployments.create(**create_args(**overrides))
     if argument is not None:
         assert caught.value.argument == argument
-    assert fake.requests == []
+    assert backend.requests() == []
 
 
 @pytest.mark.parametrize(
@@ -259,28 +300,27 @@ def test_create_rejects_bad_input_before_sending(
     ],
 )
 def test_deployment_methods_reject_bad_input_before_sending(
-    client: NosanaClient, fake: FakeNosana, call: Any, argument: str
+    client: NosanaClient, backend: Backend, call: Any, argument: str
 ) -> None:
-    record = fake.add_deployment(status="RUNNING")
-    deployment = client.deployments.get(record["id"])
-    fake.requests.clear()
+    deployment = backend.deployment(client, "DRAFT")
+    backend.forget()
     with pytest.raises(ValidationError) as caught:
         call(deployment)
     assert caught.value.argument == argument
-    assert fake.requests == []
+    assert backend.requests() == []
 
 
-def test_get_rejects_a_bad_id(client: NosanaClient, fake: FakeNosana) -> None:
+def test_get_rejects_a_bad_id(client: NosanaClient, backend: Backend) -> None:
     with pytest.raises(ValidationError, match="deployment_id"):
         client.deployments.get("../vaults")
-    assert fake.requests == []
+    assert backend.requests() == []
 
 
 # --- wallet -------------------------------------------------------------------------------
 
 
-def test_unauthenticated_client_refuses_auth_routes_before_sending(fake: FakeNosana) -> None:
-    with sync_client(fake, None) as client:
+def test_unauthenticated_client_refuses_auth_routes_before_sending(backend: Backend) -> None:
+    with backend.client(None) as client:
         assert client.wallet is None
         with pytest.raises(WalletError, match="needs a wallet"):
             client.deployments.list().to_list()
@@ -288,15 +328,15 @@ def test_unauthenticated_client_refuses_auth_routes_before_sending(fake: FakeNos
             client.deployments.create(**create_args())
         with pytest.raises(WalletError):
             client.vaults.list()
-        assert fake.requests == []
+        assert backend.requests() == []
         assert client.markets.list()  # public data still works
 
 
-def test_read_only_wallet_is_refused_clearly(fake: FakeNosana) -> None:
+def test_read_only_wallet_is_refused_clearly(backend: Backend) -> None:
     watcher = Wallet.read_only(new_address())
-    with sync_client(fake, watcher) as client, pytest.raises(WalletError, match="read-only"):
+    with backend.client(watcher) as client, pytest.raises(WalletError, match="read-only"):
         client.vaults.list()
-    assert fake.requests == []
+    assert backend.requests() == []
 
 
 def test_wallet_from_environment(fake: FakeNosana, wallet: Wallet, tmp_path: Any) -> None:
@@ -328,7 +368,8 @@ class FakeTime:
         self.sleep(seconds)
 
 
-def test_wait_until_polls_with_capped_backoff(client: NosanaClient, fake: FakeNosana) -> None:
+def test_wait_until_polls_with_capped_backoff(fake_client: NosanaClient, fake: FakeNosana) -> None:
+    client = fake_client
     record = fake.add_deployment(status="STARTING")
     deployment = client.deployments.get(record["id"])
     clock = FakeTime()
@@ -342,8 +383,9 @@ def test_wait_until_polls_with_capped_backoff(client: NosanaClient, fake: FakeNo
 
 
 def test_wait_until_times_out_naming_the_last_status(
-    client: NosanaClient, fake: FakeNosana
+    fake_client: NosanaClient, fake: FakeNosana
 ) -> None:
+    client = fake_client
     record = fake.add_deployment(status="STARTING")
     deployment = client.deployments.get(record["id"])
     clock = FakeTime()
@@ -355,7 +397,8 @@ def test_wait_until_times_out_naming_the_last_status(
     assert sum(clock.sleeps) == pytest.approx(10)
 
 
-def test_wait_until_stops_early_on_error(client: NosanaClient, fake: FakeNosana) -> None:
+def test_wait_until_stops_early_on_error(fake_client: NosanaClient, fake: FakeNosana) -> None:
+    client = fake_client
     record = fake.add_deployment(status="STARTING")
     deployment = client.deployments.get(record["id"])
     fake.add_event(record["id"], "JOB_LIST_ERROR", "InsufficientFundsForRent")
@@ -381,11 +424,10 @@ async def test_async_wait_until(fake: FakeNosana, wallet: Wallet) -> None:
 
 
 def test_wait_until_surfaces_errors_instead_of_polling(
-    client: NosanaClient, fake: FakeNosana
+    client: NosanaClient, backend: Backend
 ) -> None:
-    record = fake.add_deployment(status="STOPPED")
-    deployment = client.deployments.get(record["id"])
-    del fake.deployments[record["id"]]
+    deployment = backend.deployment(client, "STOPPED")
+    client.deployments.get(deployment.id).delete()  # gone behind the handle's back
     clock = FakeTime()
     client._services.sleep, client._services.monotonic = clock.sleep, clock.monotonic
     with pytest.raises(DeploymentNotFoundError):
@@ -393,14 +435,33 @@ def test_wait_until_surfaces_errors_instead_of_polling(
     assert clock.sleeps == []
 
 
-def test_funds_message_formats_amounts_for_people(
-    client: NosanaClient, fake: FakeNosana, book: BalanceBook
-) -> None:
-    shared = fake.shared_vault()["vault"]
+def test_wait_until_follows_the_sandbox_clock(sandbox: SandboxHandle, wallet: Wallet) -> None:
+    """Sandbox only: a SIMPLE deployment stops by itself once its job has ended (its timeout
+    or the container's own exit); wait_until's sleeps move the sandbox's manual clock, so
+    nothing waits for real, and it sees the end within one poll."""
+    backend = make_backend("sandbox", wallet, sandbox)
+    with backend.client(wallet) as client:
+        deployment = backend.deployment(client, "RUNNING", timeout=timedelta(minutes=10))
+        started = sandbox.clock.now()
+        client._services.sleep = sandbox.advance
+        client._services.monotonic = sandbox.clock.now
+        state = deployment.wait_until(
+            "STOPPED", timeout=3 * 3600, poll_interval=30, max_poll_interval=30
+        )
+    assert state.status is DeploymentStatus.STOPPED
+    (job,) = sandbox.store.find("jobs", deployment=deployment.id)
+    assert started < job["time_end"] <= sandbox.clock.now() <= job["time_end"] + 30 + 1
+
+
+def test_funds_message_formats_amounts_for_people(client: NosanaClient, backend: Backend) -> None:
+    need, per_second = {"fake": ("0.17028", "0.000043"), "sandbox": ("0.1584", "0.00004")}[
+        backend.kind
+    ]
     with pytest.raises(InsufficientFundsError) as caught:
         client.deployments.create(**create_args(replicas=1, timeout=timedelta(hours=1)))
+    shared = client.vaults.create().address
     assert str(caught.value) == (
-        "Insufficient funds: need 0.17028 NOS (1 replica × 0.000043 NOS/s × 3600 s + 10% fee), "
+        f"Insufficient funds: need {need} NOS (1 replica × {per_second} NOS/s × 3600 s + 10% fee), "
         f"vault {shared} has 0 NOS; need about 0.005 SOL for rent and fees (1 job × 0.005 SOL), "
         f"vault {shared} has 0 SOL; top up the vault first with "
         f"client.vaults.get({shared!r}).topup(sol=..., nos=...), or pass check_funds=False"
@@ -410,7 +471,7 @@ def test_funds_message_formats_amounts_for_people(
 
 
 def test_funds_message_says_replicas_for_more_than_one(
-    client: NosanaClient, fake: FakeNosana, book: BalanceBook
+    client: NosanaClient, backend: Backend
 ) -> None:
     with pytest.raises(InsufficientFundsError) as caught:
         client.deployments.create(**create_args(replicas=2, timeout=timedelta(hours=1)))

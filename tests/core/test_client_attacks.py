@@ -33,6 +33,12 @@ async def test_trickled_body_ends_at_the_overall_deadline(mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
+async def test_trickled_headers_end_at_the_overall_deadline(mode: str) -> None:
+    outcome = await hostile.trickle_headers(mode)
+    assert outcome.held, (outcome.detail, outcome.figures)
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_stream_of_pings_only_ends_at_the_idle_limit(mode: str) -> None:
     outcome = await hostile.pings(mode)
     assert outcome.held, (outcome.detail, outcome.figures)

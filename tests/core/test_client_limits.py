@@ -9,11 +9,13 @@ import json
 import os
 from pathlib import Path
 
+import httpcore
 import httpx
 import pytest
 
 from nosana_nb.core import errors as E
 from nosana_nb.core import retry_policy as policy
+from nosana_nb.core._shared import deadline_transport
 from nosana_nb.core._shared.http import BodyReader, EventReader
 from nosana_nb.core._shared.sse import SSEParser
 from nosana_nb.core.client import NosanaClient
@@ -165,6 +167,30 @@ def test_the_retrier_makes_no_retry_whose_wait_would_reach_the_deadline() -> Non
     clock.now += 0.5
     assert retrier.next_wait(failure) is None  # 1.0 s more would pass the deadline
     assert retrier.retries == 1
+
+
+def test_each_socket_operation_gets_only_the_time_the_request_has_left() -> None:
+    """The sync transport's backend: reads and writes shortened to the deadline, refused past
+    it, untouched outside a request (the trickled-headers attack is in test_client_attacks)."""
+    clock = Clock()
+    deadline = Deadline(2.0, clock=clock)
+    assert deadline_transport._bounded(30.0, httpcore.ReadTimeout) == 30.0  # no request running
+    with deadline_transport.deadline_for_this_thread(deadline):
+        assert deadline_transport._bounded(30.0, httpcore.ReadTimeout) == 2.0
+        assert deadline_transport._bounded(None, httpcore.WriteTimeout) == 2.0
+        assert deadline_transport._bounded(0.5, httpcore.ReadTimeout) == 0.5
+        clock.now += 2.0
+        with pytest.raises(httpcore.ReadTimeout, match="deadline"):
+            deadline_transport._bounded(30.0, httpcore.ReadTimeout)
+    assert deadline_transport._bounded(30.0, httpcore.ReadTimeout) == 30.0  # reset after
+
+
+def test_only_a_client_the_shell_makes_itself_gets_the_deadline_transport() -> None:
+    with NosanaClient("local", None, env={}) as own:
+        assert isinstance(own._dm._client._transport, deadline_transport.DeadlineTransport)
+    injected = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    with NosanaClient("local", None, env={}, transport=injected) as theirs:
+        assert theirs._dm._client._transport is injected
 
 
 def test_the_default_deadline_is_derived_from_the_longest_timeout() -> None:

@@ -7,6 +7,7 @@ its requests go through, the timeout httpx gives them, how often it retries.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from nosana_nb.core.errors import InternalServerError, ValidationError, WalletEr
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.options import ClientOptions
 from nosana_nb.core.wallet import Wallet
+from tests.core.backends import Backend
 from tests.core.fake_api import MARKET_3060, FakeNosana
 from tests.core.faults import FaultyTransport
 from tests.core.manual_time import ManualSleeper
@@ -26,14 +28,13 @@ JOB = container_job("alpine:3", ["echo", "hi"], gpu=False)
 
 
 @pytest.fixture
-def transport(fake: FakeNosana) -> FaultyTransport:
-    return FaultyTransport.over(httpx.MockTransport(fake))
+def transport(backend: Backend) -> FaultyTransport:
+    return backend.transport
 
 
-@pytest.fixture
-def client(wallet: Wallet, transport: FaultyTransport) -> NosanaClient:
+def _client(wallet: Wallet, network: Any, transport: FaultyTransport) -> NosanaClient:
     return NosanaClient(
-        "local",
+        network,
         wallet,
         api_key=API_KEY,
         timeout=7.0,
@@ -43,6 +44,27 @@ def client(wallet: Wallet, transport: FaultyTransport) -> NosanaClient:
         env={},
         sleeper=ManualSleeper(),
     )
+
+
+@pytest.fixture
+def client(wallet: Wallet, backend: Backend) -> Iterator[NosanaClient]:
+    """A client with every setting changed, on the fake and on the sandbox."""
+    with _client(wallet, backend.network, backend.transport) as made:
+        yield made
+
+
+@pytest.fixture
+def offline_client(wallet: Wallet, fake: FakeNosana) -> NosanaClient:
+    """The same settings, for the checks that send nothing."""
+    return _client(wallet, "local", FaultyTransport.over(httpx.MockTransport(fake)))
+
+
+def name_of(backend: Backend, deployment_id: str) -> str:
+    """A deployment's name from the backend's own books (nothing sent)."""
+    if backend.fake is not None:
+        return str(backend.fake.deployments[deployment_id]["name"])
+    assert backend.sandbox is not None
+    return str(backend.sandbox.store.find_one("deployments", id=deployment_id)["name"])
 
 
 def _create_kwargs(name: str) -> dict[str, Any]:
@@ -57,7 +79,7 @@ def _create_kwargs(name: str) -> dict[str, Any]:
 
 
 def _check_behaviour(
-    derived: NosanaClient, transport: FaultyTransport, fake: FakeNosana, name: str
+    derived: NosanaClient, transport: FaultyTransport, backend: Backend, name: str
 ) -> None:
     """The derived client sends the API key on create only, through the same transport, with
     the same timeout, and retries 5 times."""
@@ -75,12 +97,12 @@ def _check_behaviour(
     with pytest.raises(InternalServerError):
         derived.deployments.get(deployment.id)
     assert len(transport.seen) - attempts == 6  # max_retries=5 kept
-    assert fake.deployments[deployment.id]["name"] == name
+    assert name_of(backend, deployment.id) == name
 
 
 @pytest.mark.parametrize("how", ["copy", "with_options", "to_async().to_sync"])
 def test_derived_sync_clients_keep_every_setting(
-    client: NosanaClient, transport: FaultyTransport, fake: FakeNosana, how: str
+    client: NosanaClient, transport: FaultyTransport, backend: Backend, how: str
 ) -> None:
     derived = {
         "copy": client.copy,
@@ -90,12 +112,13 @@ def test_derived_sync_clients_keep_every_setting(
     assert type(derived) is NosanaClient
     assert derived is not client
     assert derived.options == client.options
-    _check_behaviour(derived, transport, fake, f"via-{how}")
+    with derived:
+        _check_behaviour(derived, transport, backend, f"via-{how}")
     assert client.retries_total == 5  # the derived client's retries count here too
 
 
 async def test_the_async_twin_keeps_every_setting(
-    client: NosanaClient, transport: FaultyTransport, fake: FakeNosana
+    client: NosanaClient, transport: FaultyTransport
 ) -> None:
     twin = client.to_async()
     assert isinstance(twin, AsyncNosanaClient)
@@ -114,15 +137,16 @@ async def test_the_async_twin_keeps_every_setting(
 
 
 def test_with_options_changes_only_what_it_names(
-    client: NosanaClient, transport: FaultyTransport, fake: FakeNosana
+    client: NosanaClient, transport: FaultyTransport, backend: Backend, wallet: Wallet
 ) -> None:
     quick = client.with_options(timeout=3.0, max_retries=1)
     assert quick.options.timeout == httpx.Timeout(3.0)
     assert (quick.options.api_key, quick.options.transport) == (API_KEY, transport)
     assert quick.options.backoff_factor == 0.25
     assert quick.wallet is client.wallet
-    fake.add_deployment(id=None)
-    deployment_id = next(iter(fake.deployments))
+    with backend.client(wallet) as seeding:
+        deployment_id = backend.deployment(seeding, "DRAFT").id
+    backend.forget()
     for _ in range(2):
         transport.plan("GET", f"/deployments/{deployment_id}", "503")
     with pytest.raises(InternalServerError):
@@ -132,23 +156,23 @@ def test_with_options_changes_only_what_it_names(
     assert client.options.timeout == httpx.Timeout(7.0)  # the original is untouched
 
 
-def test_network_and_wallet_can_be_changed(client: NosanaClient) -> None:
+def test_network_and_wallet_can_be_changed(offline_client: NosanaClient) -> None:
     other = Wallet.generate()
-    moved = client.with_options(network="devnet", wallet=other)
+    moved = offline_client.with_options(network="devnet", wallet=other)
     assert moved.network.name == "devnet"
     assert moved.wallet is not None
     assert moved.wallet.address == other.address
     assert moved.options.api_key == API_KEY
-    assert client.with_options(wallet=None).wallet is None
+    assert offline_client.with_options(wallet=None).wallet is None
 
 
-def test_bad_changes_fail_before_anything_is_built(client: NosanaClient) -> None:
+def test_bad_changes_fail_before_anything_is_built(offline_client: NosanaClient) -> None:
     with pytest.raises(ValidationError, match=r"unknown client option.*retries"):
-        client.with_options(retries=2)
+        offline_client.with_options(retries=2)
     with pytest.raises(ValidationError, match="max_retries"):
-        client.with_options(max_retries=-1)
+        offline_client.with_options(max_retries=-1)
     with pytest.raises(ValidationError, match="either http_client or transport"):
-        client.with_options(http_client=httpx.Client())
+        offline_client.with_options(http_client=httpx.Client())
 
 
 def test_an_injected_client_of_the_wrong_kind_needs_a_replacement(wallet: Wallet) -> None:
@@ -171,19 +195,19 @@ def test_a_one_sided_transport_is_refused_by_the_other_kind(wallet: Wallet) -> N
     client.close()
 
 
-def test_options_never_show_or_pickle_the_api_key(client: NosanaClient) -> None:
-    assert API_KEY not in repr(client.options)
-    assert API_KEY not in repr(client)
+def test_options_never_show_or_pickle_the_api_key(offline_client: NosanaClient) -> None:
+    assert API_KEY not in repr(offline_client.options)
+    assert API_KEY not in repr(offline_client)
     with pytest.raises(WalletError):
-        pickle.dumps(client.options)
+        pickle.dumps(offline_client.options)
 
 
-def test_from_options_builds_either_kind(client: NosanaClient) -> None:
-    options: ClientOptions = client.options.replace(max_retries=0)
-    twin = AsyncNosanaClient.from_options(options, retry_counter=client.retry_counter)
+def test_from_options_builds_either_kind(offline_client: NosanaClient) -> None:
+    options: ClientOptions = offline_client.options.replace(max_retries=0)
+    twin = AsyncNosanaClient.from_options(options, retry_counter=offline_client.retry_counter)
     assert twin.options.max_retries == 0
-    assert twin.retry_counter is client.retry_counter
-    assert NosanaClient.from_options(options).retry_counter is not client.retry_counter
+    assert twin.retry_counter is offline_client.retry_counter
+    assert NosanaClient.from_options(options).retry_counter is not offline_client.retry_counter
     with pytest.raises(ValidationError, match="ClientOptions"):
         NosanaClient.from_options({"network": "devnet"})  # type: ignore[arg-type]
 

@@ -1,5 +1,6 @@
 """Friction a first user hit, each fixed: handle shortcuts, market slugs, unknown markets,
-the funds message before a create."""
+the funds message before a create. Each test runs on the fake and on the real sandbox
+(tests/core/backends.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,8 @@ from nosana_nb.core.client import NosanaClient
 from nosana_nb.core.errors import InsufficientFundsError, ValidationError
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
-from tests.core.fake_api import (
-    MARKET_3060,
-    BalanceBook,
-    FakeNosana,
-    async_client,
-    sync_client,
-)
+from tests.core.backends import Backend
+from tests.core.fake_api import MARKET_3060
 
 JD = container_job("docker.io/library/ubuntu:24.04", ["sleep", "60"])
 SHORTCUTS = (
@@ -38,14 +34,8 @@ SHORTCUTS = (
 
 
 @pytest.fixture
-def book() -> BalanceBook:
-    return BalanceBook()
-
-
-@pytest.fixture
-def client(fake: FakeNosana, wallet: Wallet, book: BalanceBook) -> Iterator[NosanaClient]:
-    with sync_client(fake, wallet) as c:
-        c._services.vault_factory = book
+def client(backend: Backend, wallet: Wallet) -> Iterator[NosanaClient]:
+    with backend.client(wallet) as c:
         yield c
 
 
@@ -75,9 +65,9 @@ def test_deployment_handle_has_the_fields_its_repr_shows(client: NosanaClient) -
 
 
 async def test_async_deployment_handle_has_the_same_shortcuts(
-    fake: FakeNosana, wallet: Wallet
+    backend: Backend, wallet: Wallet
 ) -> None:
-    async with async_client(fake, wallet) as client:
+    async with backend.aclient(wallet) as client:
         deployment = await client.deployments.create(
             name="demo",
             market="nvidia-3060",
@@ -93,17 +83,17 @@ async def test_async_deployment_handle_has_the_same_shortcuts(
 
 
 def test_create_accepts_the_slug_markets_get_accepts(
-    client: NosanaClient, fake: FakeNosana
+    client: NosanaClient, backend: Backend
 ) -> None:
     assert client.markets.get("nvidia-3060").address == MARKET_3060
     deployment = _create(client, market="NVIDIA-3060")
     assert deployment.market == MARKET_3060
-    (create,) = fake.calls("POST", "/deployments/create")
-    assert b'"market":"' + MARKET_3060.encode() in create.body.replace(b" ", b"")
+    (create,) = backend.requests("POST", "/deployments/create")
+    assert create.json["market"] == MARKET_3060
 
 
 def test_an_unknown_market_address_is_refused_before_the_create_naming_the_closest(
-    client: NosanaClient, fake: FakeNosana
+    client: NosanaClient, backend: Backend
 ) -> None:
     typo = MARKET_3060[:-1] + ("r" if MARKET_3060[-1] != "r" else "s")
     with pytest.raises(ValidationError) as caught:
@@ -111,30 +101,30 @@ def test_an_unknown_market_address_is_refused_before_the_create_naming_the_close
     assert caught.value.argument == "market"
     assert f"unknown market {typo!r}" in str(caught.value)
     assert f"did you mean nvidia-3060 ({MARKET_3060})" in str(caught.value)
-    assert fake.calls("POST", "/deployments/create") == []
+    assert backend.requests("POST", "/deployments/create") == []
 
 
-def test_an_unknown_slug_names_the_closest_slug(client: NosanaClient, fake: FakeNosana) -> None:
+def test_an_unknown_slug_names_the_closest_slug(client: NosanaClient, backend: Backend) -> None:
     with pytest.raises(ValidationError, match=r"did you mean nvidia-3060 \("):
         _create(client, market="nvidia-3061")
-    assert fake.calls("POST", "/deployments/create") == []
+    assert backend.requests("POST", "/deployments/create") == []
 
 
 def test_check_market_false_sends_an_address_unchecked(
-    client: NosanaClient, fake: FakeNosana
+    client: NosanaClient, backend: Backend
 ) -> None:
     unknown = str(Wallet.generate().address)
     deployment = _create(client, market=unknown, check_market=False)
     assert deployment.market == unknown
-    assert fake.calls("GET", "/api/markets") == []
+    assert [r for r in backend.requests("GET") if "/markets" in r.path] == []
 
 
 def test_insufficient_funds_before_create_names_the_vault_not_a_deployment(
-    client: NosanaClient, fake: FakeNosana
+    client: NosanaClient, backend: Backend
 ) -> None:
-    shared = fake.shared_vault()["vault"]
     with pytest.raises(InsufficientFundsError) as caught:
         _create(client, replicas=1, check_funds=True)
+    shared = client.vaults.create().address
     text = str(caught.value)
     assert "deployment.vault" not in text
     assert f"client.vaults.get({shared!r}).topup(" in text
@@ -142,4 +132,4 @@ def test_insufficient_funds_before_create_names_the_vault_not_a_deployment(
     assert "1 replicas" not in text
     assert "1 job ×" in text
     assert "1 jobs" not in text
-    assert fake.calls("POST", "/deployments/create") == []
+    assert backend.requests("POST", "/deployments/create") == []

@@ -1,7 +1,8 @@
 """The one retry policy: what it retries, how it waits, and that every transport obeys it.
 
-Waits run on the sandbox's manual clock (``ManualSleeper``): simulated time moves, nothing
-sleeps.
+Waits run on a manual clock (``ManualSleeper``): simulated time moves, nothing sleeps. Faults
+are injected by a transport in front of the backend, and the tests taking ``backend`` run in
+front of the fake and of the real sandbox (tests/core/backends.py).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import pytest
 
 from nosana_nb.core import errors as E
 from nosana_nb.core import retry_policy as policy
-from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
+from nosana_nb.core.client import NosanaClient
 from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.retry_policy import Backoff, Retrier, RetryCounter, Verdict
 from nosana_nb.core.wallet import Wallet
-from tests.core.fake_api import MARKET_3060, FakeNosana
+from tests.core.backends import Backend
+from tests.core.fake_api import MARKET_3060
 from tests.core.faults import FaultyTransport
 from tests.core.manual_time import ManualSleeper
 
@@ -179,10 +181,10 @@ SCRIPTS: dict[str, list[str]] = {
 
 
 def _exchange(
-    fake: FakeNosana, wallet: Wallet, faults: list[str], *, injected: bool
+    backend: Backend, wallet: Wallet, deployment_id: str, faults: list[str], *, injected: bool
 ) -> dict[str, Any]:
     """GET a deployment through a fresh client with ``faults`` injected; what happened."""
-    transport = FaultyTransport.over(httpx.MockTransport(fake))
+    transport = FaultyTransport(inner=backend.transport.inner)
     for kind in faults:
         transport.plan("GET", "/deployments/", kind)
     sleeper = ManualSleeper()
@@ -194,8 +196,7 @@ def _exchange(
             if injected
             else {"transport": transport}
         )
-        deployment_id = next(iter(fake.deployments))
-        with NosanaClient("local", wallet, env={}, sleeper=sleeper, **wiring) as client:
+        with NosanaClient(backend.network, wallet, env={}, sleeper=sleeper, **wiring) as client:
             try:
                 outcome: Any = client.deployments.get(deployment_id).state.status
             except E.NosanaError as err:
@@ -217,11 +218,12 @@ def _exchange(
 
 @pytest.mark.parametrize("faults", list(SCRIPTS.values()), ids=list(SCRIPTS))
 def test_an_injected_http_client_is_retried_like_the_default(
-    faults: list[str], wallet: Wallet, fake: FakeNosana
+    faults: list[str], wallet: Wallet, backend: Backend
 ) -> None:
-    fake.add_deployment(status="RUNNING")
-    default = _exchange(fake, wallet, faults, injected=False)
-    injected = _exchange(fake, wallet, faults, injected=True)
+    with backend.client(wallet) as seeding:
+        deployment_id = backend.deployment(seeding, "RUNNING").id
+    default = _exchange(backend, wallet, deployment_id, faults, injected=False)
+    injected = _exchange(backend, wallet, deployment_id, faults, injected=True)
     assert injected == default
     expected_attempts = min(len(faults), 3) + 1
     assert default["attempts"] == expected_attempts
@@ -271,11 +273,6 @@ def test_an_injected_client_keeps_its_own_settings_but_gets_our_headers() -> Non
 # -- a POST that never left is resent without reconciliation -----------------------------------
 
 
-@pytest.fixture
-def owned_fake(wallet: Wallet) -> FakeNosana:
-    return FakeNosana(owner=wallet.address)
-
-
 def _create(client: NosanaClient) -> Any:
     return client.deployments.create(
         name="resent",
@@ -287,6 +284,14 @@ def _create(client: NosanaClient) -> Any:
     )
 
 
+def _deployments_of(backend: Backend, wallet: Wallet) -> list[str]:
+    """Ids of the wallet's deployments, read from the backend's own books (nothing sent)."""
+    if backend.fake is not None:
+        return list(backend.fake.deployments)
+    assert backend.sandbox is not None
+    return [d["id"] for d in backend.sandbox.store.find("deployments", owner=wallet.address)]
+
+
 @pytest.fixture
 def quiet_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     with caplog.at_level(logging.DEBUG, logger="nosana_nb"):
@@ -295,18 +300,17 @@ def quiet_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
 
 @pytest.mark.parametrize("kind", ["refuse", "dns"])
 def test_a_create_that_failed_at_connect_is_resent_once_without_reconciliation(
-    owned_fake: FakeNosana, wallet: Wallet, kind: str, quiet_logs: pytest.LogCaptureFixture
+    backend: Backend, wallet: Wallet, kind: str, quiet_logs: pytest.LogCaptureFixture
 ) -> None:
-    transport = FaultyTransport.over(httpx.MockTransport(owned_fake))
+    transport = backend.transport
     transport.plan("POST", "/deployments/create", kind)
-    with NosanaClient("local", wallet, transport=transport, env={}, sleeper=ManualSleeper()) as c:
+    with backend.client(wallet, sleeper=ManualSleeper()) as c:
         created = _create(c)
         assert c.retries_total == 1
     assert [s.fault for s in transport.requests("POST", "/deployments/create")] == [kind, None]
-    assert len(owned_fake.deployments) == 1
-    assert created.id in owned_fake.deployments
+    assert _deployments_of(backend, wallet) == [created.id]
     # no reconciliation: nothing looked for a landed create (GET /deployments?name=...)
-    assert owned_fake.calls("GET", "/deployments") == []
+    assert backend.requests("GET", "/deployments") == []
     text = quiet_logs.text
     assert "outcome unknown" not in text
     assert "resending" not in text
@@ -314,53 +318,46 @@ def test_a_create_that_failed_at_connect_is_resent_once_without_reconciliation(
 
 
 async def test_the_vault_post_after_a_dns_failure_is_resent_quietly(
-    owned_fake: FakeNosana, wallet: Wallet, quiet_logs: pytest.LogCaptureFixture
+    backend: Backend, wallet: Wallet, quiet_logs: pytest.LogCaptureFixture
 ) -> None:
-    transport = FaultyTransport.over(httpx.MockTransport(owned_fake))
-    transport.plan("POST", "/deployments/vaults/create", "dns")
-    client = AsyncNosanaClient(
-        "local", wallet, transport=transport, env={}, sleeper=ManualSleeper()
-    )
-    async with client:
+    backend.transport.plan("POST", "/deployments/vaults/create", "dns")
+    async with backend.aclient(wallet, sleeper=ManualSleeper()) as client:
         vault = await client.vaults.create()
         assert client.retries_total == 1
-    assert vault.address == owned_fake.shared_vault()["vault"]
-    assert len(transport.requests("POST", "/deployments/vaults/create")) == 2
+        assert [v.vault for v in await client.vaults.list()] == [vault.address]
+    assert len(backend.requests("POST", "/deployments/vaults/create")) == 2
     assert "outcome unknown" not in quiet_logs.text
 
 
 def test_a_create_dropped_after_it_landed_is_reconciled_not_resent(
-    owned_fake: FakeNosana, wallet: Wallet, quiet_logs: pytest.LogCaptureFixture
+    backend: Backend, wallet: Wallet, quiet_logs: pytest.LogCaptureFixture
 ) -> None:
     """The contrast: once the request may have arrived, the client looks before resending."""
-    transport = FaultyTransport.over(httpx.MockTransport(owned_fake))
-    transport.plan("POST", "/deployments/create", "drop_after")
-    with NosanaClient("local", wallet, transport=transport, env={}, sleeper=ManualSleeper()) as c:
+    backend.transport.plan("POST", "/deployments/create", "drop_after")
+    with backend.client(wallet, sleeper=ManualSleeper()) as c:
         created = _create(c)
         assert c.retries_total == 1  # one reconciliation
-    assert len(transport.requests("POST", "/deployments/create")) == 1
-    assert len(owned_fake.deployments) == 1
-    assert created.id in owned_fake.deployments
-    assert owned_fake.calls("GET", "/deployments")  # it looked
+    assert len(backend.requests("POST", "/deployments/create")) == 1
+    assert _deployments_of(backend, wallet) == [created.id]
+    assert backend.requests("GET", "/deployments")  # it looked
     assert "had landed" in quiet_logs.text
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_a_lost_create_whose_lookup_fails_raises_and_is_never_resent(
-    owned_fake: FakeNosana, wallet: Wallet, mode: str
+    backend: Backend, wallet: Wallet, mode: str
 ) -> None:
     """Resending blind after a failed lookup could create the deployment twice."""
-    transport = FaultyTransport.over(httpx.MockTransport(owned_fake))
+    transport = backend.transport
     transport.plan("POST", "/deployments/create", "drop_after")
     transport.plan("GET", "/deployments", "502")
-    options: dict[str, Any] = {"transport": transport, "env": {}, "max_retries": 0}
-    options["sleeper"] = ManualSleeper()
+    options: dict[str, Any] = {"max_retries": 0, "sleeper": ManualSleeper()}
     with pytest.raises(E.APIConnectionError) as caught:  # the create's own failure
         if mode == "sync":
-            with NosanaClient("local", wallet, **options) as client:
+            with backend.client(wallet, **options) as client:
                 _create(client)
         else:
-            async with AsyncNosanaClient("local", wallet, **options) as aclient:
+            async with backend.aclient(wallet, **options) as aclient:
                 await aclient.deployments.create(
                     name="resent",
                     market=MARKET_3060,
@@ -374,21 +371,20 @@ async def test_a_lost_create_whose_lookup_fails_raises_and_is_never_resent(
     assert caught.value.__cause__.status_code == 502
     assert len(transport.requests("POST", "/deployments/create")) == 1
     assert [r.fault for r in transport.requests("GET", "/deployments")] == ["502"]
-    assert len(owned_fake.deployments) == 1  # it had landed: exactly once
+    assert len(_deployments_of(backend, wallet)) == 1  # it had landed: exactly once
 
 
 def test_a_post_whose_outcome_stays_unknown_is_resent_at_most_twice(
-    owned_fake: FakeNosana, wallet: Wallet, quiet_logs: pytest.LogCaptureFixture
+    backend: Backend, wallet: Wallet, quiet_logs: pytest.LogCaptureFixture
 ) -> None:
-    transport = FaultyTransport.over(httpx.MockTransport(owned_fake))
     for _ in range(3):
-        transport.plan("POST", "/deployments/vaults/create", "503")
+        backend.transport.plan("POST", "/deployments/vaults/create", "503")
     sleeper = ManualSleeper()
-    with NosanaClient("local", wallet, transport=transport, env={}, sleeper=sleeper) as client:
+    with backend.client(wallet, sleeper=sleeper) as client:
         with pytest.raises(E.InternalServerError):
             client.vaults.create()
         assert client.retries_total == 3  # three reconciliations, two resends
-    assert len(transport.requests("POST", "/deployments/vaults/create")) == 3
+    assert len(backend.requests("POST", "/deployments/vaults/create")) == 3
     assert quiet_logs.text.count("outcome unknown") == 2
     assert len(sleeper.sleeps) == 2
 

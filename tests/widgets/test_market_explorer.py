@@ -132,6 +132,27 @@ def test_the_calculator_gives_the_cores_estimate_in_nos_and_usd(explorer: Market
     assert "NVIDIA 4090 ◀" in comparison
 
 
+def test_address_and_prices_before_the_fee_stay_hidden_through_every_update(
+    explorer: MarketExplorer,
+) -> None:
+    def hidden_headers() -> set[str]:
+        definitions = explorer.table.get_state()["_dt_args"].get("columnDefs", [])
+        columns = list(explorer.table.df.columns)
+        return {
+            columns[target]
+            for definition in definitions
+            if definition.get("visible") is False
+            for target in definition["targets"]
+        }
+
+    assert hidden_headers() == {"$/h", "NOS/h", "Address"}
+    explorer.filters.gpu.value = "4090"  # the table is rebuilt with the filtered rows
+    assert len(explorer.table.df) == 2
+    assert hidden_headers() == {"$/h", "NOS/h", "Address"}
+    assert "Address" in explorer.table.df.columns  # hidden, still searchable
+    explorer.filters.gpu.value = ""
+
+
 @pytest.mark.parametrize(
     ("replicas", "hours", "field", "message"),
     [

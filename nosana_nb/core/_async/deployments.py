@@ -240,31 +240,38 @@ class AsyncDeployment:
 
     @property
     def id(self) -> str:
+        """The deployment's address (its id on the service)."""
         return self._state.id
 
     @property
     def state(self) -> DeploymentState:
+        """The last known state: fields, endpoints, events and jobs."""
         return self._state
 
     # shortcuts to the last known state (``refresh()`` reloads it)
     @property
     def name(self) -> str:
+        """The deployment's name, as last known."""
         return self._state.name
 
     @property
     def status(self) -> DeploymentStatus | str:
+        """The status as last known (``refresh()`` reloads it)."""
         return self._state.status
 
     @property
     def replicas(self) -> int:
+        """How many replicas the deployment asks for, as last known."""
         return int(self._state.replicas)
 
     @property
     def strategy(self) -> Strategy | str:
+        """SIMPLE, SIMPLE-EXTEND, SCHEDULED or INFINITE."""
         return self._state.strategy
 
     @property
     def market(self) -> str:
+        """The address of the GPU market the jobs run on."""
         return self._state.market
 
     @property
@@ -274,22 +281,27 @@ class AsyncDeployment:
 
     @property
     def owner(self) -> str:
+        """The address of the wallet that owns the deployment."""
         return self._state.owner
 
     @property
     def vault_address(self) -> str:
+        """The address of the vault that pays for the jobs."""
         return self._state.vault
 
     @property
     def active_revision(self) -> int:
+        """The number of the revision new jobs are listed with."""
         return self._state.active_revision
 
     @property
     def created_at(self) -> datetime | None:
+        """When the service created the deployment (UTC)."""
         return self._state.created_at
 
     @property
     def updated_at(self) -> datetime | None:
+        """When the service last changed the deployment (UTC)."""
         return self._state.updated_at
 
     @property
@@ -298,7 +310,11 @@ class AsyncDeployment:
         return self._services.vault(self._state.vault)
 
     async def refresh(self) -> DeploymentState:
-        """Reload the deployment and its newest events and jobs (up to 100 each)."""
+        """Reload the deployment and its newest events and jobs (up to 100 each).
+
+        Returns:
+            The new state, also kept as ``state``.
+        """
         deployment = await self._services.send(routes.get_deployment(self.id))
         return await self._load_history(deployment)
 
@@ -358,7 +374,15 @@ class AsyncDeployment:
         return self._state
 
     async def start(self, check_funds: bool = True) -> DeploymentState:
-        """Start (from DRAFT, STOPPED, ERROR or INSUFFICIENT_FUNDS); checks vault funds first."""
+        """Start (from DRAFT, STOPPED, ERROR or INSUFFICIENT_FUNDS); checks vault funds first.
+
+        Args:
+            check_funds: estimate the escrow first and refuse when the vault cannot pay it
+                (``InsufficientFundsError``); False sends the start unchecked.
+
+        Returns:
+            The state after the start (STARTING or RUNNING).
+        """
         route = routes.start(self.id)
         if (
             _check_bool(check_funds, argument="check_funds")
@@ -371,11 +395,19 @@ class AsyncDeployment:
         return await self._change_status(route, "start", _STARTED)
 
     async def stop(self) -> DeploymentState:
-        """Stop (from STARTING or RUNNING); safe to call again after a lost reply."""
+        """Stop (from STARTING or RUNNING); safe to call again after a lost reply.
+
+        Returns:
+            The state after the stop (STOPPING or STOPPED).
+        """
         return await self._change_status(routes.stop(self.id), "stop", _STOPPED)
 
     async def archive(self) -> DeploymentState:
-        """Archive a STOPPED deployment (permanent)."""
+        """Archive a STOPPED deployment (permanent).
+
+        Returns:
+            The state after the archive (ARCHIVED).
+        """
         return await self._change_status(routes.archive(self.id), "archive", _ARCHIVED)
 
     async def delete(self) -> None:
@@ -383,24 +415,53 @@ class AsyncDeployment:
         await self._act(routes.delete(self.id), "delete")
 
     async def update_replicas(self, replicas: int) -> DeploymentState:
-        """Set the replica count (0 pauses a running SIMPLE/SIMPLE-EXTEND/INFINITE deployment)."""
+        """Set the replica count (0 pauses a running SIMPLE/SIMPLE-EXTEND/INFINITE deployment).
+
+        Args:
+            replicas: the new count (at least 0; the service's maximum applies).
+
+        Returns:
+            The state with the new count.
+        """
         return self._fold(
             await self._act(routes.update_replica_count(self.id, replicas), "update-replica-count")
         )
 
     async def update_timeout(self, timeout: Seconds) -> DeploymentState:  # noqa: ASYNC109 (job timeout)
-        """Set the job timeout: seconds or timedelta, a whole number of minutes, at least 1 hour."""
+        """Set the job timeout: seconds or timedelta, a whole number of minutes, at least 1 hour.
+
+        Args:
+            timeout: the new job timeout, in seconds or as a ``timedelta``.
+
+        Returns:
+            The state with the new timeout.
+        """
         return self._fold(
             await self._act(routes.update_timeout(self.id, timeout), "update-timeout")
         )
 
     async def update_schedule(self, schedule: str) -> DeploymentState:
-        """Set the cron schedule of a SCHEDULED deployment."""
+        """Set the cron schedule of a SCHEDULED deployment.
+
+        Args:
+            schedule: a five-field cron expression (checked with croniter before sending).
+
+        Returns:
+            The state with the new schedule.
+        """
         return self._fold(
             await self._act(routes.update_schedule(self.id, schedule), "update-schedule")
         )
 
     async def rename(self, name: str) -> DeploymentState:
+        """Give the deployment a new name.
+
+        Args:
+            name: the new name (non-empty).
+
+        Returns:
+            The state with the new name.
+        """
         return self._fold(await self._act(routes.update_name(self.id, name), "update-name"))
 
     async def create_revision(self, job_definition: Mapping[str, Any]) -> RevisionCreated:
@@ -408,6 +469,12 @@ class AsyncDeployment:
 
         After a lost reply the revision is looked up (active revision advanced, same job
         definition) before the request is sent again, so it is never added twice.
+
+        Args:
+            job_definition: the new job definition (checked before sending).
+
+        Returns:
+            The service's reply: the new revision and the deployment it now belongs to.
         """
         definition = validate_job_definition(job_definition)
         route = routes.create_revision(self.id, definition)
@@ -425,6 +492,14 @@ class AsyncDeployment:
         return reply
 
     async def set_active_revision(self, revision: int) -> ActiveRevisionUpdate:
+        """Make an earlier (or later) revision the one new jobs are listed with.
+
+        Args:
+            revision: the revision number.
+
+        Returns:
+            The service's reply with the updated deployment.
+        """
         reply = await self._act(
             routes.update_active_revision(self.id, revision), "update-active-revision"
         )
@@ -440,6 +515,19 @@ class AsyncDeployment:
         limit: int = LIST_LIMIT,
         sort_order: SortOrder = "desc",
     ) -> AsyncPager[Task]:
+        """The deployment's scheduled tasks (one request a page).
+
+        Args:
+            task: only tasks of these types.
+            due_after: only tasks due after this time.
+            due_before: only tasks due before this time.
+            limit: items per page.
+            sort_order: ``"desc"`` (newest first) or ``"asc"``.
+
+        Returns:
+            A pager: iterate it for every task, or read ``first_page()``.
+        """
+
         def route_for(cursor: str | None) -> Route[models.Page[Task]]:
             return routes.list_tasks(
                 self.id,
@@ -464,6 +552,21 @@ class AsyncDeployment:
         limit: int = LIST_LIMIT,
         sort_order: SortOrder = "desc",
     ) -> AsyncPager[Job]:
+        """The deployment's jobs (one request a page).
+
+        Args:
+            state: only jobs in these states.
+            job: only this job address.
+            revision: only jobs of this revision.
+            created_after: only jobs created after this time.
+            created_before: only jobs created before this time.
+            limit: items per page.
+            sort_order: ``"desc"`` (newest first) or ``"asc"``.
+
+        Returns:
+            A pager: iterate it for every job, or read ``first_page()``.
+        """
+
         def route_for(cursor: str | None) -> Route[models.Page[Job]]:
             return routes.list_jobs(
                 self.id,
@@ -480,13 +583,31 @@ class AsyncDeployment:
         return AsyncPager(route_for, self._services.send)
 
     async def get_job(self, job: str) -> JobDetail:
+        """One job's detail: node, state, times, price and result.
+
+        Args:
+            job: the job's address.
+
+        Returns:
+            The job's detail.
+        """
         return await self._services.send(routes.get_job(self.id, job))
 
     async def get_job_results(self, job: str) -> JobResults | None:
         """What the job's node uploaded when it ended; None while it has not (queued, running).
 
         A service that answers an IPFS hash in ``jobResult`` is followed through the network's
-        gateway (docs/wire-contract.md §3.4)."""
+        gateway (docs/wire-contract.md §3.4).
+
+        Args:
+            job: the job's address.
+
+        Returns:
+            The parsed results, or None while the job has not ended.
+
+        Raises:
+            APIResponseValidationError: the service's ``jobResult`` is not a results document.
+        """
         detail = await self.get_job(job)
         if isinstance(detail.job_result, str):
             return await self._services.jobs.get_job_results(detail.job_result)
@@ -501,7 +622,14 @@ class AsyncDeployment:
             ) from None
 
     def job(self, job: str) -> AsyncDeploymentJob:
-        """A handle on one job of this deployment (its detail and results, fetched on demand)."""
+        """A handle on one job of this deployment (its detail and results, fetched on demand).
+
+        Args:
+            job: the job's address.
+
+        Returns:
+            The job handle (no request is sent).
+        """
         return AsyncDeploymentJob(self, job)
 
     def get_events(
@@ -514,6 +642,20 @@ class AsyncDeployment:
         limit: int = LIST_LIMIT,
         sort_order: SortOrder = "desc",
     ) -> AsyncPager[Event]:
+        """The deployment's events (one request a page).
+
+        Args:
+            category: only events of these categories.
+            type: only events of these types.
+            created_after: only events created after this time.
+            created_before: only events created before this time.
+            limit: items per page.
+            sort_order: ``"desc"`` (newest first) or ``"asc"``.
+
+        Returns:
+            A pager: iterate it for every event, or read ``first_page()``.
+        """
+
         def route_for(cursor: str | None) -> Route[models.Page[Event]]:
             return routes.list_events(
                 self.id,
@@ -537,6 +679,19 @@ class AsyncDeployment:
         limit: int = LIST_LIMIT,
         sort_order: SortOrder = "desc",
     ) -> AsyncPager[Revision]:
+        """The deployment's revisions (one request a page).
+
+        Args:
+            revision: only this revision number.
+            created_after: only revisions created after this time.
+            created_before: only revisions created before this time.
+            limit: items per page.
+            sort_order: ``"desc"`` (newest first) or ``"asc"``.
+
+        Returns:
+            A pager: iterate it for every revision, or read ``first_page()``.
+        """
+
         def route_for(cursor: str | None) -> Route[models.Page[Revision]]:
             return routes.list_revisions(
                 self.id,
@@ -553,7 +708,15 @@ class AsyncDeployment:
     async def get_header(
         self, *, message: str = routes.DEFAULT_HEADER_MESSAGE, include_time: bool = False
     ) -> str:
-        """A token signed by the deployment's vault, for endpoints that authenticate the owner."""
+        """A token signed by the deployment's vault, for endpoints that authenticate the owner.
+
+        Args:
+            message: the message the vault signs.
+            include_time: add the signing time to the message.
+
+        Returns:
+            The header value to send to the deployment's endpoint.
+        """
         return await self._services.send(
             routes.get_header(self.id, message=message, include_time=include_time)
         )
@@ -568,8 +731,20 @@ class AsyncDeployment:
     ) -> DeploymentState:
         """Poll until the status is one of ``status``; backoff grows 1.5x up to the cap.
 
-        Raises WaitTimeoutError (naming the last status) after ``timeout`` seconds, or
-        DeploymentFailedError as soon as the deployment is ERROR/ARCHIVED when not wanted.
+        Args:
+            status: the status, or statuses, to wait for.
+            timeout: seconds of this process's time to wait at most.
+            poll_interval: seconds before the second poll.
+            max_poll_interval: the longest pause between polls.
+
+        Returns:
+            The state once the status is reached.
+
+        Raises:
+            WaitTimeoutError: after ``timeout`` seconds (naming the last status), or at once
+                when a frozen sandbox clock means the status can never come.
+            DeploymentFailedError: as soon as the deployment is ERROR or ARCHIVED when that
+                is not what was asked for.
         """
         wanted = _wanted_statuses(status)
         _check_wait(timeout, poll_interval, max_poll_interval)
@@ -612,9 +787,22 @@ class AsyncDeployment:
         """Poll until at least ``count`` jobs (default: ``replicas``) are in ``state``.
 
         A deployment is RUNNING as soon as its jobs are listed, before any node runs them:
-        wait for the jobs themselves before reading them. Returns the newest page of jobs in
-        ``state``; raises WaitTimeoutError after ``timeout`` seconds (or at once when a frozen
-        sandbox clock means they can never come).
+        wait for the jobs themselves before reading them.
+
+        Args:
+            count: how many jobs to wait for (default: the deployment's replicas).
+            state: the job state, or states, to count.
+            timeout: seconds of this process's time to wait at most.
+            poll_interval: seconds before the second poll.
+            max_poll_interval: the longest pause between polls.
+
+        Returns:
+            The newest page of jobs in ``state`` (at least ``count`` of them).
+
+        Raises:
+            ValidationError: ``count`` is not an int >= 1.
+            WaitTimeoutError: after ``timeout`` seconds, or at once when a frozen sandbox
+                clock means the jobs can never come.
         """
         _check_wait(timeout, poll_interval, max_poll_interval)
         wanted = self.replicas if count is None else count
@@ -651,8 +839,17 @@ class AsyncDeployment:
     ) -> AsyncIterator[StreamMessage]:
         """Live messages (snapshot first, then changes); ``deployment`` frames update ``state``.
 
-        ``idle_timeout``: seconds without a message (heartbeats do not count) before the
-        iterator raises StreamIdleError; by default the client's ``stream_idle_timeout``.
+        Args:
+            read_timeout: seconds to wait for any bytes (heartbeats included) before the
+                connection counts as lost.
+            idle_timeout: seconds without a message (heartbeats do not count) before the
+                iterator gives up; by default the client's ``stream_idle_timeout``.
+
+        Returns:
+            An iterator of stream messages.
+
+        Raises:
+            StreamIdleError: (while iterating) no message came for ``idle_timeout`` seconds.
         """
         _require_signing_wallet(self._services.wallet)
         path = routes.stream_path(self.id)
@@ -739,6 +936,32 @@ class AsyncDeployments:
         process cannot be told apart: give them distinct names. ``reconcile=False`` sends once
         and raises on any failure. Once the deployment exists, create never raises: if loading
         its events and jobs fails, they stay empty (a warning is logged; call ``refresh()``).
+
+        Args:
+            name: the deployment's name.
+            market: a market address or slug.
+            replicas: how many jobs run at once.
+            timeout: each job's timeout, seconds or ``timedelta`` (whole minutes).
+            strategy: SIMPLE, SIMPLE-EXTEND, SCHEDULED or INFINITE.
+            job_definition: the job definition to pin to IPFS.
+            ipfs_definition_hash: a job definition already on IPFS, instead.
+            schedule: the cron schedule (SCHEDULED only).
+            rotation_time: how long before a job's timeout its replacement is listed
+                (INFINITE), seconds or ``timedelta``.
+            confidential: run the job definition confidentially.
+            autostart: start the deployment once created.
+            vault: the vault that pays; default your shared vault.
+            new_vault: give the deployment a vault of its own.
+            check_funds: refuse when the vault cannot pay the estimated escrow.
+            reconcile: after a lost reply, look for the created deployment before resending.
+            check_market: check the market against the markets API first.
+
+        Returns:
+            A handle on the new deployment.
+
+        Raises:
+            ValidationError: a bad argument, before anything is sent.
+            InsufficientFundsError: the vault cannot pay the estimated escrow.
         """
         _check_definition_source(job_definition, ipfs_definition_hash)
         _check_bool(check_funds, argument="check_funds")
@@ -833,6 +1056,21 @@ class AsyncDeployments:
         """Your deployments, newest first; iterate for all pages (one request a page).
 
         Each handle's ``state.events``/``state.jobs`` load as ``get()``'s do.
+
+        Args:
+            search: text to look for in names and ids.
+            status: only deployments with these statuses.
+            strategy: only deployments with these strategies.
+            id: only these deployment ids.
+            name: only deployments with this exact name.
+            vault: only deployments paid by this vault.
+            created_after: only deployments created after this time.
+            created_before: only deployments created before this time.
+            limit: items per page.
+            sort_order: ``"desc"`` (newest first) or ``"asc"``.
+
+        Returns:
+            A pager of deployment handles.
         """
 
         def route_for(cursor: str | None) -> Route[models.Page[models.Deployment]]:
@@ -951,6 +1189,12 @@ class AsyncDeployments:
 
         ``state.events``/``state.jobs`` (newest 100 each) are fetched on first read by a sync
         handle; an async handle loads them with ``await handle.refresh()``.
+
+        Args:
+            deployment_id: the deployment's address.
+
+        Returns:
+            A handle on the deployment.
         """
         return AsyncDeployment(
             self._services, await self._services.send(routes.get_deployment(deployment_id))
@@ -967,14 +1211,30 @@ class AsyncVaults:
         self._services = services
 
     async def list(self) -> list[VaultInfo]:
+        """Your vaults on the deployment manager.
+
+        Returns:
+            One entry per vault (address, kind, creation time).
+        """
         return await self._services.send(routes.list_vaults())
 
     async def create(self) -> AsyncVault:
-        """Your shared vault (get-or-create; safe to call repeatedly, resent after a lost reply)."""
+        """Your shared vault (get-or-create; safe to call repeatedly, resent after a lost reply).
+
+        Returns:
+            A handle on the vault.
+        """
         return self._services.vault(await self._services.shared_vault())
 
     def get(self, address: str) -> AsyncVault:
-        """A handle on one of your vaults (no request is sent)."""
+        """A handle on one of your vaults (no request is sent).
+
+        Args:
+            address: the vault's address.
+
+        Returns:
+            A handle on the vault.
+        """
         return self._services.vault(check_pubkey(address, argument="address"))
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
+from nosana_nb.core._shared.deadline_transport import own_async_transport
 from nosana_nb.core._shared.http import (
     NOT_GIVEN,
     BodyReader,
@@ -85,7 +86,9 @@ class AsyncHTTP(HTTPBase):
             stream_idle_timeout=stream_idle_timeout,
         )
         if http_client is None:
-            http_client = httpx.AsyncClient(transport=transport, **self._client_options())
+            http_client = httpx.AsyncClient(
+                transport=transport or own_async_transport(), **self._client_options()
+            )
         self._client = http_client
 
     async def request(

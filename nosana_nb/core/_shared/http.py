@@ -18,6 +18,7 @@ from typing import Any, Final, Literal, cast
 
 import httpx
 
+from nosana_nb.core._shared.deadline_transport import deadline_for_this_thread
 from nosana_nb.core._shared.sse import SSEParser
 from nosana_nb.core.config import refuse_credentials
 from nosana_nb.core.errors import (
@@ -360,6 +361,10 @@ class BodyReader:
         )
 
 
+_DEADLINE_SLACK_S = 0.05
+"""A read cut short to the time left may time out a hair before the deadline by the clock."""
+
+
 @contextlib.asynccontextmanager
 async def awithin_deadline(deadline: Deadline, method: str, url: str) -> AsyncIterator[None]:
     """End the enclosed await once the deadline passes: headers and body, however they trickle."""
@@ -373,8 +378,16 @@ async def awithin_deadline(deadline: Deadline, method: str, url: str) -> AsyncIt
 @contextlib.contextmanager
 def within_deadline(deadline: Deadline, method: str, url: str) -> Iterator[None]:
     """The blocking twin of :func:`awithin_deadline`, which cannot interrupt a blocking read:
-    there each read's timeout is clamped to the time left and the body is checked per chunk."""
-    yield
+    the shell's own transport gives each socket operation only the time left
+    (``deadline_transport``), so trickled headers or body end with DeadlineExceededError."""
+    try:
+        with deadline_for_this_thread(deadline):
+            yield
+    except httpx.TimeoutException:
+        remaining = deadline.remaining()
+        if remaining is not None and remaining <= _DEADLINE_SLACK_S:
+            raise deadline.error(method, url) from None
+        raise
 
 
 class EventReader:

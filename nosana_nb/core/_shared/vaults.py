@@ -394,10 +394,12 @@ class VaultBase:
 
     @property
     def address(self) -> str:
+        """The vault's address (base58)."""
         return self._address
 
     @property
     def pubkey(self) -> Pubkey:
+        """The vault's address as a solders Pubkey."""
         return Pubkey.from_string(self._address)
 
     def _mint(self) -> Pubkey:

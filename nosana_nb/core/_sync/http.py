@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
+from nosana_nb.core._shared.deadline_transport import own_transport
 from nosana_nb.core._shared.http import (
     NOT_GIVEN,
     BodyReader,
@@ -84,7 +85,9 @@ class SyncHTTP(HTTPBase):
             stream_idle_timeout=stream_idle_timeout,
         )
         if http_client is None:
-            http_client = httpx.Client(transport=transport, **self._client_options())
+            http_client = httpx.Client(
+                transport=transport or own_transport(), **self._client_options()
+            )
         self._client = http_client
 
     def request(

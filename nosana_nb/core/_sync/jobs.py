@@ -30,15 +30,36 @@ class Jobs:
         self._network = network
 
     def pin_job_definition(self, job_definition: Mapping[str, Any]) -> str:
-        """Validate and pin a job definition; returns its CID."""
+        """Validate and pin a job definition to IPFS.
+
+        Args:
+            job_definition: the job definition.
+
+        Returns:
+            Its IPFS content id (CID).
+        """
         return send(self._pin, pin_route(self._network, job_definition))
 
     def get_job_definition(self, cid: str) -> dict[str, Any]:
-        """Fetch a job definition from the IPFS gateway (not validated: inspect anything)."""
+        """Fetch a job definition from the IPFS gateway (not validated: inspect anything).
+
+        Args:
+            cid: its IPFS content id.
+
+        Returns:
+            The job definition as JSON data.
+        """
         return send(self._gateway, job_definition_route(self._network, cid))
 
     def get_job_results(self, cid: str) -> JobResults:
-        """A job's results document from the IPFS gateway (the hash a service answered)."""
+        """A job's results document from the IPFS gateway (the hash a service answered).
+
+        Args:
+            cid: the results' IPFS content id.
+
+        Returns:
+            The parsed results.
+        """
         return send(self._gateway, job_results_route(self._network, cid))
 
     def __repr__(self) -> str:

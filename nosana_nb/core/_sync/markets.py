@@ -46,7 +46,17 @@ class Markets:
 
     def accounts(self, addresses: Sequence[str]) -> dict[str, MarketAccount | None]:
         """The on-chain market accounts of ``addresses`` (None where none exists), read with
-        ``getMultipleAccounts``: price, timeouts and the queue (``idle_nodes``)."""
+        ``getMultipleAccounts``: price, timeouts and the queue (``idle_nodes``).
+
+        Args:
+            addresses: market addresses (base58).
+
+        Returns:
+            Each address with its decoded account, or None where none exists.
+
+        Raises:
+            ValidationError: a bad address, or this client has no Solana RPC.
+        """
         keys = check_market_addresses(addresses)
         if self._rpc is None:
             raise ValidationError(
@@ -61,7 +71,14 @@ class Markets:
 
     def with_idle_nodes(self, markets: Sequence[Market]) -> list[Market]:
         """Copies of ``markets`` with ``idle_nodes`` read from their market accounts' node
-        queues, the way the dashboard counts available nodes (None where no account exists)."""
+        queues, the way the dashboard counts available nodes (None where no account exists).
+
+        Args:
+            markets: the markets to count idle nodes for.
+
+        Returns:
+            The markets, each with ``idle_nodes`` set.
+        """
         if not markets:
             return []
         accounts = self.accounts([m.address for m in markets])
@@ -76,17 +93,45 @@ class Markets:
         filter_value: str | None = None,
     ) -> list[Market]:
         """Markets, optionally of one ``type`` (PREMIUM, COMMUNITY, OTHER), the first ``limit``,
-        or those whose field ``filter_key`` equals ``filter_value``."""
+        or those whose field ``filter_key`` equals ``filter_value``.
+
+        Args:
+            type: PREMIUM, COMMUNITY or OTHER.
+            limit: at most this many markets.
+            filter_key: a market field to filter on.
+            filter_value: the value ``filter_key`` must equal.
+
+        Returns:
+            The markets, as the markets API lists them.
+        """
         query = markets_query(
             type=type, limit=limit, filter_key=filter_key, filter_value=filter_value
         )
         return send(self._http, markets_route(self._network, query))
 
     def required_resources(self, address: str) -> MarketRequiredResources:
-        """Images and remote resources a node must hold to join the market at ``address``."""
+        """Images and remote resources a node must hold to join the market at ``address``.
+
+        Args:
+            address: the market's address.
+
+        Returns:
+            The market's required resources.
+        """
         return send(self._http, required_resources_route(self._network, address))
 
     def get(self, address_or_slug: str) -> Market:
+        """One market, by address or slug (``"nvidia-3060"``).
+
+        Args:
+            address_or_slug: the market's address or slug.
+
+        Returns:
+            The market.
+
+        Raises:
+            ValidationError: no market has that address or slug (the closest are named).
+        """
         check_market_ref(address_or_slug)
         return find_market(self.list(), address_or_slug)
 
@@ -98,6 +143,17 @@ class Markets:
         timeout: int | float | Decimal | timedelta,
         strategy: Strategy | str | None = None,
     ) -> CostEstimate:
+        """What running ``replicas`` jobs for ``timeout`` on ``market`` would cost, fee included.
+
+        Args:
+            market: a Market, or a market address or slug.
+            replicas: how many jobs at once.
+            timeout: each job's timeout, seconds or ``timedelta`` (whole minutes).
+            strategy: the strategy, when it changes what is escrowed.
+
+        Returns:
+            The estimate in NOS base units, NOS, USD and SOL (rent and fees).
+        """
         precheck(market, replicas, timeout, strategy)
         chosen = market if isinstance(market, Market) else self.get(market)
         return estimate_cost(chosen, replicas=replicas, timeout=timeout, strategy=strategy)

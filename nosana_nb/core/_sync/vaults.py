@@ -33,6 +33,11 @@ class Vault(VaultBase):
         self._dm = dm
 
     def get_balance(self) -> VaultBalance:
+        """The vault's SOL and NOS, read from the chain.
+
+        Returns:
+            The balance, in whole SOL/NOS (Decimal) and lamports/base units (int).
+        """
         mint = self._mint()
         lamports = self._rpc.get_balance(self._address)
         nos = self._rpc.get_token_balance(self._address, mint)
@@ -43,6 +48,14 @@ class Vault(VaultBase):
 
         ``lamports`` (positional, like the TypeScript SDK's ``topup(1000000)``) or ``sol`` in
         whole SOL; ``nos`` in whole NOS. Amounts are Decimal, int or str, converted exactly.
+
+        Args:
+            lamports: SOL to send, in lamports.
+            sol: SOL to send, in whole SOL (instead of ``lamports``).
+            nos: NOS to send, in whole NOS.
+
+        Returns:
+            The confirmed transaction's signature.
         """
         plan, mint = self._start_topup(lamports, sol, nos)
         wallet_lamports = self._rpc.get_balance(self._wallet.pubkey)
@@ -61,7 +74,15 @@ class Vault(VaultBase):
         return self._send_confirmed(raw)
 
     def withdraw(self, amount: Any = None) -> str:
-        """Move everything in the vault back to the wallet; returns the confirmed signature."""
+        """Move everything in the vault back to the wallet.
+
+        Args:
+            amount: must be None: the service withdraws everything (a partial amount is
+                refused, as the service cannot do it).
+
+        Returns:
+            The confirmed transaction's signature.
+        """
         mint, path = self._start_withdraw(amount)
         body = self._dm.request("POST", path, json={})
         return self._send_confirmed(self._cosigned_withdraw(body, self._dm.url(path), mint))

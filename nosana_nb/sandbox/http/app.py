@@ -128,6 +128,8 @@ def create_app(
     deadlines (``limits.py``).
     """
     ctx.openapi = build_document(ALL_ROUTES, server_url=ctx.api_url or None)
+    if limits is not None:
+        ctx.limits = limits  # one source for the edge guard and the route pipeline
     app = Starlette(
         routes=_starlette_routes(ctx, hub, rpc_routes),
         exception_handlers={404: _fastify_not_found, 405: _fastify_not_found},
@@ -135,7 +137,7 @@ def create_app(
     app.router.redirect_slashes = False
     guarded = EdgeGuard(
         FaultMiddleware(app, ctx.faults),
-        limits=limits or EdgeLimits(),
+        limits=ctx.limits,
         counters=ctx.counters,
         names=names or LocalNames("127.0.0.1"),
     )

@@ -32,6 +32,8 @@ def default_max_connections() -> int:
 
 @dataclass(frozen=True)
 class EdgeLimits:
+    """What the sandbox's HTTP edge accepts: body and header sizes, timeouts, connections."""
+
     body_bytes: int = MIB
     """Largest request body on every route but ``/rpc`` (the service's 413 above it)."""
     rpc_body_bytes: int = 50 * KIB
@@ -69,7 +71,20 @@ class EdgeLimits:
             raise ValueError("max_connections must be >= 0 (0 = from the descriptor limit)")
 
     def body_limit(self, path: str) -> int:
+        """The largest request body accepted on ``path``.
+
+        Args:
+            path: the request path.
+
+        Returns:
+            Bytes.
+        """
         return self.rpc_body_bytes if path == RPC_PATH else self.body_bytes
 
     def connection_cap(self) -> int:
+        """Open connections at most (``max_connections``, or derived from the fd limit).
+
+        Returns:
+            The cap.
+        """
         return self.max_connections or default_max_connections()

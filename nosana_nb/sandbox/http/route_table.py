@@ -508,16 +508,133 @@ CREDITS_BALANCE: Schema = {
     "required": ["assignedCredits", "reservedCredits", "settledCredits"],
 }
 
+_CHARGE: dict[str, Schema] = {
+    "costUSD": {"type": "number"},
+    "creditsUsed": {"type": "number"},
+    "reservationId": {"type": "string"},
+}
+_SECONDS_OR_TEXT: Schema = {
+    "type": ["string", "number"],
+    "description": "Whole seconds (the on-chain unit); the market's job timeout when absent.",
+}
+_ADDRESS_PARAMS = object_schema({"address": PUBLIC_KEY}, ("address",))
+_NUMBER: Schema = {"type": "number"}
+_STRING: Schema = {"type": "string"}
+CREDIT_JOB: Schema = object_schema(
+    {
+        "ipfsJob": _STRING,
+        "ipfsResult": _STRING_OR_NULL,
+        "market": _STRING,
+        "node": _STRING,
+        "payer": _STRING,
+        "price": _NUMBER,
+        "project": _STRING,
+        "state": _NUMBER,
+        "type": _STRING_OR_NULL,
+        "jobDefinition": {"description": "The job definition, or null."},
+        "jobResult": {"description": "The node's results, or null."},
+        "jobStatus": _STRING_OR_NULL,
+        "timeEnd": _NUMBER,
+        "timeStart": _NUMBER,
+        "benchmarkProcessedAt": {"type": ["string", "object", "null"]},
+        "timeout": _NUMBER,
+        "usdRewardPerHour": _NUMBER_OR_NULL,
+        "listedAt": _NUMBER_OR_NULL,
+    },
+    (
+        "ipfsJob",
+        "ipfsResult",
+        "market",
+        "node",
+        "payer",
+        "price",
+        "project",
+        "state",
+        "type",
+        "jobDefinition",
+        "jobResult",
+        "jobStatus",
+        "timeEnd",
+        "timeStart",
+        "benchmarkProcessedAt",
+        "timeout",
+        "usdRewardPerHour",
+        "listedAt",
+    ),
+)
+
+
+def credit_route(method: str, path: str, handler: Handler, summary: str, **kw: Any) -> Route:
+    """A dashboard-API route paid with credits: ``Bearer nos_...`` (or a wallet's headers)."""
+    return Route(
+        method, path, handler, summary, prefixes=("",), check_headers=False, tag="Credits", **kw
+    )
+
+
 CREDIT_ROUTES: tuple[Route, ...] = (
-    Route(
+    credit_route(
         "GET",
         "/api/credits/balance",
         credits.balance,
         "The caller's credits (USD): available = assigned - reserved - settled",
-        prefixes=("",),
-        check_headers=False,
         response=CREDITS_BALANCE,
+    ),
+    # static before /{address}, like find-my-way's static priority
+    credit_route(
+        "POST",
+        "/api/jobs/list",
+        credits.list_job,
+        "Post one job paid with credits (its deposit and network fee are reserved)",
+        body=object_schema(
+            {
+                "ipfsHash": {"type": "string", "minLength": 1},
+                "market": {"type": "string", "minLength": 1},
+                "timeout": _SECONDS_OR_TEXT,
+                "node": PUBLIC_KEY,
+            },
+            ("ipfsHash", "market"),
+        ),
+        response=object_schema(
+            {
+                "tx": _STRING,
+                "job": _STRING,
+                "run": _STRING,
+                "credits": object_schema({**_CHARGE, "project": _STRING}, (*_CHARGE, "project")),
+            },
+            ("tx", "job", "run", "credits"),
+        ),
+    ),
+    credit_route(
+        "POST",
+        "/api/jobs/{address}/extend",
+        credits.extend_job,
+        "Give an active credit job more seconds (the default: its listed timeout)",
+        params=_ADDRESS_PARAMS,
+        body=object_schema({"seconds": {"type": "number"}}),
+        response=object_schema(
+            {"tx": _STRING, "job": _STRING, "credits": object_schema(_CHARGE, tuple(_CHARGE))},
+            ("tx", "job", "credits"),
+        ),
+    ),
+    credit_route(
+        "POST",
+        "/api/jobs/{address}/stop",
+        credits.stop_job,
+        "End a running credit job, or delist a queued one",
+        params=_ADDRESS_PARAMS,
+        response=object_schema(
+            {"tx": _STRING, "job": _STRING, "delisted": {"type": "boolean"}},
+            ("tx", "job", "delisted"),
+        ),
+    ),
+    open_route(
+        "GET",
+        "/api/jobs/{address}",
+        credits.get_job,
+        "Any job as the chain holds it (on-chain timeout, state 0-3)",
+        params=_ADDRESS_PARAMS,
         tag="Credits",
+        response=CREDIT_JOB,
     ),
 )
 

@@ -33,7 +33,6 @@ from .validation import (
 
 logger = logging.getLogger("nosana_nb.sandbox")
 
-BODY_LIMIT = 1024 * 1024
 MAX_PARAM_LENGTH = 100
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 INTERNAL = {"error": "Internal Server Error"}
@@ -158,12 +157,13 @@ async def _read_body(route: Route, ctx: SandboxContext, request: Request) -> Any
     """Fastify's parsing: JSON via JSON.parse (errors -> 500), text/plain as a string.
 
     The edge guard (``guard.py``) has already refused bodies over the limit while reading them;
-    the check here keeps handlers safe when the app runs without it.
+    the check here, against the same ``EdgeLimits``, keeps handlers safe when the app runs
+    without it.
     """
     if request.method not in BODY_METHODS:
         return None
     raw = await request.body()
-    if len(raw) > BODY_LIMIT:
+    if len(raw) > ctx.limits.body_limit(request.url.path):
         raise _Refusal(
             json_response(
                 {

@@ -135,3 +135,40 @@ def job_detail_to_wire(
         "timeEnd": int(job.get("time_end") or 0),
         "listedAt": int(parse_iso(created)) if isinstance(created, str) else 0,
     }
+
+
+def credit_job_to_wire(
+    job: Doc,
+    *,
+    ipfs_job: str,
+    payer: str,
+    job_definition: Any,
+    result: Any,
+    usd_reward_per_hour: float | None,
+) -> Doc:
+    """``GET /api/jobs/{address}``: the on-chain job (camelCase, state 0-3, unix seconds).
+
+    ``timeout`` is the on-chain one, extensions included; ``project`` is who posted the job
+    (a credit job's project, a deployment job's vault).
+    """
+    created = job.get("created_at")
+    return {
+        "ipfsJob": ipfs_job,
+        "ipfsResult": None,
+        "market": job.get("market"),
+        "node": job.get("node") or SYSTEM_PROGRAM,
+        "payer": payer,
+        "price": int(job.get("price") or 0),
+        "project": payer,
+        "state": JOB_STATE_NUMBERS.get(str(job.get("state")), 0),
+        "type": None,
+        "jobDefinition": job_definition,
+        "jobResult": result,
+        "jobStatus": None,
+        "timeEnd": int(job.get("time_end") or 0),
+        "timeStart": int(job.get("time_start") or 0),
+        "benchmarkProcessedAt": None,
+        "timeout": int(job.get("timeout_s") or 0),
+        "usdRewardPerHour": usd_reward_per_hour,
+        "listedAt": int(parse_iso(created)) if isinstance(created, str) else None,
+    }

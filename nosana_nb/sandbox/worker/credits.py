@@ -76,7 +76,8 @@ class CreditLedger:
             "settledCredits": account["settled"] / MICRO,
         }
 
-    def reserve(self, owner: str, job: str, micro: int) -> None:
+    def reserve(self, owner: str, job: str, micro: int) -> str:
+        """Hold ``micro`` micro-USD for ``job``; returns the reservation's id."""
         with self._store.transaction():
             account = self._account(owner)
             available = account["assigned"] - account["reserved"] - account["settled"]
@@ -88,7 +89,8 @@ class CreditLedger:
             self._store.update(
                 _COLLECTION, account["_id"], {"reserved": account["reserved"] + micro}
             )
-            self._store.insert(_RESERVATIONS, {"owner": owner, "job": job, "micro": micro})
+            held = self._store.insert(_RESERVATIONS, {"owner": owner, "job": job, "micro": micro})
+        return str(held["_id"])
 
     def settle(self, owner: str, job: str, used_micro: int) -> None:
         """Release ``job``'s reservations and settle what it used."""

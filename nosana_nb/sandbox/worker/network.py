@@ -109,10 +109,12 @@ class Network:
         """The node's upload when a job it ran ends (jobs never claimed have no node, no upload)."""
         if not job.get("node") or not job.get("time_start"):
             return
-        revision = self._store.find_one(
-            "revisions", deployment=job.get("deployment"), revision=job.get("revision")
-        )
-        definition = (revision or {}).get("job_definition") or {}
+        definition = job.get("job_definition")  # a credit job carries its own
+        if not isinstance(definition, dict):
+            revision = self._store.find_one(
+                "revisions", deployment=job.get("deployment"), revision=job.get("revision")
+            )
+            definition = (revision or {}).get("job_definition") or {}
         address = str(job["job"])
         body = build_job_results(
             definition,
@@ -214,6 +216,9 @@ class Network:
             for j in self._store.find("jobs", state="RUNNING", market=job.get("market"))
         }
         idle = [node for node in pool if node not in busy]
+        wanted = job.get("target_node")  # a credit job posted for one node waits for it
+        if wanted is not None:
+            idle = [node for node in idle if node == wanted]
         if not idle:
             # only after a config change across a restart: try again later, still planned, so
             # the planned jobs stay the oldest of the queue

@@ -73,7 +73,7 @@ class Payments:
                 self.credits.reserve(account, job, micro_usd(base_units + fee_units))
             except InsufficientCredits as exc:
                 raise PaymentError(str(exc)) from None
-            return _credit_signature("escrow", vault, reference, base_units)
+            return credit_signature("escrow", vault, reference, base_units)
         try:
             secret = bytes.fromhex(key)
         except ValueError:
@@ -81,13 +81,18 @@ class Payments:
         return self._chain.escrow(secret, base_units, fee_units)
 
     def settle(self, job: Doc, settlement: Settlement) -> str:
+        account = job.get("credit_account")
+        if isinstance(account, str):  # a single job of the jobs API, paid with credits
+            used = micro_usd(settlement.pay) + micro_usd(int(job.get("fees_paid") or 0))
+            self.credits.settle(account, str(job["job"]), used)
+            return credit_signature("settle", account, str(job["job"]), settlement.pay)
         vault = str(job["vault"])
         key = self._vault_key(vault)
         if key.startswith(API_KEY_PREFIX):
             used = micro_usd(settlement.pay) + micro_usd(int(job.get("fees_paid") or 0))
             account = credit_account(key.removeprefix(API_KEY_PREFIX))
             self.credits.settle(account, str(job["job"]), used)
-            return _credit_signature("settle", vault, str(job["job"]), settlement.pay)
+            return credit_signature("settle", vault, str(job["job"]), settlement.pay)
         # A delisted job has no node; the payout to "the node" is then zero anyway.
         node = str(job.get("node") or vault)
         return self._chain.settle(vault, node, settlement.pay, settlement.refund)
@@ -99,6 +104,7 @@ class Payments:
         return str(doc["vault_key"])
 
 
-def _credit_signature(kind: str, vault: str, reference: str, amount: int) -> str:
+def credit_signature(kind: str, vault: str, reference: str, amount: int) -> str:
+    """A deterministic stand-in signature for a transaction the Client Manager sends."""
     digest = hashlib.sha512(f"nosana-sandbox-credits:{kind}:{vault}:{reference}:{amount}".encode())
     return str(Signature.from_bytes(digest.digest()))

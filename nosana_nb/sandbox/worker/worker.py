@@ -21,6 +21,7 @@ from nosana_nb.sandbox.clock import Clock
 from nosana_nb.sandbox.store import Change, Store
 
 from .config import WorkerConfig
+from .credit_jobs import CreditJobs
 from .market_accounts import MarketAccounts
 from .network import Network
 from .payments import Payments
@@ -70,6 +71,8 @@ class Worker:
         self._runner = TaskRunner(
             store, clock, self._queue, self.network, payments, self.config, self._stats
         )
+        self.credit_jobs = CreditJobs(store, clock, self.network, payments, self._lock)
+        """Single jobs paid with credits (the jobs API), run under the worker's lock."""
         self._market_accounts = MarketAccounts(store, chain, self.network)
         self._market_accounts.refresh()
         self._unsubscribe: Callable[[], None] | None = None
