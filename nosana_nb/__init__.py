@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from nosana_nb.core._lazy import lazy_exports
 from nosana_nb.core.errors import (
+    ActionNotAllowedError,
     APIConnectionError,
     APIError,
     ApiKeyVaultError,
@@ -105,6 +106,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "ActionNotAllowedError",
     "ApiKeyVaultError",
     "ArchivedDeploymentError",
     "AsyncDeployment",

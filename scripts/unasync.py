@@ -49,11 +49,15 @@ MODULES: dict[str, str] = {
     "jobs": "``client.jobs`` of the sync client: job definitions on IPFS.",
     "credits": "``client.credits`` of the sync client: an API-key user's credits.",
     "deployments": "The sync resources: SyncServices, Deployment, Deployments and Vaults.",
+    "bulk": "Bulk actions of the sync client (its calls run on a bounded pool of threads).",
 }
 
 # Async name -> sync name, matched as whole words. Longer names never hide shorter ones
 # because of the word boundaries (AsyncVaults is not AsyncVault + "s").
 RENAMES = {
+    "AsyncBulkRun": "BulkRun",
+    "arun_bulk": "run_bulk",
+    "agather_bounded": "gather_bounded",
     "AsyncDeploymentJob": "DeploymentJob",
     "AsyncDeployments": "Deployments",
     "AsyncDeployment": "Deployment",

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from nosana_nb.core._lazy import lazy_exports
 from nosana_nb.core.errors import (
+    ActionNotAllowedError,
     APIConnectionError,
     APIError,
     ApiKeyVaultError,
@@ -47,6 +48,7 @@ from nosana_nb.core.errors import (
 )
 
 if TYPE_CHECKING:
+    from nosana_nb.core.bulk import BulkPreview, BulkResult
     from nosana_nb.core.client import AsyncNosanaClient, Client, NosanaClient
     from nosana_nb.core.config import NETWORKS, NetworkConfig, resolve_network
     from nosana_nb.core.deployments import (
@@ -94,6 +96,8 @@ if TYPE_CHECKING:
 # name that needs it. The vault classes also pull in solana-py"s SPL token builders (a third
 # of a second), so a notebook that only lists deployments never pays for them.
 _EXPORTS: dict[str, str] = {
+    "BulkPreview": "nosana_nb.core.bulk",
+    "BulkResult": "nosana_nb.core.bulk",
     "AsyncNosanaClient": "nosana_nb.core.client",
     "Client": "nosana_nb.core.client",
     "NosanaClient": "nosana_nb.core.client",
@@ -156,6 +160,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "ActionNotAllowedError",
     "ApiKeyVaultError",
     "ArchivedDeploymentError",
     "AsyncDeployment",
@@ -168,6 +173,8 @@ __all__ = [
     "AsyncVaults",
     "AuthenticationError",
     "BadRequestError",
+    "BulkPreview",
+    "BulkResult",
     "Client",
     "ClientOptions",
     "ConfigError",

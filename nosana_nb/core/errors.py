@@ -20,6 +20,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "ActionNotAllowedError",
     "ApiKeyVaultError",
     "ArchivedDeploymentError",
     "AuthenticationError",
@@ -105,6 +106,31 @@ class StreamIdleError(StreamError):
 
 class OperationCancelled(NosanaError):
     """The user cancelled a long operation (from a widget's Cancel button, say)."""
+
+
+class ActionNotAllowedError(NosanaError):
+    """The deployment's status does not allow the action, so it was not sent.
+
+    Decided from the service's state machine (``ALLOWED_ACTIONS``) before any request, where
+    the service itself would answer HTTP 500 ``Deployment is in the incorrect state.``.
+    ``allowed_statuses`` are the statuses in which the action would be accepted.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deployment: str,
+        action: str,
+        status: str,
+        allowed_statuses: tuple[str, ...],
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.deployment = deployment
+        self.action = action
+        self.status = status
+        self.allowed_statuses = allowed_statuses
 
 
 class HistoryNotLoadedError(NosanaError):

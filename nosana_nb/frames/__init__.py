@@ -1,5 +1,6 @@
 """pandas DataFrames with fixed schemas for deployments, jobs, events, tasks, revisions,
-markets, vault balance history, cost, status history, and job results and logs.
+markets, vault balance history, cost, status history, job results and logs, and bulk actions'
+previews and results.
 
 Every builder accepts wire-shaped dicts (the JSON field names of the deployment manager),
 pydantic models, or a client (then it fetches). Schemas are fixed: the same columns in the same
@@ -13,6 +14,11 @@ Ids stay whole in the data; ``styled(df)`` shows a frame with ids shortened to `
 
 from __future__ import annotations
 
+from nosana_nb.frames._bulk import (
+    bulk_dataframe,
+    bulk_preview_dataframe,
+    bulk_results_dataframe,
+)
 from nosana_nb.frames._cost import (
     ServiceNow,
     as_frame,
@@ -89,6 +95,9 @@ __all__ = [
     "alogs_dataframe",
     "aresults_dataframe",
     "as_frame",
+    "bulk_dataframe",
+    "bulk_preview_dataframe",
+    "bulk_results_dataframe",
     "cost_dataframe",
     "deployment_cost_totals",
     "deployments_dataframe",

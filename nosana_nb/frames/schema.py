@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from nosana_nb.core import bulk as core_bulk
 from nosana_nb.core.errors import ValidationError
 
 DEPLOYMENT_STATUSES: tuple[str, ...] = (
@@ -33,6 +34,8 @@ VAULT_TX_KINDS: tuple[str, ...] = ("topup", "escrow", "refund", "withdrawal", "f
 STATUS_SOURCES: tuple[str, ...] = ("stream", "derived")
 LOG_STREAMS: tuple[str, ...] = ("stdin", "stdout", "stderr", "nodeerr")
 LOG_LEVELS: tuple[str, ...] = ("info", "error")
+BULK_ACTIONS: tuple[str, ...] = core_bulk.BULK_ACTIONS
+BULK_OUTCOMES: tuple[str, ...] = core_bulk.BULK_OUTCOMES
 
 DATETIME = pd.DatetimeTZDtype(unit="ns", tz="UTC")
 DURATION = pd.api.types.pandas_dtype("timedelta64[ns]")
@@ -55,6 +58,8 @@ VAULT_TX_KIND = ordered(VAULT_TX_KINDS)
 STATUS_SOURCE = ordered(STATUS_SOURCES)
 LOG_STREAM = ordered(LOG_STREAMS)
 LOG_LEVEL = ordered(LOG_LEVELS)
+BULK_ACTION = ordered(BULK_ACTIONS)
+BULK_OUTCOME = ordered(BULK_OUTCOMES)
 
 Schema = Mapping[str, Any]
 
@@ -246,6 +251,38 @@ SCHEMAS: Mapping[str, Schema] = MappingProxyType(
                 "end": DATETIME,
                 "duration": DURATION,
                 "source": STATUS_SOURCE,
+            }
+        ),
+        "bulk_preview": _frozen(
+            {
+                "deployment": STRING,
+                "name": STRING,
+                "vault": STRING,
+                "status": DEPLOYMENT_STATUS,
+                "strategy": STRATEGY,
+                "market": STRING,
+                "action": BULK_ACTION,
+                "allowed": BOOL,
+                "reason": STRING,
+                "reason_type": STRING,
+                "cost_change_per_hour": FLOAT,
+                "sol_change": FLOAT,
+                "nos_change": FLOAT,
+            }
+        ),
+        "bulk_results": _frozen(
+            {
+                "deployment": STRING,
+                "name": STRING,
+                "vault": STRING,
+                "action": BULK_ACTION,
+                "outcome": BULK_OUTCOME,
+                "ok": BOOL,
+                "previous_status": DEPLOYMENT_STATUS,
+                "new_status": DEPLOYMENT_STATUS,
+                "error_type": STRING,
+                "message": STRING,
+                "signature": STRING,
             }
         ),
     }

@@ -2,9 +2,10 @@
 live event stream, with details of the selected one and bulk actions on the selected rows.
 
 Layout, top to bottom: a header (live state, refresh, cancel), search and status filter, the
-table (``itables``), bulk actions with a confirm step and a per-deployment result list, the
-status area, then tabs for the focused deployment (the row selected last): overview, jobs,
-events, tasks, status history, job timeline, cost, vault and controls.
+table (``itables``), bulk actions (``client.deployments.bulk``: its dry run's preview above the
+confirm button, then one result row per deployment), the status area, then tabs for the
+focused deployment (the row selected last): overview, jobs, events, tasks, status history, job
+timeline, cost, vault and controls.
 
 Live data: a background *feed* thread follows the deployments' event streams through
 :class:`~nosana_nb.watch.Watcher` (the service has one stream per deployment, so at most
@@ -18,6 +19,7 @@ dashboard's widget state stays small.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -30,6 +32,13 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from nosana_nb.core.bulk import (
+    BulkPreview,
+    BulkPreviewRow,
+    BulkResult,
+    BulkResultRow,
+    check_bulk_arguments,
+)
 from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.errors import NosanaError, ValidationError
 from nosana_nb.widgets._base import (
@@ -42,12 +51,8 @@ from nosana_nb.widgets._base import (
     describe_error,
 )
 from nosana_nb.widgets._bulk import (
-    BulkOutcome,
-    BulkPlan,
-    async_client_for,
+    bulk_preview_html,
     bulk_results_html,
-    plan_bulk,
-    run_bulk,
 )
 from nosana_nb.widgets._controls import (
     LIFECYCLE,
@@ -93,11 +98,12 @@ _STREAM_PRIORITY = {
     "STOPPED": 3,
 }
 _PAGE = 100
-_BULK_WIRE = {
+_BULK_WIRE = {  # the dashboard's bulk buttons -> the route names of the state machine table
     "start": "start",
     "stop": "stop",
     "archive": "archive",
     "scale": "update-replica-count",
+    "delete": "delete",
 }
 _ROWS_SHOWN = 50
 _FEED_TICK = 0.1
@@ -448,8 +454,12 @@ class DeploymentDashboard(NosanaWidget):
         self._loaded_tabs: set[str] = set()
         self._controls: DeploymentControls | None = None
         self._vault: VaultWidget | None = None
-        self._plan: BulkPlan | None = None
-        self.bulk_outcomes: list[BulkOutcome] = []
+        self._plan: BulkPreview | None = None
+        self._plan_targets: list[str] = []
+        self._plan_arguments: dict[str, Any] = {}
+        self.bulk_result: BulkResult | None = None
+        # the bulk run in flight, and what to show if it ends without a result
+        self._bulk_unfinished: tuple[Operation, Callable[[Operation], None]] | None = None
         self._loaded = threading.Event()
         self._closed = False
         self.table = DeploymentTable(page_length=page_length)
@@ -529,6 +539,7 @@ class DeploymentDashboard(NosanaWidget):
             "stop": widgets.Button(description="Stop selected", button_style="warning"),
             "archive": widgets.Button(description="Archive selected"),
             "scale": widgets.Button(description="Scale selected"),
+            "delete": widgets.Button(description="Delete selected", button_style="danger"),
         }
         for action, button in self.bulk_buttons.items():
             button.on_click(lambda _, a=action: self.propose_bulk(a))
@@ -660,7 +671,7 @@ class DeploymentDashboard(NosanaWidget):
         async def work(token: CancelToken) -> pd.DataFrame:
             from nosana_nb.frames import afleet_jobs_dataframe
 
-            async_client = async_client_for(client)
+            async_client = client.to_async()  # same options, retry count and clock
             try:
                 return await afleet_jobs_dataframe(async_client, wanted, progress=False)
             finally:
@@ -969,134 +980,190 @@ class DeploymentDashboard(NosanaWidget):
                 button.tooltip = f"{able} of the {count} selected"
 
     def _after_operation(self) -> None:
+        unfinished = self._bulk_unfinished
+        if unfinished is not None and unfinished[0].future.done():
+            self._bulk_unfinished = None  # the bulk run ended without a result (cancelled?)
+            unfinished[1](unfinished[0])
         self._update_selection_info(self.table.selected_ids)
 
     # --- bulk actions -------------------------------------------------------------------------
 
-    def propose_bulk(self, action: str) -> BulkPlan | None:
-        """Plan ``action`` on the selected rows and show the confirm step (nothing is sent).
+    def _bulk_arguments(self, action: str) -> dict[str, Any]:
+        return {"replicas": self.bulk_replicas.value} if action == "scale" else {}
+
+    def propose_bulk(self, action: str) -> Operation | None:
+        """Dry-run ``action`` on the selected rows and show its preview with a confirm button.
 
         Args:
-            action: start, stop, scale (to the bulk replicas input's value) or archive.
+            action: ``start``, ``stop``, ``archive``, ``scale`` (to ``bulk_replicas``) or
+                ``delete``.
 
         Returns:
-            The plan (what would be sent, what is skipped and why), or None when it cannot
-            be made (the reason is in the status area).
+            The background operation reading the deployments' current state (None when the
+            input was refused at once: ``last_error`` holds the typed error).
         """
-        selected = self.table.selected_ids
-        targets = []
-        for ident in selected:
-            record = self.table.record(ident) or {}
-            targets.append((ident, str(record.get("name") or ""), str(record.get("status"))))
+        selected = list(self.table.selected_ids)
+        self.dismiss_bulk(quiet=True)
+        arguments = self._bulk_arguments(action)
         try:
-            plan = plan_bulk(
-                action,
-                targets,
-                replicas=self.bulk_replicas.value if action == "scale" else None,
-            )
+            check_bulk_arguments(action, **arguments)  # the typed error now, not after a read
         except ValidationError as err:
-            self.last_error = err
-            self.status.error(f"ValidationError: {err}")
+            self._refuse_bulk(err)
             return None
-        self._plan = plan
-        names = ", ".join(html.escape(t.name or short_id(t.id)) for t in plan.send[:8])
-        more = f" and {len(plan.send) - 8} more" if len(plan.send) > 8 else ""
-        skipped = "".join(
-            f"<li>{html.escape(t.name or short_id(t.id))} ({html.escape(t.status)}): "
-            f"{html.escape(reason)}</li>"
-            for t, reason in plan.skip
+        if not selected:
+            self._refuse_bulk(
+                ValidationError("select at least one deployment first", argument="deployments")
+            )
+            return None
+        client = self.client
+
+        def work(token: CancelToken) -> BulkPreview:
+            preview: BulkPreview = client.deployments.bulk(action, selected, **arguments)
+            return preview
+
+        def show(preview: BulkPreview) -> None:
+            # the confirm sends what was previewed, even if the form changed meanwhile
+            self._plan, self._plan_targets, self._plan_arguments = preview, selected, arguments
+            self.bulk_confirm_text.value = bulk_preview_html(preview)
+            count = len(preview.allowed)
+            self.bulk_confirm_button.description = (
+                "Nothing to send" if not count else f"Yes, {action} {count}"
+            )
+            self.bulk_confirm_button.disabled = not count
+            self.bulk_confirm_box.layout.display = ""
+
+        return self.run(
+            f"Dry run: {action} on {len(selected)} deployments",
+            work,
+            disable=[*self.bulk_buttons.values(), self.refresh_button],
+            on_success=show,
+            success_text=lambda preview: f"{preview.describe()} Confirm to send.",
         )
-        self.bulk_confirm_text.value = (
-            f'<div style="color:{_TEXT}"><b>{html.escape(plan.describe())}</b>'
-            + (f"<br>{names}{more}" if plan.send else "")
-            + (f"<br>Skipped:<ul style='margin:2px 0'>{skipped}</ul>" if skipped else "")
-            + "</div>"
-        )
-        self.bulk_confirm_button.description = (
-            "Nothing to send" if not plan.send else f"Yes, {action} {len(plan.send)}"
-        )
-        self.bulk_confirm_button.disabled = not plan.send
-        self.bulk_confirm_box.layout.display = ""
-        return plan
+
+    def _refuse_bulk(self, error: ValidationError) -> None:
+        """Bad bulk input: the typed error in ``last_error`` and the status line; nothing runs."""
+        self.last_error = error
+        self.status.error(f"ValidationError: {error}")
+
+    def _forget(self, deleted: set[str]) -> None:
+        """Deleted deployments leave the table, the selection and the details at once."""
+        if not deleted:
+            return
+        for ident in deleted:
+            self._wire.pop(ident, None)
+        self.table.replace(r for r in self.table.records() if str(r["id"]) not in deleted)
+        self.table.select([i for i in self.table.selected_ids if i not in deleted])
+        if self._focus in deleted:
+            self._set_focus(None)
+        self._rows_changed()
 
     @property
-    def pending_bulk(self) -> BulkPlan | None:
-        """The bulk action waiting for its confirmation, if any."""
+    def pending_bulk(self) -> BulkPreview | None:
+        """The dry run waiting for its confirm button (None when none is shown)."""
         return self._plan
 
-    def dismiss_bulk(self) -> None:
-        """Answer "no" to the bulk confirm step: nothing is sent."""
+    def dismiss_bulk(self, *, quiet: bool = False) -> None:
+        """Hide the dry run's preview; nothing is sent.
+
+        Args:
+            quiet: say nothing in the status line.
+        """
         plan, self._plan = self._plan, None
         self.bulk_confirm_box.layout.display = "none"
-        if plan is not None:
+        if plan is not None and not quiet:
             self.status.info(f"{plan.action.title()} cancelled; nothing was sent.")
 
     def confirm_bulk(self) -> Operation | None:
-        """Answer "yes" to the bulk confirm step: send the planned action to each deployment.
+        """Run the previewed action for real (the confirm button); results show row by row.
 
         Returns:
-            The background operation (outcomes land in ``bulk_outcomes``), or None when
-            nothing was pending or there was nothing to send.
+            The background operation (None when there is no preview or nothing to send).
         """
         plan, self._plan = self._plan, None
+        targets, arguments = self._plan_targets, self._plan_arguments
         self.bulk_confirm_box.layout.display = "none"
-        if plan is None or not plan.send:
+        if plan is None or not plan.allowed:
             return None
         client = self.client
-        self.bulk_outcomes = []
-        title = plan.describe()
-        total = len(plan.send)
-        progress: list[BulkOutcome] = []
+        self.bulk_result = None
+        title = plan.describe().rstrip(".")
+        progress: dict[str, BulkResultRow] = {}
 
-        def show(outcome: BulkOutcome) -> None:
-            progress.append(outcome)
-            self.status.busy(f"{plan.action.title()}: {len(progress)}/{total} done…")
-            finished = {o.deployment: o for o in progress}
-            current = [
-                finished.get(t.id, BulkOutcome(t.id, t.name, plan.action, "pending"))
-                for t in plan.send
-            ] + [
-                BulkOutcome(t.id, t.name, plan.action, "skipped", status=t.status, reason=r)
-                for t, r in plan.skip
+        def current() -> list[BulkResultRow | BulkPreviewRow]:
+            return [progress.get(row.deployment, row) for row in plan.rows]
+
+        def show(row: BulkResultRow) -> None:
+            progress[row.deployment] = row
+            self.status.busy(f"{plan.action.title()}: {len(progress)}/{len(plan)} done…")
+            self.bulk_results.value = bulk_results_html(current(), title)
+
+        def cancelled() -> list[BulkResultRow | BulkPreviewRow]:
+            # a request already sent may have landed: the row says so instead of "pending"
+            return [
+                progress.get(row.deployment)
+                or BulkResultRow(
+                    deployment=row.deployment,
+                    action=row.action,
+                    outcome="cancelled",
+                    name=row.name,
+                    previous_status=row.status,
+                    note="cancelled; a request already sent may have landed",
+                )
+                for row in plan.rows
             ]
-            self.bulk_results.value = bulk_results_html(current, title)
 
-        async def work(token: CancelToken) -> list[BulkOutcome]:
-            async_client = async_client_for(client)
-            try:
-                return await run_bulk(async_client, plan, on_outcome=show)
-            finally:
-                await async_client.aclose()
+        def ended_without_result(operation: Operation) -> None:
+            future = operation.future
+            if future.cancelled() or isinstance(
+                future.exception(), asyncio.CancelledError | OperationCancelled
+            ):
+                self.bulk_results.value = bulk_results_html(cancelled(), title)
+            elif future.exception() is not None:
+                # reading the deployments failed: nothing was sent (the status says why)
+                self.bulk_results.value = ""
 
-        def done(outcomes: list[BulkOutcome]) -> None:
-            self.bulk_outcomes = outcomes
-            self.bulk_results.value = bulk_results_html(outcomes, title)
-            for outcome in outcomes:
-                if outcome.ok and outcome.status:
-                    fields: dict[str, Any] = {"status": outcome.status}
-                    if plan.action == "scale" and plan.replicas is not None:
-                        fields["replicas"] = plan.replicas
-                    self.table.patch(outcome.deployment, **fields)
-                    self._feed.mark_dirty(outcome.deployment)
+        async def work(token: CancelToken) -> BulkResult:
+            async with client.to_async() as async_client:
+                # the real run reads the state again: what changed since the preview shows
+                result: BulkResult = await async_client.deployments.bulk(
+                    plan.action,
+                    targets,
+                    dry_run=False,
+                    on_result=show,
+                    **arguments,
+                )
+                return result
+
+        def done(result: BulkResult) -> None:
+            self.bulk_result = result
+            self.bulk_results.value = bulk_results_html(result.rows, title)
+            if plan.action == "delete":
+                self._forget({row.deployment for row in result.ok})
+                return
+            for row in result.ok:
+                fields: dict[str, Any] = {}
+                if row.new_status:
+                    fields["status"] = row.new_status
+                if plan.action == "scale":
+                    fields["replicas"] = plan.arguments.get("replicas")
+                if fields:
+                    self.table.patch(row.deployment, **fields)
+                self._feed.mark_dirty(row.deployment)
             self._rows_changed()
 
-        def summary(outcomes: list[BulkOutcome]) -> str:
-            failed = [o for o in outcomes if o.state in ("failed", "cancelled")]
-            ok = sum(o.ok for o in outcomes)
-            return (
-                f"{plan.action.title()}: {ok} done, {len(failed)} failed, {len(plan.skip)} skipped."
-            )
-
-        self.bulk_results.value = bulk_results_html(
-            [BulkOutcome(t.id, t.name, plan.action, "pending") for t in plan.send], title
-        )
-        return self.run(
-            f"{plan.action.title()} on {total} deployments",
+        self.bulk_results.value = bulk_results_html(current(), title)
+        self._bulk_unfinished = None
+        operation = self.run(
+            f"{plan.action.title()} on {len(plan.allowed)} deployments",
             work,
             disable=[*self.bulk_buttons.values(), self.refresh_button],
             on_success=done,
-            success_text=summary,
+            success_text=lambda result: result.describe(),
         )
+        self._bulk_unfinished = (operation, ended_without_result)
+        if operation.done():  # it ended before the line above: look now
+            self._after_operation()
+        return operation
 
     # --- details ------------------------------------------------------------------------------
 

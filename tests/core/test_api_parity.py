@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from nosana_nb.core import _async
+from nosana_nb.core._async.bulk import AsyncBulkRun
+from nosana_nb.core._sync.bulk import BulkRun
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.credits import AsyncCredits, Credits
 from nosana_nb.core.deployments import (
@@ -45,6 +47,7 @@ PAIRS = [
     (SyncPager, AsyncPager),
     (SyncServices, AsyncServices),
     (SolanaRPC, AsyncSolanaRPC),
+    (BulkRun, AsyncBulkRun),
     (SyncHTTP, AsyncHTTP),
 ]
 # the deliberate naming differences: asyncio code closes with aclose(); each client converts

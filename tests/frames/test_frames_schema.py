@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from nosana_nb.core.errors import ValidationError
+from nosana_nb.core.bulk import BulkPreview, BulkPreviewRow, BulkResult, BulkResultRow
+from nosana_nb.core.errors import ActionNotAllowedError, ValidationError
 from nosana_nb.frames import (
     SCHEMAS,
+    bulk_preview_dataframe,
+    bulk_results_dataframe,
     cost_dataframe,
     deployment_cost_totals,
     deployments_dataframe,
@@ -188,6 +192,58 @@ def job_results(i: int, lines: int) -> dict[str, Any]:
     }
 
 
+def bulk_preview(rows: int) -> BulkPreview:
+    """``rows`` stop verdicts: every third one refused (a DRAFT), the others saving a job."""
+    return BulkPreview(
+        "stop",
+        {},
+        tuple(
+            BulkPreviewRow(
+                deployment=f"{DEP[:-3]}{i:03d}",
+                action="stop",
+                allowed=i % 3 != 0,
+                name=f"dep {i}",
+                vault=VAULT,
+                status="DRAFT" if i % 3 == 0 else "RUNNING",
+                strategy="SIMPLE",
+                market=MARKET,
+                reason="stop needs RUNNING; it is DRAFT" if i % 3 == 0 else None,
+                reason_type="ActionNotAllowedError" if i % 3 == 0 else None,
+                cost_change_per_hour=Decimal(0) if i % 3 == 0 else Decimal("-0.1584"),
+            )
+            for i in range(rows)
+        ),
+    )
+
+
+def bulk_result(rows: int) -> BulkResult:
+    preview = bulk_preview(rows)
+    results = []
+    for row in preview.rows:
+        refused = None
+        if not row.allowed:
+            refused = ActionNotAllowedError(
+                row.reason or "",
+                deployment=row.deployment,
+                action="stop",
+                status="DRAFT",
+                allowed_statuses=("RUNNING",),
+            )
+        results.append(
+            BulkResultRow(
+                deployment=row.deployment,
+                action="stop",
+                outcome="refused" if refused else "ok",
+                name=row.name,
+                vault=row.vault,
+                previous_status=row.status,
+                new_status="DRAFT" if refused else "STOPPING",
+                error=refused,
+            )
+        )
+    return BulkResult("stop", {}, tuple(results), preview)
+
+
 BUILDERS: dict[str, Any] = {
     "logs": lambda n: logs_dataframe([job_results(0, n)] if n else []),
     "results": lambda n: results_dataframe([job_results(i, 2) for i in range(n)]),
@@ -207,6 +263,8 @@ BUILDERS: dict[str, Any] = {
         cost_dataframe([job(i) for i in range(n)], [market(0) | {"address": MARKET}], now=NOW)
     ),
     "status_history": lambda n: status_history_dataframe([status_row(i) for i in range(n)]),
+    "bulk_preview": lambda n: bulk_preview_dataframe(bulk_preview(n)),
+    "bulk_results": lambda n: bulk_results_dataframe(bulk_result(n)),
 }
 
 

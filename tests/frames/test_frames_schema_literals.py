@@ -23,6 +23,10 @@ JOB_STATE = "category[QUEUED, RUNNING, COMPLETED, STOPPED; ordered]"
 TASK_TYPE = "category[LIST, EXTEND, STOP; ordered]"
 VAULT_TX_KIND = "category[topup, escrow, refund, withdrawal, fee, other; ordered]"
 STATUS_SOURCE = "category[stream, derived; ordered]"
+BULK_ACTION = (
+    "category[start, stop, archive, delete, scale, set_timeout, switch_revision, topup,"
+    " withdraw; ordered]"
+)
 
 EXPECTED: dict[str, tuple[tuple[str, str], ...]] = {
     "deployments": (
@@ -182,6 +186,34 @@ EXPECTED: dict[str, tuple[tuple[str, str], ...]] = {
         ("end", "datetime64[ns, UTC]"),
         ("duration", "timedelta64[ns]"),
         ("source", STATUS_SOURCE),
+    ),
+    "bulk_preview": (
+        ("deployment", "string"),
+        ("name", "string"),
+        ("vault", "string"),
+        ("status", DEPLOYMENT_STATUS),
+        ("strategy", STRATEGY),
+        ("market", "string"),
+        ("action", BULK_ACTION),
+        ("allowed", "boolean"),
+        ("reason", "string"),
+        ("reason_type", "string"),
+        ("cost_change_per_hour", "Float64"),
+        ("sol_change", "Float64"),
+        ("nos_change", "Float64"),
+    ),
+    "bulk_results": (
+        ("deployment", "string"),
+        ("name", "string"),
+        ("vault", "string"),
+        ("action", BULK_ACTION),
+        ("outcome", "category[ok, refused, failed, unknown, cancelled; ordered]"),
+        ("ok", "boolean"),
+        ("previous_status", DEPLOYMENT_STATUS),
+        ("new_status", DEPLOYMENT_STATUS),
+        ("error_type", "string"),
+        ("message", "string"),
+        ("signature", "string"),
     ),
 }
 

@@ -310,8 +310,8 @@ def test_forms_and_dashboard_creates_controls_and_bulk_stops(
     assert re.search(r"top-up sent: \w{80,}; vault now holds 40(\.0+)? NOS", text), text
     assert re.search(r"created \w{32,44} \(forms-demo\): (STARTING|RUNNING)", text), text
     assert "RUNNING, replicas 3" in text  # scaled through the controls
-    assert "Stop: 3 deployments; 1 skipped" in text  # the bulk plan, confirmed first
-    assert "skips web-draft (DRAFT)" in text
+    assert "Stop: 3 deployments; 1 refused" in text  # the bulk dry run, confirmed first
+    assert "refuses web-draft (DRAFT): stop needs the deployment" in text
     for name in ("forms-demo", "web-a", "web-b"):
         assert f"{name}: now STOPPING" in text or f"{name}: now STOPPED" in text, text
     assert re.search(r"web-draft\s+DRAFT", text), text
@@ -353,6 +353,20 @@ def test_status_history_and_vault_draws_every_figure(executed: Callable[..., Exe
     assert "runway:" in text
     assert "cost check: yes" in text
     assert "STOPPED" in text
+
+
+def test_bulk_operations_previews_then_runs_what_it_predicted(
+    executed: Callable[[str], Executed],
+) -> None:
+    run = executed("07_bulk_operations.ipynb")
+    text = run.text()
+    assert "Start: 10 ok." in text
+    assert "Stop: 10 deployments; 2 refused" in text  # the dry run: two drafts refuse stop
+    assert "Stop: 10 ok, 2 refused." in text  # the real run did exactly that
+    assert "the dry run predicted every row: yes" in text
+    assert "ActionNotAllowedError" in text
+    assert text.count("-> ValidationError(") == 4
+    assert run.html_tables() >= 4  # targets, preview, results, withdraw preview
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

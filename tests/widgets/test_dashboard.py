@@ -112,6 +112,20 @@ def dashboard(account: Account, fleet: dict[str, Deployment]) -> Iterator[Deploy
     view.close()
 
 
+@pytest.fixture
+def quiet_dashboard(
+    account: Account, fleet: dict[str, Deployment]
+) -> Iterator[DeploymentDashboard]:
+    """A dashboard that reads the list only when told (Refresh): with background list reads, one
+    that started before a test's new deployments existed and ended after its refresh could put
+    the old list back, dropping their rows - and the selection and bulk preview with them."""
+    view = DeploymentDashboard(account.client, live=False, poll_interval=3600, list_interval=3600)
+    view.wait(30)
+    assert view.last_error is None, view.last_error
+    yield view
+    view.close()
+
+
 def row(view: DeploymentDashboard, deployment: Deployment) -> dict[str, Any]:
     table = view.table.frame()
     found = table[table["Id"] == deployment.id]
@@ -328,88 +342,168 @@ def test_the_controls_tab_changes_the_row(
 # --- bulk actions ------------------------------------------------------------------------------
 
 
-def test_bulk_start_shows_each_deployment_and_the_one_that_failed(
+def test_bulk_start_previews_the_vault_that_cannot_pay_then_shows_each_deployment(
     sandbox: SandboxHandle, fleet: dict[str, Deployment], dashboard: DeploymentDashboard
 ) -> None:
     chosen = [fleet["gamma-draft"], fleet["broke"], fleet["delta-stopped"]]
     dashboard.table.select([d.id for d in chosen])
     dashboard.bulk_buttons["start"].click()
-    plan = dashboard.pending_bulk
-    assert plan is not None
-    assert [t.id for t in plan.send] == dashboard.table.selected_ids
-    assert "Start: 3 deployments" in dashboard.bulk_confirm_text.value
+    dashboard.wait(30)
+    preview = dashboard.pending_bulk
+    assert preview is not None
+    assert [r.deployment for r in preview.rows] == dashboard.table.selected_ids
+    verdicts = {r.name: r.allowed for r in preview.rows}
+    assert verdicts == {"gamma-draft": True, "broke": False, "delta-stopped": True}  # empty vault
+    text = dashboard.bulk_confirm_text.value
+    assert "Start: 2 deployments; 1 refused" in text
+    assert "Nothing has been sent yet" in text
+    assert "InsufficientFundsError" in text
+    assert text.count('data-allowed="true"') == 2
+    assert dashboard.bulk_confirm_button.description == "Yes, start 2"
     dashboard.bulk_dismiss_button.click()  # no: nothing is sent
     assert dashboard.pending_bulk is None
     assert [status_of(sandbox, d) for d in chosen] == ["DRAFT", "DRAFT", "STOPPED"]
 
     dashboard.bulk_buttons["start"].click()
+    dashboard.wait(30)
     dashboard.bulk_confirm_button.click()
     dashboard.wait(30)
-    outcomes = {o.name: o for o in dashboard.last_result}
-    assert outcomes["gamma-draft"].ok
-    assert outcomes["gamma-draft"].status == "STARTING"
-    assert outcomes["delta-stopped"].ok
-    failed = outcomes["broke"]
-    assert failed.state == "failed"
-    assert isinstance(failed.error, InsufficientFundsError)  # the typed error, kept
-    assert status_of(sandbox, fleet["broke"]) == "DRAFT"  # refused before it was sent
+    result = dashboard.bulk_result
+    assert result is not None
+    assert dashboard.last_result is result
+    rows = {r.name: r for r in result.rows}
+    assert rows["gamma-draft"].ok
+    assert rows["gamma-draft"].new_status == "STARTING"
+    assert rows["delta-stopped"].ok
+    refused = rows["broke"]
+    assert refused.outcome == "refused"
+    assert isinstance(refused.error, InsufficientFundsError)  # the typed reason, kept
+    assert status_of(sandbox, fleet["broke"]) == "DRAFT"  # never sent
     html = dashboard.bulk_results.value
-    assert 'data-outcome="failed"' in html
+    assert 'data-outcome="refused"' in html
     assert "InsufficientFundsError" in html
-    assert html.count('data-outcome="done"') == 2
-    assert "2 done, 1 failed, 0 skipped" in html
-    assert "Start: 2 done, 1 failed" in dashboard.status.value
+    assert html.count('data-outcome="ok"') == 2
+    assert "2 ok, 1 refused, 0 failed" in html
+    assert "Start: 2 ok, 1 refused" in dashboard.status.value
     until(lambda: status_of(sandbox, fleet["gamma-draft"]) == "RUNNING", what="gamma running")
 
 
-def test_bulk_scale_reports_a_deployment_deleted_meanwhile(
-    sandbox: SandboxHandle, account: Account, dashboard: DeploymentDashboard
+def test_bulk_scale_reports_a_deployment_deleted_after_its_dry_run(
+    sandbox: SandboxHandle, account: Account, quiet_dashboard: DeploymentDashboard
 ) -> None:
     keep, doomed = deploy(account, "scale-me"), deploy(account, "deleted-meanwhile")
     doomed.start()
     wait_status(doomed, "RUNNING")
     doomed.stop()
     wait_status(doomed, "STOPPED")
-    dashboard.refresh()
-    dashboard.wait(30)
-    dashboard.table.select([keep.id, doomed.id])
+    quiet_dashboard.refresh()
+    quiet_dashboard.wait(30)
+    quiet_dashboard.table.select([keep.id, doomed.id])
+    quiet_dashboard.bulk_replicas.value = 3
+    quiet_dashboard.bulk_buttons["scale"].click()
+    quiet_dashboard.wait(30)
+    assert "Scale to 3 replicas: 2 deployments" in quiet_dashboard.bulk_confirm_text.value
     with other_client(sandbox, account) as other:
         other.deployments.get(doomed.id).delete()
-    dashboard.bulk_replicas.value = 3
-    dashboard.bulk_buttons["scale"].click()
-    assert "Scale to 3 replicas: 2 deployments" in dashboard.bulk_confirm_text.value
-    dashboard.bulk_confirm_button.click()
-    dashboard.wait(30)
-    outcomes = {o.deployment: o for o in dashboard.bulk_outcomes}
+    quiet_dashboard.bulk_replicas.value = 5  # too late: the confirm sends what was previewed
+    quiet_dashboard.bulk_confirm_button.click()
+    quiet_dashboard.wait(30)
+    assert quiet_dashboard.bulk_result is not None
+    outcomes = {r.deployment: r for r in quiet_dashboard.bulk_result.rows}
     assert outcomes[keep.id].ok
     assert sandbox.store.find_one("deployments", id=keep.id)["replicas"] == 3  # type: ignore[index]
+    assert outcomes[doomed.id].outcome == "failed"
     assert isinstance(outcomes[doomed.id].error, DeploymentNotFoundError)
-    assert "DeploymentNotFoundError" in dashboard.bulk_results.value
-    assert row(dashboard, keep)["Replicas"] == 3
+    assert "DeploymentNotFoundError" in quiet_dashboard.bulk_results.value
+    assert row(quiet_dashboard, keep)["Replicas"] == 3
 
 
-def test_bulk_skips_what_the_status_does_not_allow_without_sending(
-    sandbox: SandboxHandle, account: Account, dashboard: DeploymentDashboard
+def test_bulk_stop_previews_the_refusal_and_does_not_send_it(
+    sandbox: SandboxHandle, account: Account, quiet_dashboard: DeploymentDashboard
 ) -> None:
     running, draft = deploy(account, "stop-me"), deploy(account, "cannot-stop")
     running.start()
     wait_status(running, "RUNNING")
-    dashboard.refresh()
-    dashboard.wait(30)
-    dashboard.table.select([running.id, draft.id])
-    dashboard.bulk_buttons["stop"].click()
-    assert "1 skipped" in dashboard.bulk_confirm_text.value
-    assert "cannot-stop (DRAFT)" in dashboard.bulk_confirm_text.value
-    dashboard.bulk_confirm_button.click()
-    dashboard.wait(30)
-    (skipped,) = [o for o in dashboard.bulk_outcomes if o.state == "skipped"]
-    assert skipped.deployment == draft.id
+    quiet_dashboard.refresh()
+    quiet_dashboard.wait(30)
+    quiet_dashboard.table.select([running.id, draft.id])
+    quiet_dashboard.bulk_buttons["stop"].click()
+    quiet_dashboard.wait(30)
+    text = quiet_dashboard.bulk_confirm_text.value
+    assert "Stop: 1 deployment; 1 refused" in text
+    assert "ActionNotAllowedError" in text
+    assert "it is DRAFT" in text
+    assert quiet_dashboard.bulk_confirm_button.description == "Yes, stop 1"
+    quiet_dashboard.bulk_confirm_button.click()
+    quiet_dashboard.wait(30)
+    assert quiet_dashboard.bulk_result is not None
+    (refused,) = quiet_dashboard.bulk_result.refused
+    assert refused.deployment == draft.id
+    assert refused.error_type == "ActionNotAllowedError"
     assert status_of(sandbox, draft) == "DRAFT"
     assert status_of(sandbox, running) in ("STOPPING", "STOPPED")
-    assert 'data-outcome="skipped"' in dashboard.bulk_results.value
+    assert 'data-outcome="refused"' in quiet_dashboard.bulk_results.value
 
 
-def test_bad_bulk_input_is_a_typed_error(
+def test_bulk_delete_removes_what_was_deleted_and_keeps_what_refused(
+    sandbox: SandboxHandle, account: Account, quiet_dashboard: DeploymentDashboard
+) -> None:
+    done, live = deploy(account, "delete-done"), deploy(account, "delete-live")
+    for deployment in (done, live):
+        deployment.start()
+        wait_status(deployment, "RUNNING")
+    done.stop()
+    wait_status(done, "STOPPED")
+    quiet_dashboard.refresh()
+    quiet_dashboard.wait(30)
+    quiet_dashboard.table.select([done.id, live.id])
+    quiet_dashboard.bulk_buttons["delete"].click()
+    quiet_dashboard.wait(30)
+    assert "Delete: 1 deployment; 1 refused" in quiet_dashboard.bulk_confirm_text.value
+    assert quiet_dashboard.bulk_confirm_button.description == "Yes, delete 1"
+    quiet_dashboard.bulk_confirm_button.click()
+    quiet_dashboard.wait(30)
+    assert quiet_dashboard.bulk_result is not None
+    outcomes = {r.deployment: r.outcome for r in quiet_dashboard.bulk_result.rows}
+    assert outcomes == {done.id: "ok", live.id: "refused"}
+    assert status_of(sandbox, done) is None
+    assert status_of(sandbox, live) == "RUNNING"
+    shown = set(quiet_dashboard.table.frame()["Id"])
+    assert done.id not in shown
+    assert live.id in shown
+    assert quiet_dashboard.table.selected_ids == [live.id]
+
+
+def test_a_cancelled_bulk_run_says_which_rows_may_have_landed(
+    sandbox: SandboxHandle, account: Account, quiet_dashboard: DeploymentDashboard
+) -> None:
+    targets = [deploy(account, "cancel-a"), deploy(account, "cancel-b")]
+    quiet_dashboard.refresh()
+    quiet_dashboard.wait(30)
+    quiet_dashboard.table.select([d.id for d in targets])
+    quiet_dashboard.bulk_replicas.value = 2
+    quiet_dashboard.bulk_buttons["scale"].click()
+    quiet_dashboard.wait(30)
+    assert quiet_dashboard.pending_bulk is not None, (
+        quiet_dashboard.status.value,
+        quiet_dashboard.last_error,
+    )
+    sandbox.set_faults(latency_ms=1500)  # every request now takes 1.5 s: time to cancel
+    try:
+        quiet_dashboard.bulk_confirm_button.click()
+        quiet_dashboard.cancel()
+        quiet_dashboard.wait(30)
+    finally:
+        sandbox.set_faults()
+    assert quiet_dashboard.bulk_result is None
+    html = quiet_dashboard.bulk_results.value
+    why = (quiet_dashboard.status.value, repr(quiet_dashboard.last_error))
+    assert html.count('data-outcome="cancelled"') == 2, why
+    assert "may have landed" in html
+    assert 'data-outcome="pending"' not in html
+
+
+def test_bad_bulk_input_is_a_typed_error_at_once(
     fleet: dict[str, Deployment], dashboard: DeploymentDashboard
 ) -> None:
     dashboard.table.select([fleet["alpha-api"].id])

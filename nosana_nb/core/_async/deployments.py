@@ -13,14 +13,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from nosana_nb.core import models, routes
+from nosana_nb.core._async.bulk import ResultCallback, arun_bulk
 from nosana_nb.core._async.credits import AsyncCredits
 from nosana_nb.core._async.http import AsyncHTTP
 from nosana_nb.core._async.jobs import AsyncJobs
 from nosana_nb.core._async.markets import AsyncMarkets
 from nosana_nb.core._async.solana_rpc import AsyncSolanaRPC
+from nosana_nb.core._shared.bulk import DEFAULT_BULK_CONCURRENCY, BulkPreview, BulkResult
 from nosana_nb.core._shared.credits import check_credits
 from nosana_nb.core._shared.deployments import (
     _ARCHIVED,
@@ -1088,6 +1090,98 @@ class AsyncDeployments:
 
         return AsyncPager(
             route_for, self._services.send, lambda d: AsyncDeployment(self._services, d)
+        )
+
+    @overload
+    async def bulk(
+        self,
+        action: str,
+        targets: Any = ...,
+        *,
+        dry_run: Literal[True] = ...,
+        max_concurrency: int = ...,
+        on_result: ResultCallback | None = ...,
+        **arguments: Any,
+    ) -> BulkPreview: ...
+
+    @overload
+    async def bulk(
+        self,
+        action: str,
+        targets: Any = ...,
+        *,
+        dry_run: Literal[False],
+        max_concurrency: int = ...,
+        on_result: ResultCallback | None = ...,
+        **arguments: Any,
+    ) -> BulkResult: ...
+
+    @overload
+    async def bulk(
+        self,
+        action: str,
+        targets: Any = ...,
+        *,
+        dry_run: bool,
+        max_concurrency: int = ...,
+        on_result: ResultCallback | None = ...,
+        **arguments: Any,
+    ) -> BulkPreview | BulkResult: ...
+
+    async def bulk(
+        self,
+        action: str,
+        targets: Any = None,
+        *,
+        dry_run: bool = True,
+        max_concurrency: int = DEFAULT_BULK_CONCURRENCY,
+        on_result: ResultCallback | None = None,
+        **arguments: Any,
+    ) -> BulkPreview | BulkResult:
+        """Preview, then run, one action on many deployments (or their vaults).
+
+        A dry run (the default) reads every target's current state (one list request per 100)
+        and returns a :class:`BulkPreview`: per deployment its status, whether the service's
+        state machine allows the action and, if not, the typed reason
+        (docs/wire-contract.md#state-machine), and the estimated change in NOS an hour.
+        ``dry_run=False`` reads them again, sends the allowed ones concurrently (at most
+        ``max_concurrency`` at a time) and returns a :class:`BulkResult` with one row each:
+        ``ok``, ``refused`` (not sent, or refused by the service), ``failed`` (a typed error,
+        nothing applied) or ``unknown`` (may have been applied; never resent blindly).
+        ``frames.bulk_preview_dataframe`` / ``frames.bulk_results_dataframe`` make frames.
+
+        Args:
+            action: ``start``, ``stop``, ``archive``, ``delete``, ``scale`` (``replicas=``),
+                ``set_timeout`` (``timeout=`` seconds or timedelta, whole minutes, >= 1 h),
+                ``switch_revision`` (``revision=``), ``topup`` (``sol=``/``nos=`` whole units,
+                or ``lamports=``; each distinct vault once) or ``withdraw`` (everything).
+            targets: deployment ids, handles, or a table (a pandas DataFrame filtered as you
+                like) with an ``id`` or ``deployment`` column. ``withdraw`` takes None for
+                every vault of the wallet.
+            dry_run: True (default) previews; False acts.
+            max_concurrency: requests in flight at once (1-64).
+            on_result: called with each result row as it finishes (progress).
+            **arguments: the action's arguments (see ``action``); ``start`` takes
+                ``check_funds=`` (default True).
+
+        Returns:
+            A BulkPreview (dry run) or a BulkResult.
+
+        Raises:
+            ValidationError: an unknown action, a bad argument (wrong type, NaN, negative,
+                huge), or bad targets; raised before any request is sent.
+            WalletError: no signing wallet.
+            APIError: reading the targets' state failed (nothing was sent).
+        """
+        return await arun_bulk(
+            self,
+            self._services,
+            action,
+            targets,
+            dry_run=dry_run,
+            max_concurrency=max_concurrency,
+            on_result=on_result,
+            arguments=arguments,
         )
 
     async def get(self, deployment_id: str) -> AsyncDeployment:
