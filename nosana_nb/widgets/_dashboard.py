@@ -444,6 +444,12 @@ class DeploymentDashboard(NosanaWidget):
         # (``busy``, ``last_result`` and the Cancel button belong to what the user started)
         self._background = TaskRunner()
         self._wire: dict[str, dict[str, Any]] = {}  # full wire records, by id
+        # whole-list reads run on two threads (the feed's timer and Refresh): each is numbered
+        # when it starts, and a read older than the one already shown is dropped, so a slow
+        # read cannot put back rows that a newer one replaced
+        self._list_lock = threading.RLock()
+        self._list_reads_started = 0
+        self._list_read_shown = 0
         self._markets: list[Any] = []
         self._markets_frame: pd.DataFrame | None = None
         self._jobs_cache: dict[str, pd.DataFrame] = {}
@@ -604,6 +610,11 @@ class DeploymentDashboard(NosanaWidget):
 
     # --- loading ------------------------------------------------------------------------------
 
+    def _next_list_read(self) -> int:
+        with self._list_lock:
+            self._list_reads_started += 1
+            return self._list_reads_started
+
     def _list_all(self, token: CancelToken | None = None) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
         for page in self.client.deployments.list(limit=_PAGE).pages():
@@ -622,11 +633,14 @@ class DeploymentDashboard(NosanaWidget):
             logger.warning("markets unavailable: %s", err)
             self._markets = []
         token.raise_if_cancelled()
+        read = self._next_list_read()
         records = self._list_all(token)
-        self._wire = {str(r["id"]): r for r in records}
-        # a DRAFT has never listed a job (a new revision on a DRAFT lists nothing): it cost 0
-        drafts = {i: 0.0 for i, r in self._wire.items() if r.get("status") == "DRAFT"}
-        self.table.load(records, market_names=market_labels(self._markets), costs=drafts)
+        with self._list_lock:
+            self._list_read_shown = max(self._list_read_shown, read)
+            self._wire = {str(r["id"]): r for r in records}
+            # a DRAFT has never listed a job (a new revision on a DRAFT lists nothing): cost 0
+            drafts = {i: 0.0 for i, r in self._wire.items() if r.get("status") == "DRAFT"}
+            self.table.load(records, market_names=market_labels(self._markets), costs=drafts)
         return len(records)
 
     @property
@@ -814,14 +828,24 @@ class DeploymentDashboard(NosanaWidget):
         """Re-read the whole list (the feed thread's timer, or Refresh)."""
         if self._closed:
             return  # closed: background threads touch no widget
+        read = self._next_list_read()
         try:
             records = self._list_all()
         except NosanaError as err:
             self.status.error(f"Re-reading the list failed ({describe_error(err)}); retrying.")
             return
-        self._apply_list(records)
+        self._apply_list(records, read)
 
-    def _apply_list(self, records: list[dict[str, Any]]) -> None:
+    def _apply_list(self, records: list[dict[str, Any]], read: int) -> None:
+        """Show a whole-list read numbered ``read``, unless a newer one is already shown."""
+        with self._list_lock:
+            if read < self._list_read_shown:
+                logger.debug("dropped list read %d: read %d is newer", read, self._list_read_shown)
+                return
+            self._list_read_shown = read
+            self._show_list(records)
+
+    def _show_list(self, records: list[dict[str, Any]]) -> None:
         fresh = {str(r["id"]): r for r in records}
         changed = [
             ident
@@ -889,8 +913,9 @@ class DeploymentDashboard(NosanaWidget):
         """
 
         def work(token: CancelToken) -> int:
+            read = self._next_list_read()
             records = self._list_all(token)
-            self._apply_list(records)
+            self._apply_list(records, read)
             return len(records)
 
         return self.run(
@@ -918,6 +943,7 @@ class DeploymentDashboard(NosanaWidget):
                 if child is not None:
                     child.wait(left)
             if not self._tasks.running and not self._background.running:
+                self.table.flush()
                 return self.last_result
 
     def close(self) -> None:

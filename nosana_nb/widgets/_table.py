@@ -369,6 +369,15 @@ class DeploymentTable:
             self._timer = None
         self.redraw()
 
+    def flush(self) -> None:
+        """Draw a redraw still waiting for its interval now (what ``wait()`` returns to is
+        then what the table shows and what ``select`` picks from)."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            self.redraw()
+
     def redraw(self) -> None:
         with self._lock:
             if self._closed:

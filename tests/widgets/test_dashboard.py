@@ -273,6 +273,29 @@ def test_selection_follows_its_row_when_rows_move(
     view.close()
 
 
+def test_a_list_read_older_than_the_one_shown_is_dropped(
+    sandbox: SandboxHandle, account: Account, fleet: dict[str, Deployment]
+) -> None:
+    # The feed's timer and Refresh read the whole list on two threads; the slower, older read
+    # must not put back rows that a newer read replaced.
+    view = DeploymentDashboard(account.client)
+    view.wait(30)
+    view.stop_updates()  # this test plays both threads itself
+    older = view._next_list_read()
+    stale = view._list_all()  # read before the new deployment exists
+    sandbox.advance(1)
+    newest = deploy(account, "after-the-stale-read")
+    newer = view._next_list_read()
+    view._apply_list(view._list_all(), newer)
+    view.table.redraw()
+    assert newest.id in view.table.visible_ids
+    view._apply_list(stale, older)  # arrives last
+    view.table.redraw()
+    assert newest.id in view.table.visible_ids
+    assert newest.id in view._wire
+    view.close()
+
+
 # --- details -----------------------------------------------------------------------------------
 
 
