@@ -802,7 +802,7 @@ def test_every_httpx_client_of_a_client_shares_one_tls_context(
 ) -> None:
     # loading the CA bundle costs tens of ms a time, and a client opens five httpx clients
     from nosana_nb.core import NosanaClient
-    from nosana_nb.core._shared.http import shared_ssl_context
+    from nosana_nb.core._shared.tls import shared_ssl_context
 
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
@@ -823,7 +823,7 @@ def test_every_httpx_client_of_a_client_shares_one_tls_context(
 def test_the_shared_tls_context_follows_ssl_cert_file(monkeypatch: pytest.MonkeyPatch) -> None:
     import certifi
 
-    from nosana_nb.core._shared.http import shared_ssl_context
+    from nosana_nb.core._shared.tls import shared_ssl_context
 
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)

@@ -20,7 +20,6 @@ from nosana_nb.core._shared.http import (
     NOT_GIVEN,
     NotGiven,
     awithin_deadline,
-    shared_ssl_context,
 )
 from nosana_nb.core._shared.solana_rpc import (
     MAX_SIGNATURES,
@@ -43,6 +42,7 @@ from nosana_nb.core._shared.solana_rpc import (
     transaction_call,
     transport_error,
 )
+from nosana_nb.core._shared.tls import shared_ssl_context
 from nosana_nb.core.retry_policy import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_RPC_BACKOFF,

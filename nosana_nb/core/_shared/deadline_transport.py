@@ -24,6 +24,7 @@ from contextvars import ContextVar
 import httpcore
 import httpx
 
+from nosana_nb.core._shared.tls import shared_ssl_context
 from nosana_nb.core.retry_policy import Deadline
 
 _ACTIVE: ContextVar[Deadline | None] = ContextVar("nosana_nb_request_deadline", default=None)
@@ -117,11 +118,11 @@ class DeadlineTransport(httpx.HTTPTransport):
     network backend that bounds each socket operation by the running request's deadline."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(verify=shared_ssl_context())  # loading CAs again costs tens of ms
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         # httpx.HTTPTransport has no backend argument: the pool it reads is rebuilt around ours
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=shared_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import math
-import os
 import socket
-import ssl
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Final, Literal, cast
@@ -23,6 +20,7 @@ import httpx
 
 from nosana_nb.core._shared.deadline_transport import deadline_for_this_thread
 from nosana_nb.core._shared.sse import SSEParser
+from nosana_nb.core._shared.tls import shared_ssl_context
 from nosana_nb.core.config import refuse_credentials
 from nosana_nb.core.errors import (
     APIConnectionError,
@@ -444,24 +442,6 @@ def connection_failed(method: str, url: str, err: Exception, started: float) -> 
         time.perf_counter() - started,
     )
     return transport_error(err, method, url)
-
-
-def shared_ssl_context() -> ssl.SSLContext:
-    """httpx's default verifying TLS context, made once per process (and CA setting).
-
-    Loading the CA bundle costs tens of milliseconds and every client opens five httpx clients
-    (and ``fleet_*`` an async twin per call); one context serves them all. ``SSL_CERT_FILE`` /
-    ``SSL_CERT_DIR`` are honoured as httpx honours them, read at each call.
-
-    Returns:
-        The context to pass as ``verify=`` to ``httpx.Client`` / ``httpx.AsyncClient``.
-    """
-    return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-
-
-@functools.lru_cache(maxsize=4)
-def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    return httpx.create_ssl_context()  # reads the same two variables
 
 
 def invalid_url(url: str, err: Exception) -> ValidationError:

@@ -18,7 +18,6 @@ from solders.pubkey import Pubkey
 from nosana_nb.core._shared.http import (
     NOT_GIVEN,
     NotGiven,
-    shared_ssl_context,
     within_deadline,
 )
 from nosana_nb.core._shared.solana_rpc import (
@@ -42,6 +41,7 @@ from nosana_nb.core._shared.solana_rpc import (
     transaction_call,
     transport_error,
 )
+from nosana_nb.core._shared.tls import shared_ssl_context
 from nosana_nb.core._sync.http import read_capped
 from nosana_nb.core.retry_policy import (
     DEFAULT_MAX_RESPONSE_BYTES,
