@@ -3,7 +3,7 @@
 A settlement is a chain transaction, and on a running clock simulated time passes while it
 confirms (at speed 60, 25 ms of wall time is 1.5 s). Here the manual clock is moved by that much
 inside every settlement, so the drift is deterministic: the jobs list's ``updated_at`` (the end
-``jobs_dataframe`` reads, docs/wire-contract.md#33-job-list-item) must still be the instant the
+``jobs_dataframe`` reads, docs/wire-contract.md §3.3) must still be the instant the
 node was paid up to, and ``cost_dataframe`` must bill exactly what the chain paid.
 """
 
