@@ -15,10 +15,24 @@ from datetime import UTC, datetime
 DEMO_SPEED = 60.0  # an hour passes in a minute
 
 
+def epoch_ms(ts: float) -> int:
+    """``ts`` in whole milliseconds: rounded to the microsecond (as ``datetime`` reads a float),
+    then truncated. Every stamp the sandbox shows derives from this one value, so an ISO time
+    and the unix seconds of the same instant never fall in different seconds."""
+    return round(ts * 1_000_000) // 1000
+
+
+def whole_seconds(ts: float) -> int:
+    """``ts`` as the whole unix second the chain records (``time_start``, ``time_end``): the
+    second :func:`iso` shows for the same ``ts``."""
+    return epoch_ms(ts) // 1000
+
+
 def iso(ts: float) -> str:
     """ISO-8601 UTC with milliseconds, the wire format of the deployment manager."""
-    dt = datetime.fromtimestamp(ts, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    ms = epoch_ms(ts)
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def parse_iso(text: str) -> float:
@@ -68,7 +82,7 @@ class Clock:
         return iso(self.now())
 
     def now_ms(self) -> int:
-        return int(self.now() * 1000)
+        return epoch_ms(self.now())
 
     def advance(self, seconds: float) -> float:
         """Move simulated time forward (works in both modes); returns the new time."""

@@ -242,6 +242,7 @@ STYLE = """
 .nosana-widget .nosana-table tr.selected .nosana-badge { box-shadow: 0 0 0 1px #ffffff; }
 .nosana-widget td.nosana-url { word-break: break-all; }
 .nosana-widget .widget-tab > .lm-TabBar .lm-TabBar-tab { flex: 0 1 auto; min-width: 0; }
+.nosana-widget .nosana-editor { width: auto; align-self: stretch; min-width: 0; }
 .nosana-widget button.jupyter-button:disabled { opacity: 0.45; filter: grayscale(0.6);
   cursor: not-allowed; }
 body[data-jp-theme-light="false"] .nosana-widget .nosana-badge[data-status="STOPPED"],
@@ -522,8 +523,8 @@ class DeploymentControls(NosanaWidget):
             continuous_update=False,
             rows=14,
             style={"description_width": "initial"},
-            layout=widgets.Layout(width="100%"),
         )
+        self.revision_editor.add_class("nosana-editor")  # fills the row: see STYLE
         self.revision_editor.observe(lambda _: self._update_diff(), names="value")
         self.diff_view = widgets.HTML()
         self.create_revision_button = widgets.Button(

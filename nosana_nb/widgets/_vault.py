@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -582,12 +582,26 @@ def _runway_html(runway: Runway | None, history: pd.DataFrame) -> str:
     style = "color:var(--jp-ui-font-color1,#212121);font-size:var(--jp-ui-font-size1,12px)"
     if runway is None:
         text = "Runway: no history yet."
+    elif not runway.nos_balance > 0:  # a countdown from zero ("0.0 days") says nothing
+        text = "Runway: <b>none</b>, the vault holds no NOS. Top it up before jobs can run."
     elif runway.runway is None:
         text = "Runway: no NOS spent on jobs in the last 7 days."
     else:
-        days = runway.runway.total_seconds() / 86400
         text = (
-            f"Runway ≈ <b>{days:,.1f} days</b> at {runway.burn_nos_per_day:,.3f} NOS/day "
-            "(the last 7 days' job spending)."
+            f"Runway ≈ <b>{_duration_text(runway.runway)}</b> at "
+            f"{runway.burn_nos_per_day:,.3f} NOS/day (the last 7 days' job spending)."
         )
     return f'<div style="{style}">{text}</div>'
+
+
+def _duration_text(span: timedelta) -> str:
+    """``span`` in the largest unit that keeps it above 1: days, hours or minutes."""
+    seconds = span.total_seconds()
+    if seconds >= 86400:
+        return f"{seconds / 86400:,.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds >= 60:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return "under a minute"

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from nosana_nb.sandbox.clock import Clock, iso
+from nosana_nb.sandbox.clock import Clock, iso, parse_iso, whole_seconds
 from nosana_nb.sandbox.store import Store
 from nosana_nb.sandbox.worker import events
 from nosana_nb.sandbox.worker.config import ladder_delay
 from nosana_nb.sandbox.worker.markets import MARKETS
 from nosana_nb.sandbox.worker.network import job_end_time, node_keypair
-from nosana_nb.sandbox.worker.payments import settlement_for
+from nosana_nb.sandbox.worker.payments import end_stamp, settlement_for
 from nosana_nb.sandbox.worker.task_queue import TaskQueue, next_firing
 from nosana_nb.sandbox.worker.worker import WorkerConfig
 
@@ -130,6 +130,22 @@ def test_settlement_pays_elapsed_time_capped_at_the_timeout() -> None:
     queued = {**running, "node": None, "time_start": 0}
     assert settlement_for(queued, end_ts=5000) == settlement_for(queued, end_ts=0)
     assert settlement_for(queued, end_ts=5000).refund == 40 * 600
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.0004, 0.5, 0.999, 0.9994, 0.9999996, 0.99999999])
+def test_an_ended_jobs_times_and_its_pay_come_from_one_instant(fraction: float) -> None:
+    """``updated_at`` (the list's end), ``time_end`` and the pay agree on the second, even for an
+    end a hair below a whole second that the ISO text rounds up."""
+    start = 1_767_225_600
+    running = {"escrowed": 40 * 600, "price": 40, "timeout_s": 600, "node": "N"}
+    end_ts = start + 250 + fraction
+    stamp = end_stamp(end_ts)
+    shown_second = int(parse_iso(stamp["updated_at"]))
+    assert stamp["time_end"] == shown_second == whole_seconds(end_ts)
+    assert stamp["updated_at"] == iso(end_ts)
+    settled = settlement_for({**running, "time_start": start}, end_ts=end_ts)
+    assert settled.pay == 40 * (shown_second - start)
+    assert shown_second - start in (250, 251)
 
 
 def test_job_end_time_is_the_earlier_of_exit_and_timeout() -> None:

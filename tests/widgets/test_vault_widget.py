@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import ipywidgets as widgets
+import pandas as pd
 import pytest
 from ipywidgets.embed import dependency_state
 
@@ -20,9 +21,11 @@ from nosana_nb.core.config import local_network
 from nosana_nb.core.errors import InsufficientFundsError, ValidationError
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.wallet import Wallet
+from nosana_nb.plots import Runway
 from nosana_nb.sandbox import SandboxHandle
 from nosana_nb.widgets import VaultWidget
 from nosana_nb.widgets._ui import call, signature_html
+from nosana_nb.widgets._vault import _runway_html
 from tests.frames.sandbox_helpers import funded_wallet
 from tests.widgets.forms_support import (
     CountingTransport,
@@ -207,8 +210,42 @@ def test_runway_follows_job_spending_on_the_service_clock(
     assert "NOS/day" in view.runway_line.value
     service_now = sandbox.clock.now()
     assert abs(runway.as_of.timestamp() - service_now) < 60
+    assert "none" not in view.runway_line.value
+
+    view.withdraw_button.click()  # the burn of the last days stays, the NOS is gone
+    view.confirm.confirm_button.click()
+    view.wait(15)
+    assert view.last_error is None, view.status.value
+    emptied = view.runway
+    assert emptied is not None
+    assert emptied.nos_balance == 0
+    assert emptied.burn_nos_per_day > 0
+    line = view.runway_line.value
+    assert "Runway: <b>none</b>, the vault holds no NOS" in line
+    assert "days" not in line
+    assert "0.0" not in line
     view.close()
     assert deployment.id
+
+
+@pytest.mark.parametrize(
+    ("left", "shown"),
+    [
+        (timedelta(days=12, hours=12), "12.5 days"),
+        (timedelta(days=1), "1.0 days"),
+        (timedelta(hours=5, minutes=30), "5.5 hours"),
+        (timedelta(minutes=1, seconds=59), "1 minute"),
+        (timedelta(minutes=42), "42 minutes"),
+        (timedelta(seconds=20), "under a minute"),
+    ],
+)
+def test_a_short_runway_is_told_in_hours_or_minutes_not_zero_days(
+    left: timedelta, shown: str
+) -> None:
+    as_of = pd.Timestamp("2026-01-01T00:00:00Z")
+    runway = Runway(2.0, 1.0, left, as_of + left, as_of)
+    line = _runway_html(runway, pd.DataFrame())
+    assert f"Runway ≈ <b>{shown}</b> at 1.000 NOS/day" in line
 
 
 @pytest.mark.parametrize(

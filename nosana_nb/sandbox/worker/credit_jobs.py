@@ -28,7 +28,7 @@ from nosana_nb.sandbox.store import Doc, Store
 from .credits import MICRO, InsufficientCredits, micro_usd
 from .markets import find_market, network_fee
 from .network import Network
-from .payments import Payments, credit_signature, settlement_for
+from .payments import Payments, credit_signature, end_stamp, settlement_for
 
 ACTIVE = ("QUEUED", "RUNNING")
 
@@ -217,12 +217,11 @@ class CreditJobs:
                 job["_id"],
                 {
                     "state": "STOPPED",
-                    "time_end": int(now),
                     "claim_at": None,
                     "paid": settlement.pay,
                     "refunded": settlement.refund,
                     "settle_tx": signature,
-                    "updated_at": self._clock.now_iso(),
+                    **end_stamp(now),  # the instant it was paid up to, not a later read
                 },
             )
             self._network.post_results(job, end_s=now, stopped=True)

@@ -26,12 +26,12 @@ from typing import Any, Literal
 
 from solders.keypair import Keypair
 
-from nosana_nb.sandbox.clock import Clock, parse_iso
+from nosana_nb.sandbox.clock import Clock, iso, parse_iso, whole_seconds
 from nosana_nb.sandbox.store import Doc, Store
 
 from .config import WorkerConfig
 from .markets import MARKETS, MarketSpec, find_market
-from .payments import Payments, settlement_for
+from .payments import Payments, end_stamp, settlement_for
 from .results import build_job_results, save_job_results
 
 log = logging.getLogger(__name__)
@@ -240,20 +240,15 @@ class Network:
             {
                 "state": "RUNNING",
                 "node": node,
-                "time_start": int(at),
+                "time_start": whole_seconds(at),
                 "claim_at": None,
-                "updated_at": self._clock.now_iso(),
+                "updated_at": iso(at),  # the claim's instant, so a later end never precedes it
             },
         )
 
     def _finish(self, job: Doc, state: str, at: float) -> None:
         settlement = settlement_for(job, end_ts=at)
-        fields: Doc = {
-            "state": state,
-            "time_end": int(at),
-            "claim_at": None,
-            "updated_at": self._clock.now_iso(),
-        }
+        fields: Doc = {"state": state, "claim_at": None, **end_stamp(at)}
         try:
             fields["settle_tx"] = self._payments.settle(job, settlement)
             fields["paid"] = settlement.pay

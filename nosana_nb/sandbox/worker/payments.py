@@ -14,6 +14,7 @@ from typing import Protocol
 
 from solders.signature import Signature
 
+from nosana_nb.sandbox.clock import iso, whole_seconds
 from nosana_nb.sandbox.store import Doc, Store
 
 from .credits import CreditLedger, InsufficientCredits, credit_account, micro_usd
@@ -42,15 +43,26 @@ class Settlement:
 def settlement_for(job: Doc, *, end_ts: float) -> Settlement:
     """What ending ``job`` at ``end_ts`` pays its node and refunds (jobs program end/delist).
 
-    A running job pays ``price * min(elapsed, timeout)``; a queued job is refunded in full.
+    A running job pays ``price * min(elapsed, timeout)``, ``elapsed`` in the whole seconds
+    :func:`end_stamp` records for the same ``end_ts``; a queued job is refunded in full.
     """
     escrowed = int(job.get("escrowed") or 0)
     pay = 0
     if job.get("node") and job.get("time_start"):
-        elapsed = max(0, int(end_ts) - int(job["time_start"]))
+        elapsed = max(0, whole_seconds(end_ts) - int(job["time_start"]))
         pay = int(job["price"]) * min(elapsed, int(job["timeout_s"]))
         pay = min(pay, escrowed)
     return Settlement(pay=pay, refund=escrowed - pay)
+
+
+def end_stamp(end_ts: float) -> Doc:
+    """The times an ended job shows, all from the one instant its settlement pays up to.
+
+    ``time_end`` (detail, stream) and ``updated_at`` (the jobs list, whose clients read it as the
+    end) fall in the same second as the ``end_ts`` given to :func:`settlement_for`: a second
+    clock read after the settlement would bill time the node was never paid for.
+    """
+    return {"time_end": whole_seconds(end_ts), "updated_at": iso(end_ts)}
 
 
 class Payments:

@@ -35,7 +35,7 @@ from .documents import (
 )
 from .markets import find_market, network_fee
 from .network import Network
-from .payments import Payments, settlement_for
+from .payments import Payments, end_stamp, settlement_for
 from .stats import WorkerStats
 from .task_queue import PENDING, PROCESSING, TaskQueue, due_time, next_firing
 
@@ -458,12 +458,11 @@ class TaskRunner:
                 job["_id"],
                 {
                     "state": "STOPPED",
-                    "time_end": int(now),
                     "claim_at": None,
                     "paid": settlement.pay,
                     "refunded": settlement.refund,
                     "settle_tx": signature,
-                    "updated_at": self._clock.now_iso(),
+                    **end_stamp(now),  # the instant it was paid up to, not a later read
                 },
             )
             events.record_event(
