@@ -456,6 +456,8 @@ def vault_runway(
     net = int(recent["nos_delta"][spending].fillna(0).sum())
     burn_per_day = max(0.0, -net / NOS_BASE_UNITS_PER_NOS / (window / timedelta(days=1)))
     nos_balance = float(timed["nos"].iloc[-1]) if pd.notna(timed["nos"].iloc[-1]) else 0.0
+    if nos_balance <= 0:  # nothing left to run out of: a duration of 0 s would mislead
+        return Runway(0.0, burn_per_day, None, None, as_of, "no runway: the vault holds no NOS")
     if deployments is not None:
         given, active = _spending_deployments(deployments)
         if active == 0:

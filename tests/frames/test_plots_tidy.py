@@ -412,3 +412,14 @@ def test_no_runway_once_the_deployments_have_stopped() -> None:
     assert figure.layout.title.subtitle.text == "no runway: no deployment runs"
     drawn = plot_vault_balance(balance, deployments=running, now=now)
     assert drawn.layout.title.subtitle.text.startswith("runway ≈ ")
+
+
+def test_an_empty_vault_has_no_runway_rather_than_zero_seconds() -> None:
+    balance = vault_history()  # 10 NOS a day spent on jobs until the last transaction
+    balance.loc[balance.index[-1], "nos"] = 0.0  # ... and then the vault was emptied
+    runway = vault_runway(balance, now=datetime(2025, 1, 3, tzinfo=UTC))
+    assert runway is not None
+    assert runway.runway is None and runway.empty_at is None
+    assert runway.note == "no runway: the vault holds no NOS"
+    figure = plot_vault_balance(balance, now=datetime(2025, 1, 3, tzinfo=UTC))
+    assert figure.layout.title.subtitle.text == "no runway: the vault holds no NOS"
