@@ -419,7 +419,8 @@ def test_an_empty_vault_has_no_runway_rather_than_zero_seconds() -> None:
     balance.loc[balance.index[-1], "nos"] = 0.0  # ... and then the vault was emptied
     runway = vault_runway(balance, now=datetime(2025, 1, 3, tzinfo=UTC))
     assert runway is not None
-    assert runway.runway is None and runway.empty_at is None
+    assert runway.runway is None
+    assert runway.empty_at is None
     assert runway.note == "no runway: the vault holds no NOS"
     figure = plot_vault_balance(balance, now=datetime(2025, 1, 3, tzinfo=UTC))
     assert figure.layout.title.subtitle.text == "no runway: the vault holds no NOS"

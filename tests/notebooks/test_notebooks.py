@@ -369,6 +369,24 @@ def test_bulk_operations_previews_then_runs_what_it_predicted(
     assert run.html_tables() >= 4  # targets, preview, results, withdraw preview
 
 
+def test_logs_results_and_countdowns_read_every_ended_job(
+    executed: Callable[[str], Executed],
+) -> None:
+    run = executed("08_logs_results_and_countdowns.ipynb")
+    text = run.text()
+    counts = re.search(r"(\d+) log lines, (\d+) error lines in (\d+) jobs", text)
+    assert counts is not None, text
+    lines, errors, failed_jobs = (int(g) for g in counts.groups())
+    assert lines > errors > 0  # seeded: some of the sweep's jobs fail
+    assert failed_jobs > 0
+    assert re.search(r"failed\s+" + str(failed_jobs) + r"\b", text), text  # results agree
+    assert run.figure_titles() == ["Errors over time"]
+    assert "2026-12-06 02:00:00+00:00" in text  # the nightly's next run, from its cron
+    remaining = re.search(r"serve has 0 days 00:(\d\d):\d\d", text)
+    assert remaining is not None, text
+    assert 44 <= int(remaining.group(1)) <= 45, text
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_committed_notebook_is_stripped(name: str) -> None:
     notebook = _committed(name)
