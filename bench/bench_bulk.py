@@ -35,9 +35,9 @@ MARKET_3060 = "7AtiXMSH6R1jjBxrcYjehCkkSF7zvYWte63gwEDBcGHq"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--deployments", type=int, default=50)
-    parser.add_argument("--latency-ms", type=float, default=50.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bulk-deployments", type=int, default=50)
+    parser.add_argument("--bulk-latency-ms", type=float, default=50.0)
+    parser.add_argument("--bulk-rounds", type=int, default=3)
 
 
 def measure(args: argparse.Namespace) -> list[Result]:
@@ -57,11 +57,11 @@ def measure(args: argparse.Namespace) -> list[Result]:
                     job_definition=job,
                     check_funds=False,
                 )
-                for i in range(args.deployments)
+                for i in range(args.bulk_deployments)
             ]
             ids = [d.id for d in made]
             counts = itertools.count(2)
-            handle.set_faults(latency_ms=args.latency_ms)
+            handle.set_faults(latency_ms=args.bulk_latency_ms)
 
             def ours() -> None:
                 result = client.deployments.bulk("scale", ids, dry_run=False, replicas=next(counts))
@@ -72,13 +72,13 @@ def measure(args: argparse.Namespace) -> list[Result]:
                 for deployment in made:
                     deployment.update_replicas(replicas)
 
-            medians = interleaved_medians({"ours": ours, "loop": loop}, args.rounds, warmup=0)
+            medians = interleaved_medians({"ours": ours, "loop": loop}, args.bulk_rounds, warmup=0)
             started = time.perf_counter()
             client.deployments.bulk("scale", ids, replicas=1)
             preview = time.perf_counter() - started
     finally:
         handle.stop()
-    size = f"{args.deployments} deployments, {args.latency_ms:g} ms latency"
+    size = f"{args.bulk_deployments} deployments, {args.bulk_latency_ms:g} ms latency"
     return [
         ratio_at_most("bulk scale vs a loop", size, medians["ours"], medians["loop"], TARGET_RATIO),
         Result("bulk dry run (preview)", size, seconds(preview), "-", "-", "-", None),
