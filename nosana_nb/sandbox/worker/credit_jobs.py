@@ -28,7 +28,7 @@ from nosana_nb.sandbox.store import Doc, Store
 from .credits import MICRO, InsufficientCredits, micro_usd
 from .markets import find_market, network_fee
 from .network import Network
-from .payments import Payments, credit_signature, end_stamp, settlement_for
+from .payments import Payments, credit_signature, ended_job_fields, settlement_for
 
 ACTIVE = ("QUEUED", "RUNNING")
 
@@ -215,14 +215,7 @@ class CreditJobs:
             self._store.update(
                 "jobs",
                 job["_id"],
-                {
-                    "state": "STOPPED",
-                    "claim_at": None,
-                    "paid": settlement.pay,
-                    "refunded": settlement.refund,
-                    "settle_tx": signature,
-                    **end_stamp(now),  # the instant it was paid up to, not a later read
-                },
+                ended_job_fields("STOPPED", settlement, signature, now),
             )
             self._network.post_results(job, end_s=now, stopped=True)
         return {"tx": signature, "job": address, "delisted": delisted}

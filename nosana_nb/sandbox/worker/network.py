@@ -31,7 +31,7 @@ from nosana_nb.sandbox.store import Doc, Store
 
 from .config import WorkerConfig
 from .markets import MARKETS, MarketSpec, find_market
-from .payments import Payments, end_stamp, settlement_for
+from .payments import Payments, end_stamp, ended_job_fields, settlement_for
 from .results import build_job_results, save_job_results
 
 log = logging.getLogger(__name__)
@@ -248,14 +248,12 @@ class Network:
 
     def _finish(self, job: Doc, state: str, at: float) -> None:
         settlement = settlement_for(job, end_ts=at)
-        fields: Doc = {"state": state, "claim_at": None, **end_stamp(at)}
         try:
-            fields["settle_tx"] = self._payments.settle(job, settlement)
-            fields["paid"] = settlement.pay
-            fields["refunded"] = settlement.refund
+            signature = self._payments.settle(job, settlement)
+            fields = ended_job_fields(state, settlement, signature, at)
         except Exception as exc:  # the job still ends on the node; the money stays in escrow
             log.warning("settling job %s failed: %s", job["job"], exc)
-            fields["settle_error"] = str(exc)
+            fields = {"state": state, "claim_at": None, "settle_error": str(exc), **end_stamp(at)}
         self._store.update("jobs", job["_id"], fields)
         self.post_results(job, end_s=at, stopped=state == "STOPPED")
 

@@ -65,6 +65,19 @@ def end_stamp(end_ts: float) -> Doc:
     return {"time_end": whole_seconds(end_ts), "updated_at": iso(end_ts)}
 
 
+def ended_job_fields(state: str, settlement: Settlement, signature: str, end_ts: float) -> Doc:
+    """What an ended, settled job's record becomes: its final state, the settlement and its
+    transaction, and the times of :func:`end_stamp` for the same ``end_ts``."""
+    return {
+        "state": state,
+        "claim_at": None,
+        "paid": settlement.pay,
+        "refunded": settlement.refund,
+        "settle_tx": signature,
+        **end_stamp(end_ts),
+    }
+
+
 class Payments:
     def __init__(self, store: Store, chain: EscrowChain) -> None:
         self._store = store

@@ -35,7 +35,7 @@ from .documents import (
 )
 from .markets import find_market, network_fee
 from .network import Network
-from .payments import Payments, end_stamp, settlement_for
+from .payments import Payments, ended_job_fields, settlement_for
 from .stats import WorkerStats
 from .task_queue import PENDING, PROCESSING, TaskQueue, due_time, next_firing
 
@@ -456,14 +456,7 @@ class TaskRunner:
             self._store.update(
                 "jobs",
                 job["_id"],
-                {
-                    "state": "STOPPED",
-                    "claim_at": None,
-                    "paid": settlement.pay,
-                    "refunded": settlement.refund,
-                    "settle_tx": signature,
-                    **end_stamp(now),  # the instant it was paid up to, not a later read
-                },
+                ended_job_fields("STOPPED", settlement, signature, now),
             )
             events.record_event(
                 self._store,
