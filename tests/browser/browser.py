@@ -6,6 +6,7 @@ Shared by the chart, export and widget browser tests. Chromium is never skipped 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -115,3 +117,16 @@ def voila_server(notebook: Path, env: Mapping[str, str], *, timeout: float = 60.
             process.kill()
         if process.stderr is not None:
             process.stderr.close()  # else the pipe is left for the garbage collector to close
+
+
+@contextmanager
+def dashboard_app(api_url: str, wallet: Any, *, timeout: float = 120.0) -> Iterator[str]:
+    """Serve ``notebooks/05_dashboard.ipynb`` with Voila on the sandbox at ``api_url``, signed
+    in as ``wallet`` (passed through the environment, as a user would); yields the page URL."""
+    env = {
+        "NOSANA_NETWORK": "local",
+        "NOSANA_API_URL": api_url,
+        "NOSANA_WALLET": json.dumps(list(bytes(wallet.keypair_for_signing()))),
+    }
+    with voila_server(REPO / "notebooks" / "05_dashboard.ipynb", env, timeout=timeout) as url:
+        yield url

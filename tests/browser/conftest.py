@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from nosana_nb.sandbox import SandboxHandle
 from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, chromium_problem, only_local
+from tests.e2e.conftest import start_sandbox
 
 
 # Per module, not per session: while Playwright's sync API is started it keeps an event loop
@@ -56,3 +58,13 @@ def open_page(browser: Any) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxHandle]:
+    """One in-memory sandbox with a frozen clock per test module (for the tests that ask)."""
+    handle = start_sandbox()
+    try:
+        yield handle
+    finally:
+        handle.stop()

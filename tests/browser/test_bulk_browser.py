@@ -9,7 +9,6 @@ and dark, 800 px light.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -18,24 +17,14 @@ import pytest
 
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.sandbox import SandboxHandle
-from tests.browser.browser import REPO, voila_server
+from tests.browser.browser import dashboard_app
 from tests.browser.test_dashboard_browser import assert_fits, shoot
-from tests.e2e.conftest import MARKET_3060, Account, open_account, start_sandbox
+from tests.e2e.conftest import MARKET_3060, Account, open_account
 
-NOTEBOOK = REPO / "notebooks" / "05_dashboard.ipynb"
 PAGE_LOAD_MS = 90_000
 UPDATE_MS = 30_000
 RUNNING = ("api-eu", "api-us", "train-a", "train-b")
 DRAFTS = ("draft-x", "draft-y")
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = start_sandbox()
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +47,7 @@ def account(sandbox: SandboxHandle) -> Iterator[Account]:
 
 @pytest.fixture(scope="module")
 def app_url(sandbox: SandboxHandle, account: Account) -> Iterator[str]:
-    env = {
-        "NOSANA_NETWORK": "local",
-        "NOSANA_API_URL": sandbox.api_url,
-        "NOSANA_WALLET": json.dumps(list(bytes(account.wallet.keypair_for_signing()))),
-    }
-    with voila_server(NOTEBOOK, env, timeout=120) as url:
+    with dashboard_app(sandbox.api_url, account.wallet) as url:
         yield url
 
 

@@ -10,7 +10,6 @@ dark, into ``build/screenshots/dashboard-*.png``; what can be measured from the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,10 +19,9 @@ import pytest
 
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.sandbox import SandboxHandle
-from tests.browser.browser import REPO, screenshot_path, voila_server
-from tests.e2e.conftest import MARKET_3060, Account, open_account, start_sandbox
+from tests.browser.browser import dashboard_app, screenshot_path
+from tests.e2e.conftest import MARKET_3060, Account, open_account
 
-NOTEBOOK = REPO / "notebooks" / "05_dashboard.ipynb"
 TABS = (
     "Overview",
     "Jobs",
@@ -38,15 +36,6 @@ TABS = (
 CHART_TABS = ("Status history", "Job timeline", "Cost")
 PAGE_LOAD_MS = 90_000
 UPDATE_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = start_sandbox()
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +58,7 @@ def account(sandbox: SandboxHandle) -> Iterator[Account]:
 
 @pytest.fixture(scope="module")
 def app_url(sandbox: SandboxHandle, account: Account) -> Iterator[str]:
-    env = {
-        "NOSANA_NETWORK": "local",
-        "NOSANA_API_URL": sandbox.api_url,
-        "NOSANA_WALLET": json.dumps(list(bytes(account.wallet.keypair_for_signing()))),
-    }
-    with voila_server(NOTEBOOK, env, timeout=120) as url:
+    with dashboard_app(sandbox.api_url, account.wallet) as url:
         yield url
 
 

@@ -45,21 +45,11 @@ from tests.e2e.conftest import (
     Account,
     network_of,
     open_account,
-    start_sandbox,
 )
 
 FLEET = 50
 # the 3060 market: 40 base units a second, plus its 10 % network fee
 PRICE_PER_HOUR = Decimal(40) * 3600 / 10**6 * Decimal("1.10")
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = start_sandbox()
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 def test_the_market_price_is_what_these_tests_assume(owner: Account) -> None:
