@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -86,37 +87,40 @@ def voila_server(notebook: Path, env: Mapping[str, str], *, timeout: float = 60.
         "--MappingKernelManager.cull_interval=10",
         "--VoilaConfiguration.file_allowlist=['.*']",
     ]
-    process = subprocess.Popen(
-        command,
-        cwd=notebook.parent,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"voila exited early: {process.stderr.read()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(url + "api", timeout=1.0).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("voila did not start in time")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
+    # stderr goes to a file: a pipe nobody reads fills up (64 KiB of request logs over a
+    # module's page loads) and then blocks the server mid-request
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=notebook.parent,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}/"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if process.stderr is not None:
-            process.stderr.close()  # else the pipe is left for the garbage collector to close
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"voila exited early: {log.read()[-2000:]}")
+                try:
+                    if httpx.get(url + "api", timeout=1.0).status_code < 500:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("voila did not start in time")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextmanager
