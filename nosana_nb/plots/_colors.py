@@ -19,6 +19,7 @@ WARNING = "#FFB800"
 DANGER = "#FF4D4F"
 DARK = "#363636"  # hsl(0,0%,21%), the light-theme "dark" tag
 DARK_ON_DARK = "#B5B5B5"  # hsl(0,0%,71%), the same tag in the dashboard's dark theme
+DARK_ON_ANY = "#8C8C8C"  # see-through background, theme unknown: a grey that reads on both
 GREY = "#B5B5B5"  # hsl(0,0%,71%), timeline grey
 
 JOB_STATE_COLORS = MappingProxyType(
@@ -74,9 +75,11 @@ CATEGORY_ORDERS = MappingProxyType(
 )
 
 
-def for_theme(colors: Mapping[str, str], *, dark: bool) -> dict[str, str]:
-    """``colors`` with the dashboard's dark-tag colour swapped for its dark-theme shade."""
-    return {key: DARK_ON_DARK if dark and value == DARK else value for key, value in colors.items()}
+def for_theme(colors: Mapping[str, str], *, dark: bool | None) -> dict[str, str]:
+    """``colors`` with the dashboard's dark-tag colour swapped for its dark-theme shade
+    (``dark=None``: the background is see-through, so a grey that reads on light and dark)."""
+    shade = DARK_ON_ANY if dark is None else DARK_ON_DARK if dark else DARK
+    return {key: shade if value == DARK else value for key, value in colors.items()}
 
 
 def _luminance(color: Any) -> float | None:
@@ -86,6 +89,8 @@ def _luminance(color: Any) -> float | None:
         red, green, blue = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
     elif text.startswith("rgb"):
         parts = text[text.index("(") + 1 : text.index(")")].split(",")
+        if len(parts) == 4 and float(parts[3]) == 0:
+            return None  # see-through: the page behind decides
         red, green, blue = (int(float(p)) for p in parts[:3])
     elif text in ("white", "black"):
         return 1.0 if text == "white" else 0.0
@@ -111,8 +116,8 @@ def template_background(template: Any) -> str:
     return str(layout.plot_bgcolor or layout.paper_bgcolor or "#FFFFFF")
 
 
-def is_dark_template(template: Any) -> bool:
+def is_dark_template(template: Any) -> bool | None:
     """True when ``template`` (a name, dict or Template; None: the user's default) paints a
-    dark background."""
+    dark background, False for a light one, None for a see-through (or unreadable) one."""
     luminance = _luminance(template_background(template))
-    return luminance is not None and luminance < 0.4
+    return None if luminance is None else luminance < 0.4

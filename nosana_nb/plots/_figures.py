@@ -508,7 +508,7 @@ def plot_vault_balance(
         vertical_spacing=_VAULT_GAP_PX / plot_px,
         row_heights=[_VAULT_NOS_PX, _VAULT_SOL_PX],
     )
-    line_color = "#D0D0D0" if dark else "#4A4A4A"
+    line_color = "#8C8C8C" if dark is None else "#D0D0D0" if dark else "#4A4A4A"
     # from the balance before the first transaction, held after the last one until now
     first = timed["time"].iloc[0].isoformat()
     times = [first, *_iso(timed["time"]), as_of.isoformat()]

@@ -68,7 +68,7 @@ from nosana_nb.widgets._controls import (
     section_title,
 )
 from nosana_nb.widgets._table import DeploymentTable, market_labels, short_id
-from nosana_nb.widgets._ui import ServiceClock
+from nosana_nb.widgets._ui import ServiceClock, neutral_template
 from nosana_nb.widgets._vault import VaultWidget
 
 __all__ = ["DETAIL_TABS", "LIVE_STATES", "DeploymentDashboard"]
@@ -1462,7 +1462,9 @@ class DeploymentDashboard(NosanaWidget):
             events=detail.events,
             jobs=detail.jobs,
         )
-        figure = plot_status_history(derived, now=detail.now, title="Status over time")
+        figure = plot_status_history(
+            derived, now=detail.now, title="Status over time", template=neutral_template()
+        )
         height = timeline_height(figure)
         note = muted_html(
             "Derived from jobs and events: the service keeps no log of status changes. "
@@ -1473,7 +1475,9 @@ class DeploymentDashboard(NosanaWidget):
     def _timeline_tab(self, detail: _Detail) -> list[widgets.Widget]:
         from nosana_nb.plots import plot_job_timeline
 
-        figure = plot_job_timeline(detail.jobs, detail.events, now=detail.now)
+        figure = plot_job_timeline(
+            detail.jobs, detail.events, now=detail.now, template=neutral_template()
+        )
         return [figure_output(figure, height=timeline_height(figure))]
 
     def _cost_tab(self, detail: _Detail) -> list[widgets.Widget]:
@@ -1498,7 +1502,8 @@ class DeploymentDashboard(NosanaWidget):
             f"included, over {len(cost)} jobs; {open_jobs} still running (billed until the "
             "service's current time).</div>"
         )
-        return [widgets.HTML(summary), figure_output(plot_cost(cost, title="Cumulative spend"))]
+        figure = plot_cost(cost, title="Cumulative spend", template=neutral_template())
+        return [widgets.HTML(summary), figure_output(figure)]
 
     def _vault_tab(self, detail: _Detail) -> list[widgets.Widget]:
         state = detail.handle.state

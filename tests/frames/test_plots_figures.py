@@ -157,6 +157,23 @@ def test_large_timelines_switch_to_webgl_one_trace_per_state() -> None:
     assert sum(len(t["x"]) for t in spec["data"]) == 3 * count  # start, end, gap per job
 
 
+@pytest.mark.parametrize(
+    ("template", "stopped"),
+    [
+        ("plotly_white", "#363636"),  # the dashboard's near-black tag on a light page
+        ("plotly_dark", "#B5B5B5"),  # its dark-theme shade
+        # see-through (the dashboard's figures): the page decides, so a grey that reads on both
+        (go.layout.Template(layout={"paper_bgcolor": "rgba(0,0,0,0)"}), "#8C8C8C"),
+        (go.layout.Template(layout={"plot_bgcolor": "#ffffff00"}), "#8C8C8C"),
+    ],
+)
+def test_stopped_jobs_stay_visible_whatever_the_background(template: Any, stopped: str) -> None:
+    spec = plot_job_timeline(JOBS, EVENTS, now=NOW, template=template).to_dict()
+    colors = {trace["name"]: trace["marker"]["color"] for trace in spec["data"][:4]}
+    assert colors["STOPPED"] == stopped
+    assert colors["RUNNING"] == JOB_STATE_COLORS["RUNNING"]
+
+
 def test_template_passes_through_and_default_is_untouched() -> None:
     before = pio.templates.default
     figure = plot_job_timeline(JOBS, now=NOW, template="plotly_dark")
