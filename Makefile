@@ -24,8 +24,11 @@ typecheck: install
 	$(BIN)/mypy
 
 # pytest exit code 5 means "nothing collected": for this suite that is a broken layout, not a pass.
+# Two workers (pytest-xdist), a test file per worker at a time so module fixtures (one sandbox,
+# one browser, one Voila server per module) stay shared; PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 pytest: install
-	@$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	@$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (exit 5) - the test layout is broken"; exit 1; fi; \
 	exit $$rc
 

@@ -217,7 +217,9 @@ def integers(raw: Column, what: str, field: str, *, required: bool = False) -> p
         numbers = np.where(pd.isna(values), np.nan, values).astype(np.float64)
         finite = ~np.isnan(numbers)
         present = numbers[finite]
-        if not np.all(np.isfinite(present)) or np.any(present % 1 != 0):
+        # floor, not `% 1`: numpy's vectorised remainder can raise a spurious "invalid value"
+        # warning on finite input (an error under `-W error`, noise for a user)
+        if not np.all(np.isfinite(present)) or np.any(np.floor(present) != present):
             raise ValidationError(
                 f"{what}.{field} must hold whole numbers; got {present[:3].tolist()}...",
                 argument=what,
