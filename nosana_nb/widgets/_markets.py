@@ -637,13 +637,17 @@ def _number_layout() -> widgets.Layout:
     return widgets.Layout(width="18em")
 
 
+# one market at a time; "keys": Tab focuses a row, arrows move, Space/Enter pick it
+_SELECT: dict[str, Any] = {"style": "single", "keys": True}
+
+
 def _make_table() -> Any:
     # imported here: itables pulls in its JavaScript bundle, which only a shown table needs
     from itables.widget import ITable
 
     table = ITable(
         table_frame([]),
-        select={"style": "single"},
+        select=_SELECT,
         showIndex=False,
         paging=False,
         scrollX=True,

@@ -185,8 +185,9 @@ class DeploymentTable:
         self._row_json: dict[DisplayRow, str] = {}
         self._drawn_with: tuple[str, ...] | None = None  # options of the last full update
         self.draws = 0
-        # "multi": a click toggles a row, so several can be picked for a bulk action
-        select: dict[str, Any] = {"style": "multi", "info": False}
+        # "multi": a click toggles a row, so several can be picked for a bulk action; "keys":
+        # rows take focus with Tab, arrows move between them (across pages), Space/Enter toggle
+        select: dict[str, Any] = {"style": "multi", "info": False, "keys": True}
         self.widget = ITable(
             display_frame([]),
             select=select,

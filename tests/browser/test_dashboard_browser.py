@@ -174,6 +174,36 @@ def test_every_view_renders_and_fits(
         shoot(page, f"dashboard-{name.lower().replace(' ', '-')}-{suffix}")
 
 
+_FOCUSED_ROW = (
+    "() => Array.from(document.querySelectorAll('table.dataTable tbody tr'))"
+    ".indexOf(document.activeElement)"
+)
+
+
+def test_rows_are_picked_from_the_keyboard(open_page: Any, app_url: str) -> None:
+    """Tab focus, arrows between rows, Space/Enter toggle: the selection reaches the kernel
+    (the bulk bar counts it) and focus stays on the row while it does."""
+    page = open_app(open_page, app_url, "wide", "light")
+    rows = page.locator("table.dataTable tbody tr")
+    assert rows.first.get_attribute("tabindex") == "0"
+    rows.first.focus()
+    page.keyboard.press("Space")
+    page.locator(".nosana-dashboard >> text=1 selected").wait_for(timeout=UPDATE_MS)
+    assert page.evaluate(_FOCUSED_ROW) == 0
+
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(_FOCUSED_ROW) == 1
+    page.keyboard.press("Enter")
+    page.locator(".nosana-dashboard >> text=2 selected").wait_for(timeout=UPDATE_MS)
+    assert "selected" in (rows.nth(1).get_attribute("class") or "")
+
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Space")  # toggles the first row off again
+    page.locator(".nosana-dashboard >> text=1 selected").wait_for(timeout=UPDATE_MS)
+    assert "selected" not in (rows.first.get_attribute("class") or "")
+    shoot(page, "dashboard-keyboard-selection")
+
+
 def test_select_scale_stop_and_archive_through_the_controls(
     open_page: Any, app_url: str, sandbox: SandboxHandle, account: Account
 ) -> None:

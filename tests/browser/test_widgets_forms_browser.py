@@ -9,6 +9,7 @@ is asserted: nothing overflows sideways, every input has a label.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,36 @@ def test_each_widget_reads_well_at_each_width_and_theme(
         shot = screenshot_path(f"forms-{name}-{viewport}-{scheme}")
         page.locator(selector).first.screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000  # a real picture, not an empty box
+
+
+# the market picker's chosen option, its no-break spaces as spaces
+_CHOSEN_TEXT = "(el) => el.selectedOptions[0].text.replace(/\\u00a0/g, ' ')"
+
+
+def test_the_market_explorer_picks_a_row_from_the_keyboard(open_page: Any, voila_url: str) -> None:
+    """Tab focus, arrows and Space pick a market in the table: the explorer's market follows."""
+    page = open_notebook(open_page, voila_url)
+    explorer = page.locator(".nosana-market-explorer").first
+    rows = explorer.locator("table.dataTable tbody tr")
+    classes = [c or "" for c in rows.evaluate_all("(rs) => rs.map((r) => r.className)")]
+    assert len(classes) >= 2
+    assert rows.first.get_attribute("tabindex") == "0"
+    target = next(i for i, c in enumerate(classes) if "selected" not in c)  # a market not chosen
+    name = rows.nth(target).locator("td").first.inner_text().strip()
+    market = explorer.get_by_label("Market", exact=True)
+    assert not market.evaluate(_CHOSEN_TEXT).startswith(name + " ·")
+
+    rows.first.focus()
+    for _ in range(target):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")
+    deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
+    chosen = ""
+    while time.monotonic() < deadline:  # the kernel hears the selection and moves the market
+        chosen = market.evaluate(_CHOSEN_TEXT)
+        if chosen.startswith(name + " ·"):
+            break
+        page.wait_for_timeout(100)
+    assert chosen.startswith(name + " ·"), (name, chosen)
+    after = [c or "" for c in rows.evaluate_all("(rs) => rs.map((r) => r.className)")]
+    assert [i for i, c in enumerate(after) if "selected" in c] == [target]  # one at a time
