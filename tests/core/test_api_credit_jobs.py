@@ -262,6 +262,31 @@ async def test_insufficient_credits_refuse_an_extension_async(
     assert refused.value.required == _required_usd(5 * 3600)
 
 
+def _job_counters(sandbox: SandboxHandle) -> dict[str, int]:
+    stats = httpx.get(f"{sandbox.api_url}/stats").json()
+    counters = stats["jobs"]
+    assert set(counters) == {"listed", "extended", "stopped"}  # the service's shape, nothing more
+    assert all(type(n) is int for n in counters.values())
+    return dict(counters)
+
+
+def test_stats_count_credit_jobs(sandbox: SandboxHandle, cid: str) -> None:
+    """The open /stats route counts jobs of the jobs API like a deployment's (§5.20)."""
+    key = "nos_credit_jobs_key_stats"
+    assign(sandbox, key, "5")
+    before = _job_counters(sandbox)
+    with key_client(sandbox, key) as client:
+        first = client.credits.list_job(ipfs_hash=cid, market=MARKET, timeout=600)
+        second = client.credits.list_job(ipfs_hash=cid, market=MARKET, timeout=600)
+        client.credits.extend_job(first.job, timedelta(minutes=5))
+        client.credits.stop_job(first.job)
+        client.credits.stop_job(second.job)
+        with pytest.raises(BadRequestError):  # a refused stop changes no counter
+            client.credits.stop_job(second.job)
+    after = _job_counters(sandbox)
+    assert {k: after[k] - before[k] for k in after} == {"listed": 2, "extended": 1, "stopped": 2}
+
+
 def test_another_callers_job_is_not_found(sandbox: SandboxHandle, cid: str) -> None:
     assign(sandbox, "nos_credit_jobs_owner", "1")
     with key_client(sandbox, "nos_credit_jobs_owner") as owner:
