@@ -8,11 +8,15 @@ retried is decided in ``retry_policy``, nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:  # the bulk module builds on these errors
+    from nosana_nb.core._shared.bulk import BulkResult
 
 __all__ = [
     "ALLOWED_ACTIONS",
@@ -26,6 +30,8 @@ __all__ = [
     "ArchivedDeploymentError",
     "AuthenticationError",
     "BadRequestError",
+    "BulkCancelled",
+    "BulkInterrupted",
     "ConfigError",
     "ConflictError",
     "DeadlineExceededError",
@@ -133,6 +139,43 @@ class ActionNotAllowedError(NosanaError):
         self.action = action
         self.status = status
         self.allowed_statuses = allowed_statuses
+
+
+class BulkCancelled(asyncio.CancelledError):
+    """An async bulk run (``await client.deployments.bulk(..., dry_run=False)``) was cancelled.
+
+    Still a ``CancelledError``: the cancellation goes on as asyncio expects (a cancelled task
+    stays cancelled, ``asyncio.timeout`` still turns it into TimeoutError, with this as its
+    cause). ``result`` is the run so far: rows that finished carry their outcome (``ok`` rows
+    were done), the others are ``cancelled`` (a request in flight may have landed). Not a
+    NosanaError, so ``except NosanaError`` never swallows a cancellation.
+    """
+
+    def __init__(self, *args: object, result: BulkResult) -> None:
+        super().__init__(*args)
+        self.result = result
+
+    def __str__(self) -> str:
+        given = super().__str__()
+        return given or f"{self.result.describe()} Cancelled; `.result` has every row."
+
+
+class BulkInterrupted(KeyboardInterrupt):
+    """A blocking bulk run was interrupted (Ctrl-C, or a notebook's Interrupt the kernel).
+
+    Still a ``KeyboardInterrupt``, so it stops the program as one would, and ``except
+    Exception`` does not catch it. Nothing new was sent after the interrupt, and the requests
+    already in flight were let finish first, so ``result`` tells exactly what was done: rows
+    that finished carry their outcome, the rest are ``cancelled`` (never sent).
+    """
+
+    def __init__(self, *args: object, result: BulkResult) -> None:
+        super().__init__(*args)
+        self.result = result
+
+    def __str__(self) -> str:
+        given = super().__str__()
+        return given or f"{self.result.describe()} Interrupted; `.result` has every row."
 
 
 class HistoryNotLoadedError(NosanaError):

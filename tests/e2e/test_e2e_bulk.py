@@ -8,7 +8,10 @@ is not sent again.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -26,6 +29,8 @@ from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.deployments import Deployment, Deployments
 from nosana_nb.core.errors import (
     ActionNotAllowedError,
+    BulkCancelled,
+    BulkInterrupted,
     DeploymentNotFoundError,
     InsufficientFundsError,
     ValidationError,
@@ -334,6 +339,94 @@ async def test_the_async_client_previews_and_acts_the_same(
     assert [r.allowed for r in preview.rows] == [True, False]
     assert [r.outcome for r in result.rows] == ["ok", "refused"]
     assert status_in_store(sandbox, targets[0].id) in ("STOPPING", "STOPPED")
+
+
+# --- stopped mid-run: what finished stays reachable -------------------------------------------
+
+
+async def test_a_cancelled_async_run_still_tells_which_deployments_were_stopped(
+    sandbox: SandboxHandle, owner: Account
+) -> None:
+    targets = [running(owner, f"cancel-async-{i}") for i in range(6)]
+    seen: list[str] = []
+    async with owner.client.to_async() as client:
+        run: asyncio.Task[Any] | None = None
+
+        def cancel_after_two(row: Any) -> None:
+            seen.append(row.deployment)
+            if len(seen) == 2:
+                assert run is not None
+                run.cancel("the user pressed Stop")
+
+        run = asyncio.create_task(
+            client.deployments.bulk(
+                "stop", targets, dry_run=False, max_concurrency=1, on_result=cancel_after_two
+            )
+        )
+        with pytest.raises(BulkCancelled) as caught:
+            await run
+        assert run.cancelled()  # the cancellation went on: the task ended cancelled
+    error = caught.value
+    assert isinstance(error, asyncio.CancelledError)
+    assert error.args == ("the user pressed Stop",)
+    result = error.result
+    assert isinstance(result, BulkResult)
+    assert [r.deployment for r in result.rows] == [t.id for t in targets]  # every row, in order
+    assert result.counts() == {"ok": 2, "refused": 0, "failed": 0, "unknown": 0, "cancelled": 4}
+    assert [r.deployment for r in result.ok] == seen == [t.id for t in targets[:2]]
+    # one at a time: the third had not been sent when the cancel came, so it and the rest run on
+    for row in result.ok:
+        assert status_in_store(sandbox, row.deployment) in ("STOPPING", "STOPPED")
+    for row in result.of("cancelled"):
+        assert status_in_store(sandbox, row.deployment) == "RUNNING"
+        assert row.note is not None
+        assert "may have landed" in row.note
+    frame = bulk_results_dataframe(result)
+    assert frame["outcome"].astype(str).tolist() == ["ok"] * 2 + ["cancelled"] * 4
+    for target in targets[2:]:
+        target.stop()
+
+
+def test_an_interrupted_blocking_run_reports_exactly_what_was_done(
+    sandbox: SandboxHandle, owner: Account
+) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("Ctrl-C is delivered to the main thread only")
+    targets = [running(owner, f"interrupt-{i}") for i in range(8)]
+    main = threading.main_thread().ident
+    assert main is not None
+    seen: list[str] = []
+
+    def interrupt_after_two(row: Any) -> None:  # runs on a worker thread, like a user's Ctrl-C
+        seen.append(row.deployment)
+        if len(seen) == 2:
+            signal.pthread_kill(main, signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(BulkInterrupted) as caught:
+            owner.client.deployments.bulk(
+                "stop", targets, dry_run=False, max_concurrency=2, on_result=interrupt_after_two
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    error = caught.value
+    assert isinstance(error, KeyboardInterrupt)
+    assert not isinstance(error, Exception)  # `except Exception` does not swallow a Ctrl-C
+    result = error.result
+    assert [r.deployment for r in result.rows] == [t.id for t in targets]
+    counts = result.counts()
+    # the requests in flight were let finish; nothing was sent after the interrupt
+    assert 2 <= counts["ok"] <= 4
+    assert counts["ok"] + counts["cancelled"] == len(targets)
+    assert {r.deployment for r in result.ok} == set(seen)
+    for row in result.ok:
+        assert status_in_store(sandbox, row.deployment) in ("STOPPING", "STOPPED")
+    for row in result.of("cancelled"):
+        assert status_in_store(sandbox, row.deployment) == "RUNNING"  # never sent
+    assert "cancelled" in str(error)
+    for row in result.of("cancelled"):
+        owner.client.deployments.get(row.deployment).stop()
 
 
 # --- partial failure ------------------------------------------------------------------------

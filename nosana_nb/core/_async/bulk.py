@@ -32,6 +32,7 @@ from nosana_nb.core._shared.bulk import (
     cost_change_per_hour,
     failure_row,
     format_amount,
+    partial_result_error,
     price_per_hour,
     refusal,
     refused_row,
@@ -421,6 +422,10 @@ class AsyncBulkRun:
 
         Returns:
             The result: every row of the preview, in its order, with its outcome.
+
+        Raises:
+            BulkCancelled: the run was cancelled; its ``result`` holds the rows so far.
+            BulkInterrupted: the run was interrupted (Ctrl-C); its ``result`` holds the rows.
         """
         done: dict[int, BulkResultRow] = {}
 
@@ -446,12 +451,21 @@ class AsyncBulkRun:
             except NosanaError as err:
                 settle(index, failure_row(row, err))
 
+        def so_far() -> BulkResult:
+            rows = tuple(done.get(i) or cancelled_row(row) for i, row in enumerate(preview.rows))
+            return BulkResult(self.action, dict(self.arguments), rows, preview)
+
         calls = [partial(one, i, r) for i, r in enumerate(preview.rows)]
         try:
             await agather_bounded(self.limit, calls)
-        finally:
-            rows = tuple(done.get(i) or cancelled_row(row) for i, row in enumerate(preview.rows))
-        return BulkResult(self.action, dict(self.arguments), rows, preview)
+        except BaseException as stop:
+            # a cancellation or Ctrl-C still propagates, as its own subclass carrying the rows
+            # that finished; anything else propagates as it is
+            carrying = partial_result_error(stop, so_far())
+            if carrying is None:
+                raise
+            raise carrying from stop
+        return so_far()
 
     async def _act(self, row: BulkPreviewRow) -> BulkResultRow:
         if self.action in VAULT_ACTIONS:

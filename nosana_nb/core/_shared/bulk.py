@@ -25,6 +25,8 @@ from nosana_nb.core.errors import (
     ActionNotAllowedError,
     ApiKeyVaultError,
     ArchivedDeploymentError,
+    BulkCancelled,
+    BulkInterrupted,
     IncorrectStrategyError,
     InvalidStateError,
     NosanaError,
@@ -673,6 +675,27 @@ def cancelled_row(row: BulkPreviewRow) -> BulkResultRow:
         previous_status=row.status,
         note="cancelled; a request already sent may have landed",
     )
+
+
+def partial_result_error(
+    stop: BaseException, result: BulkResult
+) -> BulkCancelled | BulkInterrupted | None:
+    """The error that carries a stopped run's rows, for a cancellation or an interrupt.
+
+    Args:
+        stop: what stopped the run.
+        result: the run so far (unfinished rows ``cancelled``).
+
+    Returns:
+        A ``BulkCancelled`` for an asyncio cancellation, a ``BulkInterrupted`` for Ctrl-C (each
+        a subclass of what it replaces, so it propagates the same way), or None for any other
+        exception, which should propagate unchanged.
+    """
+    if isinstance(stop, asyncio.CancelledError):
+        return BulkCancelled(*stop.args, result=result)
+    if isinstance(stop, KeyboardInterrupt):
+        return BulkInterrupted(*stop.args, result=result)
+    return None
 
 
 # --- bounded concurrency --------------------------------------------------------------------
