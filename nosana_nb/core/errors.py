@@ -8,7 +8,6 @@ retried is decided in ``retry_policy``, nowhere else.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from decimal import Decimal
@@ -30,7 +29,6 @@ __all__ = [
     "ArchivedDeploymentError",
     "AuthenticationError",
     "BadRequestError",
-    "BulkCancelled",
     "BulkInterrupted",
     "ConfigError",
     "ConflictError",
@@ -141,32 +139,17 @@ class ActionNotAllowedError(NosanaError):
         self.allowed_statuses = allowed_statuses
 
 
-class BulkCancelled(asyncio.CancelledError):
-    """An async bulk run (``await client.deployments.bulk(..., dry_run=False)``) was cancelled.
-
-    Still a ``CancelledError``: the cancellation goes on as asyncio expects (a cancelled task
-    stays cancelled, ``asyncio.timeout`` still turns it into TimeoutError, with this as its
-    cause). ``result`` is the run so far: rows that finished carry their outcome (``ok`` rows
-    were done), the others are ``cancelled`` (a request in flight may have landed). Not a
-    NosanaError, so ``except NosanaError`` never swallows a cancellation.
-    """
-
-    def __init__(self, *args: object, result: BulkResult) -> None:
-        super().__init__(*args)
-        self.result = result
-
-    def __str__(self) -> str:
-        given = super().__str__()
-        return given or f"{self.result.describe()} Cancelled; `.result` has every row."
-
-
 class BulkInterrupted(KeyboardInterrupt):
     """A blocking bulk run was interrupted (Ctrl-C, or a notebook's Interrupt the kernel).
 
     Still a ``KeyboardInterrupt``, so it stops the program as one would, and ``except
-    Exception`` does not catch it. Nothing new was sent after the interrupt, and the requests
-    already in flight were let finish first, so ``result`` tells exactly what was done: rows
-    that finished carry their outcome, the rest are ``cancelled`` (never sent).
+    Exception`` (or ``except NosanaError``) does not catch it. Nothing new was sent after the
+    interrupt, and the requests already in flight were let finish first, so ``result`` tells
+    exactly what was done: rows that finished carry their outcome, the rest are ``cancelled``
+    (never sent). In a notebook, after the interrupted cell, ``sys.last_value.result`` holds it
+    (IPython keeps the last uncaught exception there). An async run's cancellation is not
+    replaced (asyncio needs the very ``CancelledError``): its ``on_result`` callback has seen
+    every row that finished.
     """
 
     def __init__(self, *args: object, result: BulkResult) -> None:

@@ -24,7 +24,7 @@ from nosana_nb.core._shared.bulk import (
     cancelled_row,
     cost_change_per_hour,
     failure_row,
-    partial_result_error,
+    interrupted_error,
     refusal,
     target_ids,
 )
@@ -32,7 +32,6 @@ from nosana_nb.core.bulk import check_bulk_arguments, describe_action
 from nosana_nb.core.errors import (
     ALLOWED_ACTIONS,
     APIConnectionError,
-    BulkCancelled,
     BulkInterrupted,
     DeploymentNotFoundError,
     InternalServerError,
@@ -204,31 +203,27 @@ def _partial() -> BulkResult:
     return BulkResult("stop", {}, (done, cancelled_row(rows[1])), preview)
 
 
-def test_a_cancellation_becomes_a_cancellation_that_carries_the_rows() -> None:
-    result = _partial()
-    carrying = partial_result_error(asyncio.CancelledError("stop pressed"), result)
-    assert isinstance(carrying, BulkCancelled)
-    assert isinstance(carrying, asyncio.CancelledError)
-    assert not isinstance(carrying, Exception)
-    assert carrying.args == ("stop pressed",)
-    assert str(carrying) == "stop pressed"
-    assert carrying.result is result
-    bare = partial_result_error(asyncio.CancelledError(), result)
-    assert str(bare) == "Stop: 1 ok, 1 cancelled. Cancelled; `.result` has every row."
+def test_a_cancellation_propagates_unchanged_with_a_note() -> None:
+    cancelled = asyncio.CancelledError("stop pressed")
+    assert interrupted_error(cancelled, _partial()) is None  # re-raised as the very instance
+    assert cancelled.args == ("stop pressed",)
+    assert cancelled.__notes__ == ["nosana_nb bulk run cancelled: Stop: 1 ok, 1 cancelled."]
 
 
 def test_an_interrupt_becomes_an_interrupt_that_carries_the_rows() -> None:
     result = _partial()
-    carrying = partial_result_error(KeyboardInterrupt(), result)
+    carrying = interrupted_error(KeyboardInterrupt(), result)
     assert isinstance(carrying, BulkInterrupted)
     assert isinstance(carrying, KeyboardInterrupt)
     assert not isinstance(carrying, Exception)
     assert carrying.result is result
     assert str(carrying) == "Stop: 1 ok, 1 cancelled. Interrupted; `.result` has every row."
+    assert str(BulkInterrupted("by a signal", result=result)) == "by a signal"
 
 
 @pytest.mark.parametrize(
     "other", [RuntimeError("bug"), SystemExit(2), ValidationError("x"), GeneratorExit()]
 )
 def test_other_exceptions_propagate_unchanged(other: BaseException) -> None:
-    assert partial_result_error(other, _partial()) is None
+    assert interrupted_error(other, _partial()) is None
+    assert not hasattr(other, "__notes__")

@@ -1150,12 +1150,13 @@ class AsyncDeployments:
         nothing applied) or ``unknown`` (may have been applied; never resent blindly).
         ``frames.bulk_preview_dataframe`` / ``frames.bulk_results_dataframe`` make frames.
 
-        Stopped mid-run, what finished stays reachable: a cancelled async run raises
-        :class:`BulkCancelled` (a ``CancelledError``, so the cancellation goes on) and an
-        interrupted blocking run (Ctrl-C) :class:`BulkInterrupted` (a ``KeyboardInterrupt``;
-        requests in flight finish first, nothing new is sent); both carry ``.result``, the
-        BulkResult so far, unfinished rows ``cancelled``. ``on_result`` sees each row as it
-        finishes, for progress or a log that survives anything.
+        Stopped mid-run, what finished stays reachable. ``on_result`` is called with each row
+        as it finishes, before any cancellation propagates: the record to keep when an async
+        run may be cancelled, whose ``CancelledError`` propagates unchanged (asyncio relies on
+        it; it gains a note with the counts). A blocking run interrupted by Ctrl-C raises
+        :class:`BulkInterrupted` (a ``KeyboardInterrupt``; the requests in flight finish first
+        and nothing new is sent) whose ``.result`` is the BulkResult so far, unfinished rows
+        ``cancelled``.
 
         Args:
             action: ``start``, ``stop``, ``archive``, ``delete``, ``scale`` (``replicas=``),
@@ -1179,8 +1180,7 @@ class AsyncDeployments:
                 huge), or bad targets; raised before any request is sent.
             WalletError: no signing wallet.
             APIError: reading the targets' state failed (nothing was sent).
-            BulkCancelled: the run was cancelled after sending began (``.result``).
-            BulkInterrupted: the run was interrupted by Ctrl-C after sending began.
+            BulkInterrupted: Ctrl-C after sending began (``.result`` holds every row).
         """
         return await arun_bulk(
             self,

@@ -25,7 +25,6 @@ from nosana_nb.core.errors import (
     ActionNotAllowedError,
     ApiKeyVaultError,
     ArchivedDeploymentError,
-    BulkCancelled,
     BulkInterrupted,
     IncorrectStrategyError,
     InvalidStateError,
@@ -677,24 +676,25 @@ def cancelled_row(row: BulkPreviewRow) -> BulkResultRow:
     )
 
 
-def partial_result_error(
-    stop: BaseException, result: BulkResult
-) -> BulkCancelled | BulkInterrupted | None:
-    """The error that carries a stopped run's rows, for a cancellation or an interrupt.
+def interrupted_error(stop: BaseException, result: BulkResult) -> BulkInterrupted | None:
+    """What a run stopped by ``stop`` raises instead, when it should carry the rows so far.
+
+    A Ctrl-C becomes a ``BulkInterrupted`` (a KeyboardInterrupt) holding ``result``. An
+    asyncio cancellation must propagate as the very ``CancelledError`` it is (on Python 3.11
+    ``asyncio.timeout`` and TaskGroup compare its exact type), so it only gets a note saying
+    what was done; the async caller's ``on_result`` has seen every finished row.
 
     Args:
         stop: what stopped the run.
         result: the run so far (unfinished rows ``cancelled``).
 
     Returns:
-        A ``BulkCancelled`` for an asyncio cancellation, a ``BulkInterrupted`` for Ctrl-C (each
-        a subclass of what it replaces, so it propagates the same way), or None for any other
-        exception, which should propagate unchanged.
+        The BulkInterrupted to raise from ``stop``, or None to re-raise ``stop`` unchanged.
     """
-    if isinstance(stop, asyncio.CancelledError):
-        return BulkCancelled(*stop.args, result=result)
     if isinstance(stop, KeyboardInterrupt):
         return BulkInterrupted(*stop.args, result=result)
+    if isinstance(stop, asyncio.CancelledError):
+        stop.add_note(f"nosana_nb bulk run cancelled: {result.describe()}")
     return None
 
 

@@ -30,7 +30,7 @@ from nosana_nb.core._shared.bulk import (
     failure_row,
     format_amount,
     gather_bounded,
-    partial_result_error,
+    interrupted_error,
     price_per_hour,
     refusal,
     refused_row,
@@ -422,8 +422,9 @@ class BulkRun:
             The result: every row of the preview, in its order, with its outcome.
 
         Raises:
-            BulkCancelled: the run was cancelled; its ``result`` holds the rows so far.
             BulkInterrupted: the run was interrupted (Ctrl-C); its ``result`` holds the rows.
+            CancelledError: the (async) run was cancelled, unchanged; ``on_result`` has seen
+                every row that finished.
         """
         done: dict[int, BulkResultRow] = {}
 
@@ -457,12 +458,12 @@ class BulkRun:
         try:
             gather_bounded(self.limit, calls)
         except BaseException as stop:
-            # a cancellation or Ctrl-C still propagates, as its own subclass carrying the rows
-            # that finished; anything else propagates as it is
-            carrying = partial_result_error(stop, so_far())
-            if carrying is None:
+            # Ctrl-C still propagates, as a KeyboardInterrupt that carries the finished rows;
+            # a cancellation (on_result saw those rows) and anything else propagate unchanged
+            interrupted = interrupted_error(stop, so_far())
+            if interrupted is None:
                 raise
-            raise carrying from stop
+            raise interrupted from stop
         return so_far()
 
     def _act(self, row: BulkPreviewRow) -> BulkResultRow:
