@@ -9,9 +9,13 @@ retried is decided in ``retry_policy``, nowhere else.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:  # the bulk module builds on these errors
+    from nosana_nb.core._shared.bulk import BulkResult
 
 __all__ = [
     "ALLOWED_ACTIONS",
@@ -25,6 +29,7 @@ __all__ = [
     "ArchivedDeploymentError",
     "AuthenticationError",
     "BadRequestError",
+    "BulkInterrupted",
     "ConfigError",
     "ConflictError",
     "DeadlineExceededError",
@@ -33,6 +38,7 @@ __all__ = [
     "DeploymentWaitError",
     "HistoryNotLoadedError",
     "IncorrectStrategyError",
+    "InsufficientCreditsError",
     "InsufficientFundsError",
     "InternalServerError",
     "InvalidStateError",
@@ -131,6 +137,28 @@ class ActionNotAllowedError(NosanaError):
         self.action = action
         self.status = status
         self.allowed_statuses = allowed_statuses
+
+
+class BulkInterrupted(KeyboardInterrupt):
+    """A blocking bulk run was interrupted (Ctrl-C, or a notebook's Interrupt the kernel).
+
+    Still a ``KeyboardInterrupt``, so it stops the program as one would, and ``except
+    Exception`` (or ``except NosanaError``) does not catch it. Nothing new was sent after the
+    interrupt, and the requests already in flight were let finish first, so ``result`` tells
+    exactly what was done: rows that finished carry their outcome, the rest are ``cancelled``
+    (never sent). In a notebook, after the interrupted cell, ``sys.last_value.result`` holds it
+    (IPython keeps the last uncaught exception there). An async run's cancellation is not
+    replaced (asyncio needs the very ``CancelledError``): its ``on_result`` callback has seen
+    every row that finished.
+    """
+
+    def __init__(self, *args: object, result: BulkResult) -> None:
+        super().__init__(*args)
+        self.result = result
+
+    def __str__(self) -> str:
+        given = super().__str__()
+        return given or f"{self.result.describe()} Interrupted; `.result` has every row."
 
 
 class HistoryNotLoadedError(NosanaError):
@@ -369,6 +397,60 @@ class IncorrectStrategyError(BadRequestError):
     """The action needs another strategy (e.g. a schedule on a non-SCHEDULED deployment)."""
 
 
+class InsufficientCreditsError(BadRequestError):
+    """HTTP 400 ``Insufficient credits. Available: $X, Required: $Y`` from a credit-paid route.
+
+    An API key's credits (USD) cannot cover a jobs-API listing or extension
+    (docs/wire-contract.md#credits). ``available`` and ``required`` are the dollar amounts the
+    service named, as Decimals, or None when its message did not carry them. A subclass of
+    BadRequestError, so code catching that still catches this.
+    """
+
+    PREFIX = "Insufficient credits"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status_code: int,
+        body: str | None,
+        error_text: str,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            method=method,
+            url=url,
+            status_code=status_code,
+            body=body,
+            error_text=error_text,
+            retry_after=retry_after,
+        )
+        self.available = _dollars_after("Available", error_text)
+        self.required = _dollars_after("Required", error_text)
+
+    def describe(self) -> str:
+        """One line for a person: what was needed, what is left, what to do.
+
+        Returns:
+            For example ``"Not enough credits: this needs $0.05 and the API key has $0.01
+            available. Add credits to the key, or list fewer or shorter jobs."``.
+        """
+        if self.required is not None and self.available is not None:
+            need = f"this needs ${self.required} and the API key has ${self.available} available"
+        else:
+            need = "the API key's available credits do not cover this"
+        return f"Not enough credits: {need}. Add credits to the key, or list fewer or shorter jobs."
+
+
+def _dollars_after(label: str, text: str) -> Decimal | None:
+    """The amount in ``<label>: $1,234.56`` within the service's text, or None."""
+    found = re.search(rf"\b{label}:\s*\$\s*([0-9][0-9,]*(?:\.[0-9]+)?)", text)
+    return None if found is None else Decimal(found.group(1).replace(",", ""))
+
+
 class RevisionNotFoundError(BadRequestError):
     """The requested revision does not exist."""
 
@@ -535,6 +617,8 @@ def _reason(status_code: int) -> str:
 
 
 def _status_class(status_code: int, detail: str) -> type[APIStatusError]:
+    if status_code == 400 and detail.startswith(InsufficientCreditsError.PREFIX):
+        return InsufficientCreditsError  # the message carries the amounts: no exact match
     domain = _DOMAIN_ERRORS.get(detail)
     if domain is not None:
         cls, required_status = domain

@@ -21,6 +21,7 @@ from nosana_nb.core.errors import ValidationError
 
 __all__ = [
     "LIMITS",
+    "MAX_DURATION",
     "MAX_NAME_LENGTH",
     "MAX_REPLICAS",
     "MAX_TIMEOUT_MINUTES",
@@ -33,6 +34,7 @@ __all__ = [
     "TaskType",
     "check_create_timeout",
     "check_cron",
+    "check_duration",
     "check_limit",
     "check_name",
     "check_pubkey",
@@ -50,6 +52,8 @@ MIN_INFINITE_TIMEOUT_MINUTES = 60
 MIN_UPDATE_TIMEOUT_MINUTES = 60
 MIN_ROTATION_GAP_MINUTES = 10
 MAX_NAME_LENGTH = 100
+MAX_DURATION = timedelta(days=3650)
+"""The longest duration ``check_duration`` accepts: ten years (a typo, not a plan, beyond)."""
 LIMITS = (10, 20, 50, 100)
 _BAD_NAME_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 # Bidi overrides and invisible characters make a name display as something else (Trojan Source);
@@ -135,6 +139,53 @@ def _seconds(value: Any, argument: str) -> Fraction:
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValidationError(f"{argument} must be a finite number; got {value}", argument=argument)
     return Fraction(value)
+
+
+def check_duration(value: Any, *, argument: str) -> timedelta:
+    """A positive, finite duration of at most ``MAX_DURATION`` from seconds or a timedelta.
+
+    The one check of a client-side duration (an alert's window, a cost table's timeout): the
+    same types, bounds and messages everywhere.
+
+    Args:
+        value: seconds (int, float or Decimal; not bool) or a ``timedelta``.
+        argument: the argument's name, for the message and ``ValidationError.argument``.
+
+    Returns:
+        The duration as a ``timedelta`` (to the microsecond).
+
+    Raises:
+        ValidationError: another type, NaN or infinity, zero, negative, shorter than a
+            microsecond, or longer than ``MAX_DURATION``.
+    """
+    seconds = _seconds(value, argument)
+    if seconds <= 0:
+        raise ValidationError(
+            f"{argument} must be a positive duration; got {_as_text(seconds)} seconds",
+            argument=argument,
+        )
+    limit = MAX_DURATION.total_seconds()
+    if seconds > limit:
+        raise ValidationError(
+            f"{argument} must be at most {MAX_DURATION.days} days ({limit:g} seconds); "
+            f"got {_as_text(seconds)} seconds",
+            argument=argument,
+        )
+    duration = timedelta(microseconds=round(seconds * 10**6))
+    if duration <= timedelta(0):
+        raise ValidationError(
+            f"{argument} must be at least a microsecond; got {_as_text(seconds)} seconds",
+            argument=argument,
+        )
+    return duration
+
+
+def _as_text(seconds: Fraction) -> str:
+    """Seconds for a message; a value too large for a float still prints (1e+400)."""
+    try:
+        return f"{float(seconds):g}"
+    except OverflowError:
+        return f"{Decimal(seconds.numerator) / Decimal(seconds.denominator):.3e}"
 
 
 def timeout_minutes(value: int | float | Decimal | timedelta, *, argument: str = "timeout") -> int:

@@ -23,6 +23,7 @@ import pandas as pd
 from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.core.service_clock import last_seen_now
+from nosana_nb.core.validation import check_duration
 from nosana_nb.frames import _convert as cv
 from nosana_nb.frames._wire import deployments_dataframe, jobs_dataframe, markets_dataframe
 from nosana_nb.frames.schema import empty_frame, schema_of, validate_schema
@@ -90,21 +91,6 @@ def utc_now(now: ServiceNow = None) -> pd.Timestamp:
         )
     stamp = pd.Timestamp(now)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _timeout_seconds(value: Any) -> float:
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        raise ValidationError(
-            f"timeout must be seconds or a timedelta, got {type(value).__name__}",
-            argument="timeout",
-        )
-    if not np.isfinite(seconds) or seconds <= 0:
-        raise ValidationError("timeout must be a positive, finite duration", argument="timeout")
-    return seconds
 
 
 def _fee_fraction(percentage: Any) -> tuple[int, int]:
@@ -257,10 +243,8 @@ def _extensions(
 def _timeouts(jobs_df: pd.DataFrame, deployments: Any, timeout: Any) -> pd.Series:
     """Each job's timeout as a timedelta Series (NaT = no cap)."""
     if timeout is not None:
-        return pd.Series(
-            pd.to_timedelta([_timeout_seconds(timeout)] * len(jobs_df), unit="s"),
-            dtype="timedelta64[ns]",
-        )
+        cap = check_duration(timeout, argument="timeout")
+        return pd.Series([cap] * len(jobs_df), dtype="timedelta64[ns]")
     if deployments is None:
         return pd.Series(pd.NaT, index=jobs_df.index, dtype="timedelta64[ns]")
     deployments_df = as_frame(deployments, "deployments")

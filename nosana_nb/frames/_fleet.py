@@ -4,7 +4,9 @@
 private event loop on a worker thread, so they work inside Jupyter's running loop without
 patching it (no nest_asyncio). A semaphore bounds the requests in flight (every request, the
 get of a deployment as well as each list), ``DEFAULT_MAX_CONCURRENCY`` unless told otherwise;
-a ``tqdm.auto`` bar shows progress.
+a ``tqdm.auto`` bar shows progress. The jobs frame's ``time_remaining`` counts down each
+RUNNING job to its deployment's timeout (read from the deployment fetched anyway), on the
+service's clock.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
 
+from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.frames._fetch import PAGE_LIMIT, deployment_id
 from nosana_nb.frames._wire import (
@@ -104,9 +109,18 @@ def _with_deployment(records: list[Any], ident: str) -> list[Any]:
     ]
 
 
+@dataclass(frozen=True)
+class _Fetched:
+    """One deployment's records of each kind, and its job timeout (None when unknown)."""
+
+    ident: str
+    timeout: timedelta | None
+    batches: list[list[Any]]
+
+
 async def _fetch_kinds(
     client: Any, target: Any, methods: list[str], semaphore: asyncio.Semaphore
-) -> list[list[Any]]:
+) -> _Fetched:
     """One deployment's records of each kind; every request waits for a semaphore slot."""
     handle = target
     if not all(callable(getattr(target, method, None)) for method in methods):
@@ -121,8 +135,24 @@ async def _fetch_kinds(
         return _with_deployment([_dump(item) for item in items], ident)
 
     if len(methods) == 1:
-        return [await records_of(methods[0])]
-    return list(await asyncio.gather(*(records_of(method) for method in methods)))
+        batches = [await records_of(methods[0])]
+    else:
+        batches = list(await asyncio.gather(*(records_of(method) for method in methods)))
+    timeout = getattr(handle, "timeout", None)  # a handle knows it; a bare id's get fetched it
+    return _Fetched(ident, timeout if isinstance(timeout, timedelta) else None, batches)
+
+
+def _frame_of(kind: str, results: list[_Fetched], index: int, client: Any) -> pd.DataFrame:
+    records = [record for fetched in results for record in fetched.batches[index]]
+    if kind != "jobs":
+        return _KINDS[kind][1](records)
+    # the jobs list has no timeout: each deployment's, so RUNNING jobs get their countdown
+    timeouts = {f.ident: f.timeout for f in results if f.timeout is not None}
+    if not timeouts:
+        return jobs_dataframe(records)
+    # the service's now: this client's clock (it just heard from it), else the last one heard
+    clock = client if isinstance(client, AsyncNosanaClient | NosanaClient) else None
+    return jobs_dataframe(records, timeout=timeouts, now=clock)
 
 
 def _check_kinds(kinds: Any) -> list[str]:
@@ -169,10 +199,10 @@ async def afleet_dataframes(
     label = " and ".join(chosen)
     bar = tqdm(total=len(handles), desc=f"{label} of deployments", disable=not progress, unit="dep")
 
-    async def one(target: Any) -> list[list[Any]]:
-        batches = await _fetch_kinds(client, target, methods, semaphore)
+    async def one(target: Any) -> _Fetched:
+        fetched = await _fetch_kinds(client, target, methods, semaphore)
         bar.update(1)
-        return batches
+        return fetched
 
     tasks = [asyncio.create_task(one(target)) for target in handles]
     try:
@@ -184,10 +214,7 @@ async def afleet_dataframes(
         raise
     finally:
         bar.close()
-    return {
-        kind: _KINDS[kind][1]([record for batches in results for record in batches[index]])
-        for index, kind in enumerate(chosen)
-    }
+    return {kind: _frame_of(kind, results, index, client) for index, kind in enumerate(chosen)}
 
 
 async def afleet_dataframe(
@@ -338,6 +365,9 @@ def fleet_jobs_dataframe(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Jobs of many deployments (all of the client's when ``deployments`` is None).
+
+    ``time_remaining`` counts each RUNNING job down to its own deployment's timeout, as
+    ``jobs_dataframe(client, deployment=...)`` does for one.
 
     Args:
         client: a ``NosanaClient``, or a zero-argument factory of async clients.

@@ -10,14 +10,13 @@ stays as it was.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 from nosana_nb.core.errors import ValidationError
-from nosana_nb.core.validation import DeploymentStatus
+from nosana_nb.core.validation import DeploymentStatus, check_duration
 
 __all__ = [
     "AlertRule",
@@ -32,7 +31,6 @@ __all__ = [
     "rule_from_json",
 ]
 
-MAX_DURATION = timedelta(days=3650)
 MAX_FAILED_COUNT = 100_000
 BURNING_STATUSES = frozenset({"STARTING", "RUNNING", "INSUFFICIENT_FUNDS"})
 """Statuses in which a deployment lists or extends jobs, so spends money."""
@@ -96,26 +94,6 @@ Evaluation = tuple[dict[str, Finding], set[str]]
 
 def short(address: str) -> str:
     return f"{address[:4]}…{address[-4:]}" if len(address) > 10 else address
-
-
-def check_duration(value: Any, argument: str) -> timedelta:
-    """A positive, finite duration from a timedelta or seconds; ValidationError otherwise."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        raise ValidationError(
-            f"{argument} must be a timedelta or seconds (int or float); got {type(value).__name__}",
-            argument=argument,
-        )
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValidationError(f"{argument} must be a finite duration > 0", argument=argument)
-    if seconds > MAX_DURATION.total_seconds():
-        raise ValidationError(
-            f"{argument} must be at most {MAX_DURATION.days} days", argument=argument
-        )
-    return timedelta(seconds=seconds)
 
 
 def format_duration(value: timedelta) -> str:
@@ -311,7 +289,7 @@ class RunwayBelow(AlertRule):
     kind: ClassVar[str] = "runway"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "threshold", check_duration(self.threshold, "threshold"))
+        object.__setattr__(self, "threshold", check_duration(self.threshold, argument="threshold"))
         if self.funds not in ("vault", "credits"):
             raise ValidationError(
                 f"funds must be 'vault' or 'credits'; got {self.funds!r}", argument="funds"
@@ -390,7 +368,7 @@ class FailedJobs(AlertRule):
                 f"count must be an int from 1 to {MAX_FAILED_COUNT}; got {self.count!r}",
                 argument="count",
             )
-        object.__setattr__(self, "window", check_duration(self.window, "window"))
+        object.__setattr__(self, "window", check_duration(self.window, argument="window"))
         object.__setattr__(self, "name", _check_name(self.name))
         object.__setattr__(self, "severity", _check_severity(self.severity))
 
@@ -450,7 +428,7 @@ class QueuedTooLong(AlertRule):
     needs: ClassVar[frozenset[Needs]] = frozenset({"deployments", "listed"})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "threshold", check_duration(self.threshold, "threshold"))
+        object.__setattr__(self, "threshold", check_duration(self.threshold, argument="threshold"))
         object.__setattr__(self, "name", _check_name(self.name))
         object.__setattr__(self, "severity", _check_severity(self.severity))
 
@@ -512,7 +490,7 @@ class NearTimeout(AlertRule):
     needs: ClassVar[frozenset[Needs]] = frozenset({"deployments", "listed"})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "within", check_duration(self.within, "within"))
+        object.__setattr__(self, "within", check_duration(self.within, argument="within"))
         object.__setattr__(self, "name", _check_name(self.name))
         object.__setattr__(self, "severity", _check_severity(self.severity))
 

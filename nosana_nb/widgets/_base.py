@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import ipywidgets as widgets
 import traitlets
 
-from nosana_nb.core.errors import OperationCancelled
+from nosana_nb.core.errors import InsufficientCreditsError, OperationCancelled
 
 __all__ = [
     "CancelToken",
@@ -230,6 +230,8 @@ def describe_error(error: BaseException) -> str:
         return "Cancelled."
     if isinstance(error, concurrent.futures.CancelledError | asyncio.CancelledError):
         return "Cancelled."
+    if isinstance(error, InsufficientCreditsError):
+        return error.describe()  # the service's text names amounts but not what to do
     return f"{type(error).__name__}: {error}"
 
 

@@ -21,6 +21,7 @@ from nosana_nb.core.config import local_network
 from nosana_nb.core.errors import (
     AuthenticationError,
     BadRequestError,
+    InsufficientCreditsError,
     JobNotFoundError,
     NotFoundError,
     ValidationError,
@@ -30,7 +31,8 @@ from nosana_nb.core.jobdef import container_job
 from nosana_nb.core.validation import JobState
 from nosana_nb.core.wallet import Wallet
 from nosana_nb.sandbox import SandboxHandle, start
-from nosana_nb.sandbox.worker.credits import credit_account
+from nosana_nb.sandbox.worker.credits import credit_account, micro_usd
+from nosana_nb.sandbox.worker.markets import find_market, network_fee
 from tests.core.backends import make_backend
 from tests.core.faults import FaultyTransport
 from tests.wire_schema import ReplyChecker, watch_replies
@@ -214,14 +216,75 @@ def test_a_deployments_job_reads_as_the_chain_holds_it(sandbox: SandboxHandle) -
     assert on_chain.state in (JobState.QUEUED, JobState.RUNNING)
 
 
+def _required_usd(seconds: int) -> Decimal:
+    """What the service names as Required for ``seconds`` on MARKET: deposit + fee, in cents."""
+    spec = find_market(MARKET)
+    assert spec is not None
+    deposit = spec.job_price * seconds
+    return (Decimal(micro_usd(deposit + network_fee(deposit))) / MICRO).quantize(Decimal("0.01"))
+
+
 def test_insufficient_credits_refuse_the_listing(sandbox: SandboxHandle, cid: str) -> None:
     key = "nos_credit_jobs_key_0004"
     assign(sandbox, key, "0.01")
     with key_client(sandbox, key) as client:
-        with pytest.raises(BadRequestError, match=r"Insufficient credits\. Available: \$0\.01"):
+        with pytest.raises(InsufficientCreditsError) as refused:
             client.credits.list_job(ipfs_hash=cid, market=MARKET, timeout=timedelta(hours=10))
         assert client.credits.balance().reserved_credits == 0
         assert sandbox.store.find("jobs", credit_account=credit_account(key)) == []
+    error = refused.value
+    assert isinstance(error, BadRequestError)  # existing `except BadRequestError` still catch it
+    assert error.status_code == 400
+    assert error.error_text.startswith("Insufficient credits. Available: $0.01, Required: $")
+    assert (error.available, error.required) == (Decimal("0.01"), _required_usd(36_000))
+    assert error.describe() == (
+        f"Not enough credits: this needs ${_required_usd(36_000)} and the API key has $0.01 "
+        "available. Add credits to the key, or list fewer or shorter jobs."
+    )
+    assert key not in str(error)
+    assert key not in repr(error.args)
+
+
+async def test_insufficient_credits_refuse_an_extension_async(
+    sandbox: SandboxHandle, cid: str
+) -> None:
+    key = "nos_credit_jobs_key_0005"
+    listing = _required_usd(600)
+    assign(sandbox, key, str(listing + Decimal("0.01")))
+    network = local_network(sandbox.api_url, nos_mint=sandbox.nos_mint)
+    async with AsyncNosanaClient(network, Wallet.generate(), api_key=key, env={}) as client:
+        listed = await client.credits.list_job(ipfs_hash=cid, market=MARKET, timeout=600)
+        left = (await client.credits.balance()).available
+        with pytest.raises(InsufficientCreditsError) as refused:
+            await client.credits.extend_job(listed.job, timedelta(hours=5))
+        await client.credits.stop_job(listed.job)
+    assert refused.value.available == left.quantize(Decimal("0.01"))
+    assert refused.value.required == _required_usd(5 * 3600)
+
+
+def _job_counters(sandbox: SandboxHandle) -> dict[str, int]:
+    stats = httpx.get(f"{sandbox.api_url}/stats").json()
+    counters = stats["jobs"]
+    assert set(counters) == {"listed", "extended", "stopped"}  # the service's shape, nothing more
+    assert all(type(n) is int for n in counters.values())
+    return dict(counters)
+
+
+def test_stats_count_credit_jobs(sandbox: SandboxHandle, cid: str) -> None:
+    """The open /stats route counts jobs of the jobs API like a deployment's (§5.20)."""
+    key = "nos_credit_jobs_key_stats"
+    assign(sandbox, key, "5")
+    before = _job_counters(sandbox)
+    with key_client(sandbox, key) as client:
+        first = client.credits.list_job(ipfs_hash=cid, market=MARKET, timeout=600)
+        second = client.credits.list_job(ipfs_hash=cid, market=MARKET, timeout=600)
+        client.credits.extend_job(first.job, timedelta(minutes=5))
+        client.credits.stop_job(first.job)
+        client.credits.stop_job(second.job)
+        with pytest.raises(BadRequestError):  # a refused stop changes no counter
+            client.credits.stop_job(second.job)
+    after = _job_counters(sandbox)
+    assert {k: after[k] - before[k] for k in after} == {"listed": 2, "extended": 1, "stopped": 2}
 
 
 def test_another_callers_job_is_not_found(sandbox: SandboxHandle, cid: str) -> None:
@@ -276,7 +339,7 @@ def test_the_jobs_api_wants_authentication(sandbox: SandboxHandle, cid: str) -> 
     # a key with no credits: listing is refused for funds, not for auth
     with (
         NosanaClient(network, Wallet.generate(), api_key="nos_x", env={}) as client,
-        pytest.raises(BadRequestError, match="Insufficient credits"),
+        pytest.raises(InsufficientCreditsError, match="Insufficient credits"),
     ):
         client.credits.list_job(ipfs_hash=cid, market=MARKET)
     bad = httpx.post(

@@ -218,6 +218,37 @@ def test_insufficient_funds_error() -> None:
     assert str(already) == "Insufficient funds: x"
 
 
+@pytest.mark.parametrize(
+    ("text", "available", "required"),
+    [
+        ("Insufficient credits. Available: $0.01, Required: $12.34", "0.01", "12.34"),
+        ("Insufficient credits. Available: $1,234.50, Required: $2,000", "1234.50", "2000"),
+        ("Insufficient credits", None, None),  # no amounts: None, still the typed class
+        ("Insufficient credits. Available: $abc, Required: $-1", None, None),
+        ("Insufficient credits. Available: $NaN, Required: $1e400", None, "1"),
+    ],
+)
+def test_insufficient_credits_reads_the_amounts(
+    text: str, available: str | None, required: str | None
+) -> None:
+    for body in (json.dumps({"error": text}), text):
+        err = status_error_from_response(400, body, None, method="post", url="/api/jobs/list")
+        assert type(err) is E.InsufficientCreditsError
+        assert isinstance(err, E.BadRequestError)
+        assert err.available == (None if available is None else Decimal(available))
+        assert err.required == (None if required is None else Decimal(required))
+        assert err.describe().startswith("Not enough credits: ")
+        assert ("$" in err.describe()) == (available is not None and required is not None)
+
+
+def test_insufficient_credits_needs_a_400() -> None:
+    text = json.dumps({"error": "Insufficient credits. Available: $0, Required: $1"})
+    err = status_error_from_response(500, text, None, method="post", url="/api/jobs/list")
+    assert type(err) is E.InternalServerError
+    other = status_error_from_response(400, '{"error": "Bad things"}', None, method="get", url="/")
+    assert type(other) is E.BadRequestError
+
+
 def test_validation_error_argument() -> None:
     err = E.ValidationError("bad", argument="replicas")
     assert err.argument == "replicas"

@@ -3,6 +3,7 @@ how a failure becomes an outcome, and the argument checks."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,15 @@ from nosana_nb.core._shared.bulk import (
     BULK_ACTIONS,
     VAULT_ACTIONS,
     WIRE_ACTIONS,
+    BulkOutcome,
+    BulkPreview,
     BulkPreviewRow,
+    BulkResult,
+    BulkResultRow,
+    cancelled_row,
     cost_change_per_hour,
     failure_row,
+    interrupted_error,
     refusal,
     target_ids,
 )
@@ -25,6 +32,7 @@ from nosana_nb.core.bulk import check_bulk_arguments, describe_action
 from nosana_nb.core.errors import (
     ALLOWED_ACTIONS,
     APIConnectionError,
+    BulkInterrupted,
     DeploymentNotFoundError,
     InternalServerError,
     InvalidStateError,
@@ -180,3 +188,42 @@ def test_every_action_has_a_label(action: str) -> None:
     assert label
     assert label[0].isupper()
     assert (action in VAULT_ACTIONS) == (label.startswith(("Top up", "Withdraw")))
+
+
+# --- a run stopped mid-way carries its rows ---------------------------------------------------
+
+
+def _partial() -> BulkResult:
+    rows = (
+        BulkPreviewRow(deployment="d1", action="stop", allowed=True, status="RUNNING"),
+        BulkPreviewRow(deployment="d2", action="stop", allowed=True, status="RUNNING"),
+    )
+    preview = BulkPreview("stop", {}, rows)
+    done = BulkResultRow(deployment="d1", action="stop", outcome=BulkOutcome.OK)
+    return BulkResult("stop", {}, (done, cancelled_row(rows[1])), preview)
+
+
+def test_a_cancellation_propagates_unchanged_with_a_note() -> None:
+    cancelled = asyncio.CancelledError("stop pressed")
+    assert interrupted_error(cancelled, _partial()) is None  # re-raised as the very instance
+    assert cancelled.args == ("stop pressed",)
+    assert cancelled.__notes__ == ["nosana_nb bulk run cancelled: Stop: 1 ok, 1 cancelled."]
+
+
+def test_an_interrupt_becomes_an_interrupt_that_carries_the_rows() -> None:
+    result = _partial()
+    carrying = interrupted_error(KeyboardInterrupt(), result)
+    assert isinstance(carrying, BulkInterrupted)
+    assert isinstance(carrying, KeyboardInterrupt)
+    assert not isinstance(carrying, Exception)
+    assert carrying.result is result
+    assert str(carrying) == "Stop: 1 ok, 1 cancelled. Interrupted; `.result` has every row."
+    assert str(BulkInterrupted("by a signal", result=result)) == "by a signal"
+
+
+@pytest.mark.parametrize(
+    "other", [RuntimeError("bug"), SystemExit(2), ValidationError("x"), GeneratorExit()]
+)
+def test_other_exceptions_propagate_unchanged(other: BaseException) -> None:
+    assert interrupted_error(other, _partial()) is None
+    assert not hasattr(other, "__notes__")

@@ -8,7 +8,10 @@ is not sent again.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -26,6 +29,7 @@ from nosana_nb.core.client import AsyncNosanaClient, NosanaClient
 from nosana_nb.core.deployments import Deployment, Deployments
 from nosana_nb.core.errors import (
     ActionNotAllowedError,
+    BulkInterrupted,
     DeploymentNotFoundError,
     InsufficientFundsError,
     ValidationError,
@@ -334,6 +338,120 @@ async def test_the_async_client_previews_and_acts_the_same(
     assert [r.allowed for r in preview.rows] == [True, False]
     assert [r.outcome for r in result.rows] == ["ok", "refused"]
     assert status_in_store(sandbox, targets[0].id) in ("STOPPING", "STOPPED")
+
+
+# --- stopped mid-run: what finished stays reachable -------------------------------------------
+
+
+async def test_a_cancelled_async_run_stays_cancelled_and_on_result_saw_what_was_done(
+    sandbox: SandboxHandle, owner: Account
+) -> None:
+    targets = [running(owner, f"cancel-async-{i}") for i in range(6)]
+    finished: list[Any] = []
+    async with owner.client.to_async() as client:
+        run: asyncio.Task[Any] | None = None
+
+        def cancel_after_two(row: Any) -> None:
+            finished.append(row)
+            if len(finished) == 2:
+                assert run is not None
+                run.cancel("the user pressed Stop")
+
+        run = asyncio.create_task(
+            client.deployments.bulk(
+                "stop", targets, dry_run=False, max_concurrency=1, on_result=cancel_after_two
+            )
+        )
+        with pytest.raises(asyncio.CancelledError) as caught:
+            await run
+        assert run.cancelled()
+    error = caught.value
+    assert type(error) is asyncio.CancelledError  # the very cancellation, not a stand-in
+    assert error.args == ("the user pressed Stop",)
+    assert error.__notes__ == ["nosana_nb bulk run cancelled: Stop: 2 ok, 4 cancelled."]
+    assert [(r.deployment, r.outcome) for r in finished] == [(t.id, "ok") for t in targets[:2]]
+    # one at a time: the third had not been sent when the cancel came, so it and the rest run on
+    for target in targets[:2]:
+        assert status_in_store(sandbox, target.id) in ("STOPPING", "STOPPED")
+    for target in targets[2:]:
+        assert status_in_store(sandbox, target.id) == "RUNNING"
+        target.stop()
+
+
+async def test_a_bulk_run_under_asyncio_timeout_times_out_as_any_await_does(
+    sandbox: SandboxHandle, owner: Account
+) -> None:
+    """On Python 3.11 ``asyncio.timeout`` turns only the exact CancelledError into TimeoutError:
+    a subclass would leak out as a cancellation of the caller."""
+    targets = [running(owner, f"timeout-async-{i}") for i in range(4)]
+    finished: list[str] = []
+    async with owner.client.to_async() as client:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(None) as scope:
+
+                def expire_after_one(row: Any) -> None:
+                    finished.append(row.deployment)
+                    scope.reschedule(asyncio.get_running_loop().time())  # expire right now
+
+                await client.deployments.bulk(
+                    "stop", targets, dry_run=False, max_concurrency=1, on_result=expire_after_one
+                )
+        assert asyncio.current_task() is not None
+        assert not asyncio.current_task().cancelling()  # type: ignore[union-attr]
+    assert finished == [targets[0].id]
+    assert status_in_store(sandbox, targets[0].id) in ("STOPPING", "STOPPED")
+    for target in targets[1:]:
+        assert status_in_store(sandbox, target.id) == "RUNNING"
+        target.stop()
+
+
+def test_an_interrupted_blocking_run_reports_exactly_what_was_done(
+    sandbox: SandboxHandle, owner: Account
+) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("Ctrl-C is delivered to the main thread only")
+    targets = [running(owner, f"interrupt-{i}") for i in range(10)]
+    main = threading.main_thread().ident
+    assert main is not None
+    seen: list[str] = []
+    handled = threading.Event()
+
+    def ctrl_c(signum: int, frame: object) -> None:  # Python's own handler, plus a flag
+        handled.set()
+        raise KeyboardInterrupt
+
+    def interrupt_after_two(row: Any) -> None:  # runs on a worker thread, like a user's Ctrl-C
+        seen.append(row.deployment)
+        if len(seen) == 2:
+            signal.pthread_kill(main, signal.SIGINT)
+        # the senders wait for the interrupt to land, so it lands while work is left
+        assert handled.wait(10)
+
+    previous = signal.signal(signal.SIGINT, ctrl_c)
+    try:
+        with pytest.raises(BulkInterrupted) as caught:
+            owner.client.deployments.bulk(
+                "stop", targets, dry_run=False, max_concurrency=2, on_result=interrupt_after_two
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    error = caught.value
+    assert isinstance(error, KeyboardInterrupt)
+    assert not isinstance(error, Exception)  # `except Exception` does not swallow a Ctrl-C
+    result = error.result
+    assert [r.deployment for r in result.rows] == [t.id for t in targets]
+    counts = result.counts()
+    assert counts["ok"] >= 2
+    assert counts["cancelled"] >= 1
+    assert counts["ok"] + counts["cancelled"] == len(targets)
+    # exact: the requests in flight were let finish, and nothing was sent after the interrupt
+    assert {r.deployment for r in result.ok} == set(seen)
+    for row in result.ok:
+        assert status_in_store(sandbox, row.deployment) in ("STOPPING", "STOPPED")
+    for row in result.of("cancelled"):
+        assert status_in_store(sandbox, row.deployment) == "RUNNING"  # never sent
+        owner.client.deployments.get(row.deployment).stop()
+    assert "cancelled" in str(error)
 
 
 # --- partial failure ------------------------------------------------------------------------

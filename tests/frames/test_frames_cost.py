@@ -152,8 +152,8 @@ def test_deployment_totals_sum_base_units_exactly() -> None:
     [
         ({"now": "2025-01-01"}, "now must be a datetime"),
         ({"timeout": "1h"}, "timeout must be seconds"),
-        ({"timeout": float("nan")}, "positive, finite"),
-        ({"timeout": -5}, "positive, finite"),
+        ({"timeout": float("nan")}, "timeout must be a finite number"),
+        ({"timeout": -5}, "timeout must be a positive duration"),
     ],
 )
 def test_bad_arguments_raise_validation_errors(kwargs: dict[str, Any], message: str) -> None:

@@ -32,6 +32,7 @@ from nosana_nb.frames import (
     aresults_dataframe,
     deployments_dataframe,
     fetch_job_results,
+    fleet_jobs_dataframe,
     jobs_dataframe,
     logs_dataframe,
     results_dataframe,
@@ -365,6 +366,44 @@ def test_time_remaining_shrinks_exactly_with_the_manual_clock(
     ended = jobs_dataframe(client, deployment=deployment.id)
     assert ended["time_remaining"].isna().all()
     assert jobs_dataframe([]).columns[-1] == "time_remaining"
+
+
+def test_fleet_jobs_count_down_to_each_deployments_own_timeout(
+    sandbox: SandboxHandle, client: NosanaClient, vault: str
+) -> None:
+    short = _create(client, vault, "fleet-countdown-1h", 2, strategy="SIMPLE")
+    long = client.deployments.create(
+        name="fleet-countdown-3h",
+        market=client.markets.get(MARKET).address,
+        replicas=1,
+        timeout=timedelta(hours=3),
+        job_definition=container_job("docker.io/library/ubuntu:24.04", ["python", "train.py"]),
+        vault=vault,
+    )
+    short.start()
+    long.start()
+    sandbox.advance(120)
+    ids = [short.id, long.id]
+    by_id = fleet_jobs_dataframe(client, ids, progress=False)  # ids: each deployment is read
+    by_handle = fleet_jobs_dataframe(client, [short, long], progress=False)
+    everyone = fleet_jobs_dataframe(client, progress=False)  # the list's handles
+    now = pd.Timestamp(client.now())
+    for frame in (by_id, by_handle, everyone[everyone["deployment"].isin(ids)]):
+        validate_schema(frame, "jobs")
+        assert sorted(frame["deployment"].astype(str)) == sorted([short.id, short.id, long.id])
+        assert (frame["state"] == "RUNNING").all()
+        timeout = frame["deployment"].map(
+            {short.id: timedelta(hours=1), long.id: timedelta(hours=3)}
+        )
+        expected = frame["started_at"] + timeout.astype("timedelta64[ns]") - now
+        assert (frame["time_remaining"] == expected).all()
+        assert frame["time_remaining"].notna().all()
+    # the same countdown one deployment at a time gives
+    alone = jobs_dataframe(client, deployment=short.id).set_index("job")["time_remaining"]
+    fleet = by_id.set_index("job")["time_remaining"]
+    pd.testing.assert_series_equal(fleet.loc[alone.index], alone)
+    short.stop()
+    long.stop()
 
 
 def test_next_run_at_follows_the_cron_on_the_service_clock(

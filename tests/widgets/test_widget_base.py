@@ -9,7 +9,11 @@ import threading
 import ipywidgets as widgets
 import pytest
 
-from nosana_nb.core.errors import ValidationError
+from nosana_nb.core.errors import (
+    InsufficientCreditsError,
+    ValidationError,
+    status_error_from_response,
+)
 from nosana_nb.widgets._base import (
     CancelToken,
     NosanaWidget,
@@ -52,6 +56,28 @@ def test_a_typed_error_is_kept_and_shown() -> None:
     assert view.last_error is error
     assert "ValidationError" in view.status.value
     assert view.last_result is None
+
+
+def test_running_out_of_credits_reads_as_what_to_do() -> None:
+    view = NosanaWidget(client=None)
+    # the reply the credit routes send (docs/wire-contract.md#credits)
+    body = '{"error": "Insufficient credits. Available: $0.01, Required: $2.40"}'
+    error = status_error_from_response(
+        400, body, "application/json", method="post", url="http://127.0.0.1:1/api/jobs/list"
+    )
+    assert isinstance(error, InsufficientCreditsError)
+
+    def work(token: CancelToken) -> None:
+        raise error
+
+    view.run("Listing", work)
+    view.wait(5)
+    assert view.last_error is error
+    shown = view.status.value
+    assert "Not enough credits: this needs $2.40 and the API key has $0.01 available." in shown
+    assert "Add credits to the key" in shown
+    assert "HTTP 400" not in shown  # no wire detail for a person
+    assert "127.0.0.1" not in shown
 
 
 def test_a_button_disabled_before_the_operation_stays_disabled() -> None:

@@ -25,6 +25,7 @@ from nosana_nb.core.errors import (
     ActionNotAllowedError,
     ApiKeyVaultError,
     ArchivedDeploymentError,
+    BulkInterrupted,
     IncorrectStrategyError,
     InvalidStateError,
     NosanaError,
@@ -673,6 +674,28 @@ def cancelled_row(row: BulkPreviewRow) -> BulkResultRow:
         previous_status=row.status,
         note="cancelled; a request already sent may have landed",
     )
+
+
+def interrupted_error(stop: BaseException, result: BulkResult) -> BulkInterrupted | None:
+    """What a run stopped by ``stop`` raises instead, when it should carry the rows so far.
+
+    A Ctrl-C becomes a ``BulkInterrupted`` (a KeyboardInterrupt) holding ``result``. An
+    asyncio cancellation must propagate as the very ``CancelledError`` it is (on Python 3.11
+    ``asyncio.timeout`` and TaskGroup compare its exact type), so it only gets a note saying
+    what was done; the async caller's ``on_result`` has seen every finished row.
+
+    Args:
+        stop: what stopped the run.
+        result: the run so far (unfinished rows ``cancelled``).
+
+    Returns:
+        The BulkInterrupted to raise from ``stop``, or None to re-raise ``stop`` unchanged.
+    """
+    if isinstance(stop, KeyboardInterrupt):
+        return BulkInterrupted(*stop.args, result=result)
+    if isinstance(stop, asyncio.CancelledError):
+        stop.add_note(f"nosana_nb bulk run cancelled: {result.describe()}")
+    return None
 
 
 # --- bounded concurrency --------------------------------------------------------------------

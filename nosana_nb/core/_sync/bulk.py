@@ -30,6 +30,7 @@ from nosana_nb.core._shared.bulk import (
     failure_row,
     format_amount,
     gather_bounded,
+    interrupted_error,
     price_per_hour,
     refusal,
     refused_row,
@@ -419,6 +420,11 @@ class BulkRun:
 
         Returns:
             The result: every row of the preview, in its order, with its outcome.
+
+        Raises:
+            BulkInterrupted: the run was interrupted (Ctrl-C); its ``result`` holds the rows.
+            CancelledError: the (async) run was cancelled, unchanged; ``on_result`` has seen
+                every row that finished.
         """
         done: dict[int, BulkResultRow] = {}
 
@@ -444,12 +450,21 @@ class BulkRun:
             except NosanaError as err:
                 settle(index, failure_row(row, err))
 
+        def so_far() -> BulkResult:
+            rows = tuple(done.get(i) or cancelled_row(row) for i, row in enumerate(preview.rows))
+            return BulkResult(self.action, dict(self.arguments), rows, preview)
+
         calls = [partial(one, i, r) for i, r in enumerate(preview.rows)]
         try:
             gather_bounded(self.limit, calls)
-        finally:
-            rows = tuple(done.get(i) or cancelled_row(row) for i, row in enumerate(preview.rows))
-        return BulkResult(self.action, dict(self.arguments), rows, preview)
+        except BaseException as stop:
+            # Ctrl-C still propagates, as a KeyboardInterrupt that carries the finished rows;
+            # a cancellation (on_result saw those rows) and anything else propagate unchanged
+            interrupted = interrupted_error(stop, so_far())
+            if interrupted is None:
+                raise
+            raise interrupted from stop
+        return so_far()
 
     def _act(self, row: BulkPreviewRow) -> BulkResultRow:
         if self.action in VAULT_ACTIONS:

@@ -1137,6 +1137,14 @@ class Deployments:
         nothing applied) or ``unknown`` (may have been applied; never resent blindly).
         ``frames.bulk_preview_dataframe`` / ``frames.bulk_results_dataframe`` make frames.
 
+        Stopped mid-run, what finished stays reachable. ``on_result`` is called with each row
+        as it finishes, before any cancellation propagates: the record to keep when an async
+        run may be cancelled, whose ``CancelledError`` propagates unchanged (asyncio relies on
+        it; it gains a note with the counts). A blocking run interrupted by Ctrl-C raises
+        :class:`BulkInterrupted` (a ``KeyboardInterrupt``; the requests in flight finish first
+        and nothing new is sent) whose ``.result`` is the BulkResult so far, unfinished rows
+        ``cancelled``.
+
         Args:
             action: ``start``, ``stop``, ``archive``, ``delete``, ``scale`` (``replicas=``),
                 ``set_timeout`` (``timeout=`` seconds or timedelta, whole minutes, >= 1 h),
@@ -1159,6 +1167,7 @@ class Deployments:
                 huge), or bad targets; raised before any request is sent.
             WalletError: no signing wallet.
             APIError: reading the targets' state failed (nothing was sent).
+            BulkInterrupted: Ctrl-C after sending began (``.result`` holds every row).
         """
         return run_bulk(
             self,

@@ -10,6 +10,7 @@ refunded) is settled (``credits.CreditLedger``). Transactions get deterministic 
 signatures: credit jobs are posted by the Client Manager, not by the caller's wallet.
 
 The calls run under the worker's lock, so a job is never ended twice by a request and a node.
+Each listing, extension and stop counts in ``GET /stats``'s ``jobs`` like a deployment's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .credits import MICRO, InsufficientCredits, micro_usd
 from .markets import find_market, network_fee
 from .network import Network
 from .payments import Payments, credit_signature, ended_job_fields, settlement_for
+from .stats import WorkerStats
 
 ACTIVE = ("QUEUED", "RUNNING")
 
@@ -74,12 +76,14 @@ class CreditJobs:
         network: Network,
         payments: Payments,
         lock: threading.RLock,
+        stats: WorkerStats,
     ) -> None:
         self._store = store
         self._clock = clock
         self._network = network
         self._payments = payments
         self._lock = lock
+        self._stats = stats
 
     def list_job(self, account: str, listing: Listing) -> dict[str, Any]:
         """Post one job paid with ``account``'s credits.
@@ -139,6 +143,7 @@ class CreditJobs:
                     "claim_at": None,
                 },
             )
+        self._count("listed")
         return {
             "tx": signature,
             "job": job,
@@ -183,6 +188,7 @@ class CreditJobs:
                     "updated_at": self._clock.now_iso(),
                 },
             )
+        self._count("extended")
         return {
             "tx": signature,
             "job": address,
@@ -218,7 +224,13 @@ class CreditJobs:
                 ended_job_fields("STOPPED", settlement, signature, now),
             )
             self._network.post_results(job, end_s=now, stopped=True)
+        self._count("stopped")
         return {"tx": signature, "job": address, "delisted": delisted}
+
+    def _count(self, counter: str) -> None:
+        """``GET /stats`` counts credit jobs with the deployments' (listed, extended, stopped)."""
+        self._stats.add(counter)
+        self._stats.flush()
 
     def _own_active(self, account: str, address: str) -> Doc:
         job = self._store.find_one("jobs", job=address)

@@ -71,7 +71,7 @@ class Worker:
         self._runner = TaskRunner(
             store, clock, self._queue, self.network, payments, self.config, self._stats
         )
-        self.credit_jobs = CreditJobs(store, clock, self.network, payments, self._lock)
+        self.credit_jobs = CreditJobs(store, clock, self.network, payments, self._lock, self._stats)
         """Single jobs paid with credits (the jobs API), run under the worker's lock."""
         self._market_accounts = MarketAccounts(store, chain, self.network)
         self._market_accounts.refresh()
