@@ -294,6 +294,8 @@ class CreateDeploymentForm(NosanaWidget):
         self._vaults: list[VaultInfo] = []
         self._balances: dict[str, VaultBalance] = {}
         self._balance_errors: dict[str, str] = {}
+        self._credits_available: Decimal | None = None  # USD an API key can still spend
+        self._credits_error: str | None = None
         self._loaded = False
         self._clock = ServiceClock()
         self._updating = 0  # > 0 while the form sets its own values
@@ -628,7 +630,9 @@ class CreateDeploymentForm(NosanaWidget):
             token.raise_if_cancelled()
             views = market_views(markets)
             vaults: list[VaultInfo] = []
-            if not self._credits:
+            if self._credits:
+                self._read_credits()
+            else:
                 vaults = list(call(self.client.vaults.list()))
             if vaults:
                 # the shared vault (what create uses by default) first: vaults/create names it,
@@ -661,6 +665,14 @@ class CreateDeploymentForm(NosanaWidget):
             on_success=loaded,
             success_text=lambda views: f"{len(views)} GPU markets loaded.",
         )
+
+    def _read_credits(self) -> None:
+        """Read the API key's available credits (worker thread; an error is remembered)."""
+        try:
+            self._credits_available = call(self.client.credits.balance()).available
+            self._credits_error = None
+        except NosanaError as error:
+            self._credits_available, self._credits_error = None, describe_error(error)
 
     def _read_balance(self, address: str) -> None:
         """Read one vault's balance into the cache (worker thread; errors are remembered)."""
@@ -1162,10 +1174,7 @@ class CreateDeploymentForm(NosanaWidget):
         note = ""
         short = False
         if self._credits:
-            note = (
-                "Paid with credits (API key). nosana_nb cannot read a credit balance, so no funds "
-                "check is made here; the service refuses a start it cannot fund."
-            )
+            note, short = self._credits_note(estimate)
         elif value == NEW_VAULT:
             note = "A new, empty vault is made for this deployment; top it up before starting."
         elif value == "":
@@ -1222,6 +1231,44 @@ class CreateDeploymentForm(NosanaWidget):
             else ""
         )
         return short
+
+    def _credits_note(self, estimate: CostEstimate | None) -> tuple[str, bool]:
+        """The funds check of an API-key client: its credits (USD) against the estimate's USD
+        for the timeout, fee included. True when too short to start."""
+        available = self._credits_available
+        if self._credits_error is not None:
+            problem = html.escape(self._credits_error)
+            return (
+                f"Paid with credits (API key). Credit balance unavailable ({problem}); "
+                "the service checks again at start.",
+                False,
+            )
+        if available is None:
+            return "Paid with credits (API key). Reading the credit balance…", False
+        have = html.escape(format_usd(available, 2))
+        if estimate is None:
+            return f"Paid with credits (API key): {have} available.", False
+        if estimate.usd_with_fee is None:
+            return (
+                f"Paid with credits (API key): {have} available. This market publishes no USD "
+                "price, so the cost cannot be checked here; the service checks at start.",
+                False,
+            )
+        needs = html.escape(format_usd(estimate.usd_with_fee, 2))
+        if available >= estimate.usd_with_fee:
+            return (
+                f"✓ Paid with credits (API key): {have} available, enough to start "
+                f"(about {needs} for the timeout, fee included).",
+                False,
+            )
+        note = (
+            f"Not enough credits: this needs about {needs} for the timeout (fee included) and "
+            f"the API key has {have} available. Add credits to the key, or choose fewer "
+            "replicas or a shorter timeout."
+        )
+        if not self.start.value:
+            note += " You can still create a DRAFT."
+        return note, bool(self.start.value)
 
     def _shortfall(self) -> tuple[Decimal | None, Decimal | None]:
         """(SOL, NOS) missing for the current estimate, rounded up; None when nothing is."""
@@ -1295,12 +1342,18 @@ class CreateDeploymentForm(NosanaWidget):
             self._refuse(error)
             return
         if self._funds_short:
-            self._refuse(
-                ValidationError("the vault cannot pay for this start: top it up", argument="vault")
+            short = (
+                "the API key's credits cannot pay for this start: add credits"
+                if self._credits
+                else "the vault cannot pay for this start: top it up"
             )
+            self._refuse(ValidationError(short, argument="vault"))
             return
 
         def check(token: CancelToken) -> VaultBalance | None:
+            if self._credits:
+                self._read_credits()  # what the confirmation says is current
+                return None
             address, _balance, _problem = self._chosen_balance()
             if address is None:
                 return None
@@ -1312,7 +1365,7 @@ class CreateDeploymentForm(NosanaWidget):
             return balance
 
         self.run(
-            "Checking the vault",
+            "Checking the credits" if self._credits else "Checking the vault",
             check,
             disable=[self.review_button],
             on_success=lambda balance: self._ask(plan, balance),
@@ -1358,7 +1411,13 @@ class CreateDeploymentForm(NosanaWidget):
     def _payer_text(self, balance: VaultBalance | None) -> str:
         value = self.vault.value
         if value == CREDITS:
-            return "your credits"
+            available = self._credits_available
+            held = (
+                f" ({html.escape(format_usd(available, 2))} available)"
+                if available is not None
+                else ""
+            )
+            return f"your credits{held}"
         if value == NEW_VAULT:
             return "a new vault"
         if value == SHARED_VAULT:
@@ -1392,6 +1451,8 @@ class CreateDeploymentForm(NosanaWidget):
                     self.name.value = random_deployment_name()
                 finally:
                     self._updating -= 1
+            if plan.start and self._credits:
+                self._read_credits()  # the start reserved some
             if plan.start and self.vault.value not in (NEW_VAULT, CREDITS, SHARED_VAULT):
                 self._read_balance(self.vault.value)
                 if (

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from croniter import croniter
 
@@ -705,13 +706,46 @@ def test_an_api_key_client_pays_with_credits(sandbox: SandboxHandle, wallet: Wal
     view.wait(15)
     assert view.vault.options == (("Credits (API key)", "credits"),)
     ready(view, strategy="SIMPLE")
-    assert "Paid with credits" in view.funds.value
-    assert "no funds check" in view.funds.value
+    # a key with no credits: the check says what a start needs, and the start is refused
+    assert "Not enough credits" in view.funds.value
+    assert "$0.00 available" in view.funds.value
+    assert view.review_button.disabled
+    view.start.value = False
+    assert "You can still create a DRAFT" in view.funds.value
+    assert not view.review_button.disabled
+
+    reply = httpx.post(f"{sandbox.api_url}/_sandbox/credits", json={"api_key": key, "usd": "25"})
+    reply.raise_for_status()
+    view.reload()
+    view.wait(15)
+    view.start.value = True
+    assert "✓ Paid with credits (API key): $25.00 available, enough to start" in view.funds.value
+    assert not view.review_button.disabled
     view.timeout_hours.value, view.timeout_minutes.value = 0, 30
     assert view.errors["timeout"] == "Timeout must be at least 1 hour when paying with credits"
     assert secret_hits(view, wallet, api_key=key) == []
     view.close()
     client.close()
+
+
+def test_the_credits_check_says_when_the_balance_cannot_be_read(
+    sandbox: SandboxHandle, wallet: Wallet
+) -> None:
+    key = "nos_test_unreadable_balance_0123456789"
+    client, _transport = counting_client(sandbox, wallet, api_key=key)
+    restore = {"error_rate": sandbox.faults.error_rate, "apply_to": list(sandbox.faults.apply_to)}
+    sandbox.faults.configure({"error_rate": 1, "apply_to": ["/api/credits/balance"]})
+    try:
+        view = CreateDeploymentForm(client)
+        view.wait(30)
+        ready(view, strategy="SIMPLE")
+        assert "Credit balance unavailable" in view.funds.value
+        assert "the service checks again at start" in view.funds.value
+        assert not view.review_button.disabled  # unknown is not short: the service decides
+        view.close()
+    finally:
+        sandbox.faults.configure(restore)
+        client.close()
 
 
 def test_an_async_client_works_the_same(sandbox: SandboxHandle, wallet: Wallet) -> None:
