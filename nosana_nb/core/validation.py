@@ -193,12 +193,12 @@ def timeout_minutes(value: int | float | Decimal | timedelta, *, argument: str =
     seconds = _seconds(value, argument)
     if seconds < 0:
         raise ValidationError(
-            f"{argument} must not be negative; got {float(seconds):g} seconds", argument=argument
+            f"{argument} must not be negative; got {_as_text(seconds)} seconds", argument=argument
         )
     minutes = seconds / 60
     if minutes.denominator != 1:
         raise ValidationError(
-            f"{argument} must be a whole number of minutes; got {float(seconds):g} seconds. "
+            f"{argument} must be a whole number of minutes; got {_as_text(seconds)} seconds. "
             "Pass seconds that are a multiple of 60 or a timedelta",
             argument=argument,
         )

@@ -37,6 +37,19 @@ CASES: list[tuple[str, Callable[[], Any], str, str]] = [
         "multiple of 60 or a timedelta",
     ),
     (
+        "huge negative seconds",  # past a float's range: still a message, not OverflowError
+        lambda: V.timeout_minutes(-(10**400)),
+        "timeout",
+        "timeout must not be negative; got -1.000e+400 seconds",
+    ),
+    (
+        "huge seconds, not whole minutes",
+        lambda: V.timeout_minutes(10**400 + 1),
+        "timeout",
+        "timeout must be a whole number of minutes; got 1.000e+400 seconds. Pass seconds that "
+        "are a multiple of 60 or a timedelta",
+    ),
+    (
         "minutes type",
         lambda: V.check_create_timeout(1.0, "SIMPLE"),  # type: ignore[arg-type]
         "timeout",
