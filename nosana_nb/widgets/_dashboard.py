@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import ipywidgets as widgets
@@ -103,8 +104,17 @@ _BULK_WIRE = {  # the dashboard's bulk buttons -> the route names of the state m
     "stop": "stop",
     "archive": "archive",
     "scale": "update-replica-count",
+    "set_timeout": "update-timeout",
     "delete": "delete",
 }
+
+
+def _hours_as_seconds(hours: float) -> Decimal:
+    """The timeout box's hours as exact seconds (0.1 h is 360 s, not 360.00000000000006):
+    the bulk check then refuses what is not whole minutes, in the service's own words."""
+    return Decimal(repr(float(hours))) * 3600
+
+
 _ROWS_SHOWN = 50
 _FEED_TICK = 0.1
 _INDICATOR_RESEND = 5.0  # seconds between repeats of an unchanged live state
@@ -545,15 +555,26 @@ class DeploymentDashboard(NosanaWidget):
             "stop": widgets.Button(description="Stop selected", button_style="warning"),
             "archive": widgets.Button(description="Archive selected"),
             "scale": widgets.Button(description="Scale selected"),
+            "set_timeout": widgets.Button(description="Set timeout"),
             "delete": widgets.Button(description="Delete selected", button_style="danger"),
         }
         for action, button in self.bulk_buttons.items():
+            button.layout = _compact_layout()  # with their two inputs, one row at 1280 px
             button.on_click(lambda _, a=action: self.propose_bulk(a))
         self.bulk_replicas = widgets.IntText(
             value=1,
             description="Scale to",  # not "Replicas": the controls tab has that field
             style={"description_width": "initial"},
             layout=widgets.Layout(width="140px"),
+        )
+        self.bulk_timeout_hours = widgets.BoundedFloatText(
+            value=2,
+            min=1,  # the service's bounds for an updated timeout: 1 h to the dashboard's 100 h
+            max=100,
+            step=0.5,
+            description="Timeout (h)",
+            style={"description_width": "initial"},
+            layout=widgets.Layout(width="160px"),
         )
         self.bulk_confirm_text = widgets.HTML()
         self.bulk_confirm_button = widgets.Button(description="Confirm", button_style="danger")
@@ -598,6 +619,7 @@ class DeploymentDashboard(NosanaWidget):
                 self.selection_info,
                 *self.bulk_buttons.values(),
                 self.bulk_replicas,
+                self.bulk_timeout_hours,
             ),
             self.bulk_confirm_box,
             self.bulk_results,
@@ -1015,14 +1037,18 @@ class DeploymentDashboard(NosanaWidget):
     # --- bulk actions -------------------------------------------------------------------------
 
     def _bulk_arguments(self, action: str) -> dict[str, Any]:
-        return {"replicas": self.bulk_replicas.value} if action == "scale" else {}
+        if action == "scale":
+            return {"replicas": self.bulk_replicas.value}
+        if action == "set_timeout":
+            return {"timeout": _hours_as_seconds(self.bulk_timeout_hours.value)}
+        return {}
 
     def propose_bulk(self, action: str) -> Operation | None:
         """Dry-run ``action`` on the selected rows and show its preview with a confirm button.
 
         Args:
-            action: ``start``, ``stop``, ``archive``, ``scale`` (to ``bulk_replicas``) or
-                ``delete``.
+            action: ``start``, ``stop``, ``archive``, ``scale`` (to ``bulk_replicas``),
+                ``set_timeout`` (to ``bulk_timeout_hours``) or ``delete``.
 
         Returns:
             The background operation reading the deployments' current state (None when the

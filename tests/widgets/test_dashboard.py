@@ -441,6 +441,39 @@ def test_bulk_scale_reports_a_deployment_deleted_after_its_dry_run(
     assert row(quiet_dashboard, keep)["Replicas"] == 3
 
 
+def test_bulk_set_timeout_from_the_hours_box(
+    sandbox: SandboxHandle, account: Account, quiet_dashboard: DeploymentDashboard
+) -> None:
+    first, second = deploy(account, "timeout-a"), deploy(account, "timeout-b")
+    quiet_dashboard.refresh()
+    quiet_dashboard.wait(30)
+    quiet_dashboard.table.select([first.id, second.id])
+    assert not quiet_dashboard.bulk_buttons["set_timeout"].disabled  # a draft's timeout can change
+    quiet_dashboard.bulk_timeout_hours.value = 3.5
+    quiet_dashboard.bulk_buttons["set_timeout"].click()
+    quiet_dashboard.wait(30)
+    assert "Set timeout to 3 h 30 min: 2 deployments" in quiet_dashboard.bulk_confirm_text.value
+    quiet_dashboard.bulk_confirm_button.click()
+    quiet_dashboard.wait(30)
+    assert quiet_dashboard.bulk_result is not None
+    assert all(r.ok for r in quiet_dashboard.bulk_result.rows)
+    for deployment in (first, second):
+        stored = sandbox.store.find_one("deployments", id=deployment.id)
+        assert stored is not None
+        assert stored["timeout"] == 210  # minutes, as the service keeps it
+
+    # hours that are not whole minutes: a typed error at once, nothing read or sent
+    quiet_dashboard.bulk_timeout_hours.value = 1.005  # 60.3 min
+    quiet_dashboard.bulk_buttons["set_timeout"].click()
+    assert isinstance(quiet_dashboard.last_error, ValidationError)
+    assert quiet_dashboard.last_error.argument == "timeout"
+    assert "whole number of minutes" in str(quiet_dashboard.last_error)
+    assert quiet_dashboard.pending_bulk is None
+    # the box keeps to the service's bounds for an updated timeout
+    quiet_dashboard.bulk_timeout_hours.value = 500
+    assert quiet_dashboard.bulk_timeout_hours.value == 100
+
+
 def test_bulk_stop_previews_the_refusal_and_does_not_send_it(
     sandbox: SandboxHandle, account: Account, quiet_dashboard: DeploymentDashboard
 ) -> None:
@@ -624,7 +657,12 @@ def test_dashboard_state_holds_no_key_material(
 
 
 def test_every_control_is_labelled(dashboard: DeploymentDashboard) -> None:
-    for control in (dashboard.search_input, dashboard.status_filter, dashboard.bulk_replicas):
+    for control in (
+        dashboard.search_input,
+        dashboard.status_filter,
+        dashboard.bulk_replicas,
+        dashboard.bulk_timeout_hours,
+    ):
         assert control.description
     for child in walk(dashboard):
         if isinstance(child, widgets.Button):
