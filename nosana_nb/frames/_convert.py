@@ -180,23 +180,45 @@ def strings(
     """A ``string`` column; ``""`` (unless ``blank_is_na`` is false) and ``missing_marker``
     (a placeholder the service writes for "none") become NA."""
     values = _as_array(raw)
-    if required:
-        require(values, what, field)
-    markers = ([""] if blank_is_na else []) + ([missing_marker] if missing_marker else [])
-    if markers and len(values):
-        missing = values == markers[0]
-        for marker in markers[1:]:
-            missing |= values == marker
-        if missing.any():
-            values = values.copy()
-            values[missing] = None
-    try:
-        # StringArray validates (str or missing only) and maps None/NaN to NA in one C pass;
-        # it keeps the array it is given, so a view into the row table is copied first
-        array = pd.arrays.StringArray(values if values.base is None else values.copy())
-    except (TypeError, ValueError):
-        raise _bad_type(what, field, values, str, "a string") from None
-    return pd.Series(array, copy=False)
+    # the array becomes the column's storage, so a view into the row table is copied first
+    owned = values if values.base is None else values.copy()
+    if infer_dtype(owned, skipna=False) == "string":
+        # the common case, every value a str: one type scan, then only the placeholders
+        placeholder = _placeholders(owned, blank_is_na, missing_marker)
+    else:
+        placeholder = pd.isna(owned)
+        if required and placeholder.any():
+            index = int(np.flatnonzero(placeholder)[0])
+            raise ValidationError(f"{what}[{index}] is missing the field {field!r}", argument=what)
+        if infer_dtype(owned, skipna=True) not in _STRING_KINDS:
+            raise _bad_type(what, field, owned, str, "a string")
+        present = ~placeholder  # looked at apart: NA == "" is neither true nor false
+        placeholder[present] = _placeholders(owned[present], blank_is_na, missing_marker)
+    if placeholder.any():
+        owned[placeholder] = pd.NA
+    return pd.Series(_string_array(owned), copy=False)
+
+
+def _placeholders(texts: np.ndarray, blank: bool, marker: str | None) -> np.ndarray:
+    """Which of ``texts`` (all str) are ``""`` (when ``blank``) or ``marker``."""
+    found = ~texts.astype(bool) if blank else np.zeros(len(texts), dtype=bool)
+    if marker is not None:
+        found |= texts == marker
+    return found
+
+
+# an empty python-backed StringArray: the template of every string column built here
+_STRINGS = pd.arrays.StringArray(np.array([], dtype=object))
+
+
+def _string_array(stored: np.ndarray) -> pd.arrays.StringArray:
+    """``stored`` (only str and NA, checked by the caller) as a StringArray, without the
+    per-item check the public constructor repeats."""
+    from_backing: Any = getattr(_STRINGS, "_from_backing_data", None)
+    if from_backing is None:  # a pandas without the private constructor
+        return pd.arrays.StringArray(stored)
+    array: pd.arrays.StringArray = from_backing(stored)
+    return array
 
 
 def integers(raw: Column, what: str, field: str, *, required: bool = False) -> pd.Series:
@@ -257,17 +279,17 @@ def _all_missing(length: int) -> pd.Series:
 def iso_datetimes(raw: Column, what: str, field: str) -> pd.Series:
     """ISO-8601 strings (or datetimes) -> UTC datetimes; blank and None become NaT."""
     values = _as_array(raw)
-    if len(values):
-        blank = values == ""
-        if blank.any():
-            values = values.copy()
-            values[blank] = None
-    missing = np.zeros(len(values), dtype=bool) if no_missing(values) else pd.isna(values)
-    if missing.all():
-        return _all_missing(len(values))
-    fast = parse_service_timestamps(values, missing)
+    fast = parse_service_timestamps(values)  # the service's own format: most columns
     if fast is not None:
         return pd.Series(pd.DatetimeIndex(fast).tz_localize("UTC"))
+    absent = pd.isna(values)
+    blank = absent.copy()
+    blank[~absent] = values[~absent] == ""  # NA == "" is neither true nor false
+    if blank.all():
+        return _all_missing(len(values))
+    if (blank != absent).any():
+        values = values.copy()
+        values[blank] = None
     if infer_dtype(values, skipna=True) not in ("string", "datetime", "datetime64", "mixed"):
         raise _bad_type(what, field, values, (str, datetime), "an ISO-8601 date string")
     try:
@@ -283,7 +305,12 @@ def iso_datetimes(raw: Column, what: str, field: str) -> pd.Series:
             raise ValidationError(
                 f"{what}.{field} holds an unreadable date: {again}", argument=what
             ) from None
-    return pd.Series(pd.DatetimeIndex(index).as_unit("ns"))
+    try:
+        return pd.Series(pd.DatetimeIndex(index).as_unit("ns"))
+    except pd.errors.OutOfBoundsDatetime as exc:
+        raise ValidationError(
+            f"{what}.{field} holds a date outside the years 1677-2262: {exc}", argument=what
+        ) from None
 
 
 _MAX_UNIX_SECONDS = pd.Timestamp.max.value // 1_000_000_000
