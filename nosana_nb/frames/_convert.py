@@ -94,7 +94,8 @@ class Columns:
         matrix = None
         if _dicts_to_array is not None and records:
             try:
-                matrix = _dicts_to_array(list(records), wanted)
+                rows = records if isinstance(records, list) else list(records)
+                matrix = _dicts_to_array(rows, wanted)
             except TypeError:  # mappings that are not dicts
                 matrix = None
         if matrix is not None and matrix.shape == (len(records), len(wanted)):
@@ -400,6 +401,51 @@ def _check_unknown(
         )
 
 
+def elapsed(start: pd.Series, end: pd.Series, what: str, field: str) -> pd.Series:
+    """``end - start`` of two UTC datetime columns, NaT where either is missing.
+
+    Args:
+        start: the earlier times (``DATETIME``).
+        end: the later times (``DATETIME``).
+        what: the records' name, for the error.
+        field: the name of the difference, for the error.
+
+    Returns:
+        A ``timedelta64[ns]`` column.
+
+    Raises:
+        ValidationError: the times are so far apart that a difference cannot be held in
+            ``timedelta64[ns]`` (±292 years).
+    """
+    later = np.asarray(end.array, dtype="datetime64[ns]")
+    earlier = np.asarray(start.array, dtype="datetime64[ns]")
+    newest = max(np.fmax.reduce(later, initial=_NAT), np.fmax.reduce(earlier, initial=_NAT))
+    oldest = min(np.fmin.reduce(later, initial=_NAT), np.fmin.reduce(earlier, initial=_NAT))
+    span = newest.astype("datetime64[D]") - oldest.astype("datetime64[D]")  # days: no overflow
+    if span > _SAFE_SPAN:  # NaT compares false: all missing on one side is safe
+        raise ValidationError(
+            f"{what}.{field}: times from {oldest} to {newest} are too far apart to subtract",
+            argument=what,
+        )
+    return pd.Series(later - earlier)  # NaT propagates
+
+
+_NAT = np.datetime64("NaT", "ns")
+_SAFE_SPAN = np.timedelta64(250 * 365, "D")  # int64 nanoseconds hold ±292 years
+
+
+def unknown_durations(length: int) -> pd.Series:
+    """A ``timedelta64[ns]`` column of ``length`` NaT.
+
+    Args:
+        length: the number of rows.
+
+    Returns:
+        The column.
+    """
+    return pd.Series(np.full(length, np.timedelta64("NaT", "ns")))
+
+
 def minutes_to_durations(raw: Column, what: str, field: str) -> pd.Series:
     values = _as_array(raw)
     minutes = floats(values, what, field).to_numpy(dtype=np.float64, na_value=np.nan)
@@ -428,6 +474,7 @@ __all__ = [
     "as_records",
     "booleans",
     "categories",
+    "elapsed",
     "floats",
     "frame",
     "integers",
@@ -437,4 +484,5 @@ __all__ = [
     "require",
     "strings",
     "unix_datetimes",
+    "unknown_durations",
 ]

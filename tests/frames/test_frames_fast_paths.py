@@ -165,3 +165,11 @@ def test_fast_parser_declines_one_bad_value_in_a_large_column(odd: Any) -> None:
     values = np.full(20_000, "2025-01-01T00:00:00.000Z", dtype=object)
     values[12_345] = odd
     assert parse_service_timestamps(values) is None
+
+
+def test_times_too_far_apart_to_subtract_are_a_typed_error(records: list[dict[str, Any]]) -> None:
+    # 1680 to 2255: more than timedelta64[ns] holds; numpy and pandas would wrap around silently
+    odd = with_odd_value(records, "created_at", "1680-01-01T00:00:00.000Z")
+    odd[ODD] = odd[ODD] | {"state": "RUNNING", "time_start": 9_000_000_000}
+    with pytest.raises(ValidationError, match=r"^jobs\.queue_wait: times from 1680-01-01.*apart"):
+        jobs_dataframe(odd)
