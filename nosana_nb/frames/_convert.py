@@ -113,15 +113,29 @@ class Columns:
         """The column of ``key``; where it is missing, the first alternate that is present."""
         values = self._column(key)
         for alternate in alternates:
-            if no_missing(values):
+            kind = infer_dtype(values, skipna=False)
+            if kind in _COMPLETE_KINDS:
                 break
-            values = np.where(pd.isna(values), self._column(alternate), values)
+            values = np.where(_absent(values, kind), self._column(alternate), values)
         return values
+
+
+# what infer_dtype(values, skipna=False) says of a column in which no value is missing
+_COMPLETE_KINDS = frozenset({"string", "integer", "boolean"})
 
 
 def no_missing(values: np.ndarray) -> bool:
     """True when no value is None/NaN/NA, decided by one type scan (cheaper than ``pd.isna``)."""
-    return infer_dtype(values, skipna=False) in ("string", "integer", "boolean")
+    return infer_dtype(values, skipna=False) in _COMPLETE_KINDS
+
+
+def _absent(values: np.ndarray, kind: str) -> np.ndarray:
+    """``pd.isna(values)``, given ``kind`` (infer_dtype without skipping): a column of floats
+    only (a key absent from every record reads as NaN) is checked by one cast instead."""
+    if kind == "floating":
+        absent: np.ndarray = np.isnan(values.astype(np.float64))
+        return absent
+    return pd.isna(values)
 
 
 def _object_array(values: Sequence[Any]) -> np.ndarray:
@@ -320,7 +334,8 @@ _MAX_UNIX_SECONDS = pd.Timestamp.max.value // 1_000_000_000
 def unix_datetimes(raw: Column, what: str, field: str) -> pd.Series:
     """Unix seconds -> UTC datetimes; 0 (the service's "not yet") and None become NaT."""
     values = _as_array(raw)
-    if infer_dtype(values, skipna=False) == "integer":  # the common case: no value missing
+    kind = infer_dtype(values, skipna=False)
+    if kind == "integer":  # the common case: no value missing
         try:
             seconds_np = values.astype(np.int64)
         except OverflowError:
@@ -335,7 +350,7 @@ def unix_datetimes(raw: Column, what: str, field: str) -> pd.Series:
             seconds_np == 0, np.datetime64("NaT", "s"), seconds_np.astype("datetime64[s]")
         )
         return pd.Series(pd.DatetimeIndex(stamps.astype("datetime64[ns]")).tz_localize("UTC"))
-    if pd.isna(values).all():
+    if _absent(values, kind).all():
         return _all_missing(len(values))
     if infer_dtype(values, skipna=True) in _INT_KINDS:
         seconds = integers(values, what, field)
@@ -373,7 +388,9 @@ def categories(
         keys += list(numeric)
         codes_of_keys += [categories.index(name) for name in numeric.values()]
     try:
-        positions = pd.Index(keys, dtype=object).get_indexer(values)
+        # an object Index: pandas would otherwise infer (and copy into) a str dtype first
+        target = pd.Index(values, dtype=object, copy=False)
+        positions = pd.Index(keys, dtype=object).get_indexer(target)
     except TypeError:  # unhashable values (dicts, lists)
         raise _bad_type(
             what, field, values, (str, int), f"one of {', '.join(categories)}"

@@ -173,3 +173,19 @@ def test_times_too_far_apart_to_subtract_are_a_typed_error(records: list[dict[st
     odd[ODD] = odd[ODD] | {"state": "RUNNING", "time_start": 9_000_000_000}
     with pytest.raises(ValidationError, match=r"^jobs\.queue_wait: times from 1680-01-01.*apart"):
         jobs_dataframe(odd)
+
+
+def test_end_times_in_either_spelling_merge_among_many_records(
+    records: list[dict[str, Any]],
+) -> None:
+    # the jobs list has no end time; a stream frame says timeEnd, a job detail time_end
+    changed = list(records)
+    end = int(EPOCH.timestamp()) + 86_400
+    changed[ODD] = records[ODD] | {"state": "COMPLETED", "timeEnd": end}
+    changed[ODD + 4] = records[ODD + 4] | {"state": "COMPLETED", "time_end": end + 1}
+    frame = jobs_dataframe(changed)
+    assert frame["ended_at"].iloc[ODD] == pd.Timestamp(end, unit="s", tz="UTC")
+    assert frame["ended_at"].iloc[ODD + 4] == pd.Timestamp(end + 1, unit="s", tz="UTC")
+    assert not frame["ended_at_estimated"].iloc[[ODD, ODD + 4]].any()
+    finished = frame["state"].isin(["COMPLETED", "STOPPED"])
+    assert frame["ended_at_estimated"].sum() == finished.sum() - 2
