@@ -195,8 +195,9 @@ def strings(
     """A ``string`` column; ``""`` (unless ``blank_is_na`` is false) and ``missing_marker``
     (a placeholder the service writes for "none") become NA."""
     values = _as_array(raw)
-    # the array becomes the column's storage, so a view into the row table is copied first
-    owned = values if values.base is None else values.copy()
+    # the array becomes the column's storage (and its placeholders are overwritten), so an
+    # array the caller holds (a view into the row table, say) is copied first
+    owned = values.copy() if values is raw else values
     if infer_dtype(owned, skipna=False) == "string":
         # the common case, every value a str: one type scan, then only the placeholders
         placeholder = _placeholders(owned, blank_is_na, missing_marker)

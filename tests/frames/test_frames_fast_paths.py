@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from nosana_nb.core.errors import ValidationError
-from nosana_nb.frames import jobs_dataframe
+from nosana_nb.frames import _convert, jobs_dataframe
 from nosana_nb.frames._isotime import parse_service_timestamps
 
 COUNT = 100_000
@@ -189,3 +189,10 @@ def test_end_times_in_either_spelling_merge_among_many_records(
     assert not frame["ended_at_estimated"].iloc[[ODD, ODD + 4]].any()
     finished = frame["state"].isin(["COMPLETED", "STOPPED"])
     assert frame["ended_at_estimated"].sum() == finished.sum() - 2
+
+
+def test_a_string_column_leaves_the_callers_array_alone() -> None:
+    given = np.array(["a", "", None, NO_NODE], dtype=object)
+    column = _convert.strings(given, "jobs", "node", missing_marker=NO_NODE)
+    assert column.tolist() == ["a", pd.NA, pd.NA, pd.NA]
+    assert given.tolist() == ["a", "", None, NO_NODE]
