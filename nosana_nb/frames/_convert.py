@@ -437,19 +437,22 @@ def elapsed(start: pd.Series, end: pd.Series, what: str, field: str) -> pd.Serie
     """
     later = np.asarray(end.array, dtype="datetime64[ns]")
     earlier = np.asarray(start.array, dtype="datetime64[ns]")
-    newest = max(np.fmax.reduce(later, initial=_NAT), np.fmax.reduce(earlier, initial=_NAT))
-    oldest = min(np.fmin.reduce(later, initial=_NAT), np.fmin.reduce(earlier, initial=_NAT))
-    span = newest.astype("datetime64[D]") - oldest.astype("datetime64[D]")  # days: no overflow
-    if span > _SAFE_SPAN:  # NaT compares false: all missing on one side is safe
-        raise ValidationError(
-            f"{what}.{field}: times from {oldest} to {newest} are too far apart to subtract",
-            argument=what,
-        )
+    # the widest differences either way, from the extremes (NaT where a side is all missing,
+    # and NaT compares false); in days, which cannot overflow
+    for newest, oldest in (
+        (np.fmax.reduce(later, initial=_NAT), np.fmin.reduce(earlier, initial=_NAT)),
+        (np.fmax.reduce(earlier, initial=_NAT), np.fmin.reduce(later, initial=_NAT)),
+    ):
+        if newest.astype("datetime64[D]") - oldest.astype("datetime64[D]") > _SAFE_SPAN:
+            raise ValidationError(
+                f"{what}.{field}: times from {oldest} to {newest} are too far apart to subtract",
+                argument=what,
+            )
     return pd.Series(later - earlier)  # NaT propagates
 
 
 _NAT = np.datetime64("NaT", "ns")
-_SAFE_SPAN = np.timedelta64(250 * 365, "D")  # int64 nanoseconds hold ±292 years
+_SAFE_SPAN = np.timedelta64(106_700, "D")  # timedelta64[ns] holds ±106,751 days
 
 
 def unknown_durations(length: int) -> pd.Series:
