@@ -208,15 +208,19 @@ def strings(
             raise ValidationError(f"{what}[{index}] is missing the field {field!r}", argument=what)
         if infer_dtype(owned, skipna=True) not in _STRING_KINDS:
             raise _bad_type(what, field, owned, str, "a string")
-        present = ~placeholder  # looked at apart: NA == "" is neither true nor false
-        placeholder[present] = _placeholders(owned[present], blank_is_na, missing_marker)
+        try:  # None and NaN are no placeholder text (and are missing already)
+            placeholder |= _placeholders(owned, blank_is_na, missing_marker)
+        except TypeError:  # pd.NA, which is neither equal nor unequal: look at the rest alone
+            present = ~placeholder
+            placeholder[present] = _placeholders(owned[present], blank_is_na, missing_marker)
     if placeholder.any():
         owned[placeholder] = pd.NA
     return pd.Series(_string_array(owned), copy=False)
 
 
 def _placeholders(texts: np.ndarray, blank: bool, marker: str | None) -> np.ndarray:
-    """Which of ``texts`` (all str) are ``""`` (when ``blank``) or ``marker``."""
+    """Which of ``texts`` are ``""`` (when ``blank``) or ``marker``; a missing value among
+    them may be flagged too."""
     found = ~texts.astype(bool) if blank else np.zeros(len(texts), dtype=bool)
     if marker is not None:
         found |= texts == marker
