@@ -7,9 +7,8 @@ block by block. Missing values (None, NaN, NA, blank) become NaT; any other valu
 this form, or not a real date in the ``datetime64[ns]`` range, makes the whole column return
 ``None``, and the caller then falls back to ``pandas.to_datetime``, which reports it.
 
-numpy's own string-to-datetime cast is not used: in numpy 2.4 a cast that fails on an array
-longer than its 8,192-item buffer crashes the interpreter (one ``2025-02-30`` in a large jobs
-list did).
+numpy's own bytes-to-datetime cast is not used: in numpy 2.4.6 a cast that fails (one
+``2025-02-30`` among some hundreds of valid dates) crashes the interpreter instead of raising.
 """
 
 from __future__ import annotations
