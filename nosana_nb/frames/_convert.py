@@ -94,7 +94,8 @@ class Columns:
         matrix = None
         if _dicts_to_array is not None and records:
             try:
-                matrix = _dicts_to_array(list(records), wanted)
+                rows = records if isinstance(records, list) else list(records)
+                matrix = _dicts_to_array(rows, wanted)
             except TypeError:  # mappings that are not dicts
                 matrix = None
         if matrix is not None and matrix.shape == (len(records), len(wanted)):
@@ -112,15 +113,29 @@ class Columns:
         """The column of ``key``; where it is missing, the first alternate that is present."""
         values = self._column(key)
         for alternate in alternates:
-            if no_missing(values):
+            kind = infer_dtype(values, skipna=False)
+            if kind in _COMPLETE_KINDS:
                 break
-            values = np.where(pd.isna(values), self._column(alternate), values)
+            values = np.where(_absent(values, kind), self._column(alternate), values)
         return values
+
+
+# what infer_dtype(values, skipna=False) says of a column in which no value is missing
+_COMPLETE_KINDS = frozenset({"string", "integer", "boolean"})
 
 
 def no_missing(values: np.ndarray) -> bool:
     """True when no value is None/NaN/NA, decided by one type scan (cheaper than ``pd.isna``)."""
-    return infer_dtype(values, skipna=False) in ("string", "integer", "boolean")
+    return infer_dtype(values, skipna=False) in _COMPLETE_KINDS
+
+
+def _absent(values: np.ndarray, kind: str) -> np.ndarray:
+    """``pd.isna(values)``, given ``kind`` (infer_dtype without skipping): a column of floats
+    only (a key absent from every record reads as NaN) is checked by one cast instead."""
+    if kind == "floating":
+        absent: np.ndarray = np.isnan(values.astype(np.float64))
+        return absent
+    return pd.isna(values)
 
 
 def _object_array(values: Sequence[Any]) -> np.ndarray:
@@ -180,23 +195,50 @@ def strings(
     """A ``string`` column; ``""`` (unless ``blank_is_na`` is false) and ``missing_marker``
     (a placeholder the service writes for "none") become NA."""
     values = _as_array(raw)
-    if required:
-        require(values, what, field)
-    markers = ([""] if blank_is_na else []) + ([missing_marker] if missing_marker else [])
-    if markers and len(values):
-        missing = values == markers[0]
-        for marker in markers[1:]:
-            missing |= values == marker
-        if missing.any():
-            values = values.copy()
-            values[missing] = None
-    try:
-        # StringArray validates (str or missing only) and maps None/NaN to NA in one C pass;
-        # it keeps the array it is given, so a view into the row table is copied first
-        array = pd.arrays.StringArray(values if values.base is None else values.copy())
-    except (TypeError, ValueError):
-        raise _bad_type(what, field, values, str, "a string") from None
-    return pd.Series(array, copy=False)
+    # the array becomes the column's storage (and its placeholders are overwritten), so an
+    # array the caller holds (a view into the row table, say) is copied first
+    owned = values.copy() if values is raw else values
+    if infer_dtype(owned, skipna=False) == "string":
+        # the common case, every value a str: one type scan, then only the placeholders
+        placeholder = _placeholders(owned, blank_is_na, missing_marker)
+    else:
+        placeholder = pd.isna(owned)
+        if required and placeholder.any():
+            index = int(np.flatnonzero(placeholder)[0])
+            raise ValidationError(f"{what}[{index}] is missing the field {field!r}", argument=what)
+        if infer_dtype(owned, skipna=True) not in _STRING_KINDS:
+            raise _bad_type(what, field, owned, str, "a string")
+        try:  # None and NaN are no placeholder text (and are missing already)
+            placeholder |= _placeholders(owned, blank_is_na, missing_marker)
+        except TypeError:  # pd.NA, which is neither equal nor unequal: look at the rest alone
+            present = ~placeholder
+            placeholder[present] = _placeholders(owned[present], blank_is_na, missing_marker)
+    if placeholder.any():
+        owned[placeholder] = pd.NA
+    return pd.Series(_string_array(owned), copy=False)
+
+
+def _placeholders(texts: np.ndarray, blank: bool, marker: str | None) -> np.ndarray:
+    """Which of ``texts`` are ``""`` (when ``blank``) or ``marker``; a missing value among
+    them may be flagged too."""
+    found = ~texts.astype(bool) if blank else np.zeros(len(texts), dtype=bool)
+    if marker is not None:
+        found |= texts == marker
+    return found
+
+
+# an empty python-backed StringArray: the template of every string column built here
+_STRINGS = pd.arrays.StringArray(np.array([], dtype=object))
+
+
+def _string_array(stored: np.ndarray) -> pd.arrays.StringArray:
+    """``stored`` (only str and NA, checked by the caller) as a StringArray, without the
+    per-item check the public constructor repeats."""
+    from_backing: Any = getattr(_STRINGS, "_from_backing_data", None)
+    if from_backing is None:  # a pandas without the private constructor
+        return pd.arrays.StringArray(stored)
+    array: pd.arrays.StringArray = from_backing(stored)
+    return array
 
 
 def integers(raw: Column, what: str, field: str, *, required: bool = False) -> pd.Series:
@@ -259,17 +301,17 @@ def _all_missing(length: int) -> pd.Series:
 def iso_datetimes(raw: Column, what: str, field: str) -> pd.Series:
     """ISO-8601 strings (or datetimes) -> UTC datetimes; blank and None become NaT."""
     values = _as_array(raw)
-    if len(values):
-        blank = values == ""
-        if blank.any():
-            values = values.copy()
-            values[blank] = None
-    missing = np.zeros(len(values), dtype=bool) if no_missing(values) else pd.isna(values)
-    if missing.all():
-        return _all_missing(len(values))
-    fast = parse_service_timestamps(values, missing)
+    fast = parse_service_timestamps(values)  # the service's own format: most columns
     if fast is not None:
         return pd.Series(pd.DatetimeIndex(fast).tz_localize("UTC"))
+    absent = pd.isna(values)
+    blank = absent.copy()
+    blank[~absent] = values[~absent] == ""  # NA == "" is neither true nor false
+    if blank.all():
+        return _all_missing(len(values))
+    if (blank != absent).any():
+        values = values.copy()
+        values[blank] = None
     if infer_dtype(values, skipna=True) not in ("string", "datetime", "datetime64", "mixed"):
         raise _bad_type(what, field, values, (str, datetime), "an ISO-8601 date string")
     try:
@@ -285,7 +327,12 @@ def iso_datetimes(raw: Column, what: str, field: str) -> pd.Series:
             raise ValidationError(
                 f"{what}.{field} holds an unreadable date: {again}", argument=what
             ) from None
-    return pd.Series(pd.DatetimeIndex(index).as_unit("ns"))
+    try:
+        return pd.Series(pd.DatetimeIndex(index).as_unit("ns"))
+    except pd.errors.OutOfBoundsDatetime as exc:
+        raise ValidationError(
+            f"{what}.{field} holds a date outside the years 1677-2262: {exc}", argument=what
+        ) from None
 
 
 _MAX_UNIX_SECONDS = pd.Timestamp.max.value // 1_000_000_000
@@ -294,7 +341,8 @@ _MAX_UNIX_SECONDS = pd.Timestamp.max.value // 1_000_000_000
 def unix_datetimes(raw: Column, what: str, field: str) -> pd.Series:
     """Unix seconds -> UTC datetimes; 0 (the service's "not yet") and None become NaT."""
     values = _as_array(raw)
-    if infer_dtype(values, skipna=False) == "integer":  # the common case: no value missing
+    kind = infer_dtype(values, skipna=False)
+    if kind == "integer":  # the common case: no value missing
         try:
             seconds_np = values.astype(np.int64)
         except OverflowError:
@@ -309,7 +357,7 @@ def unix_datetimes(raw: Column, what: str, field: str) -> pd.Series:
             seconds_np == 0, np.datetime64("NaT", "s"), seconds_np.astype("datetime64[s]")
         )
         return pd.Series(pd.DatetimeIndex(stamps.astype("datetime64[ns]")).tz_localize("UTC"))
-    if pd.isna(values).all():
+    if _absent(values, kind).all():
         return _all_missing(len(values))
     if infer_dtype(values, skipna=True) in _INT_KINDS:
         seconds = integers(values, what, field)
@@ -347,7 +395,9 @@ def categories(
         keys += list(numeric)
         codes_of_keys += [categories.index(name) for name in numeric.values()]
     try:
-        positions = pd.Index(keys, dtype=object).get_indexer(values)
+        # an object Index: pandas would otherwise infer (and copy into) a str dtype first
+        target = pd.Index(values, dtype=object, copy=False)
+        positions = pd.Index(keys, dtype=object).get_indexer(target)
     except TypeError:  # unhashable values (dicts, lists)
         raise _bad_type(
             what, field, values, (str, int), f"one of {', '.join(categories)}"
@@ -373,6 +423,54 @@ def _check_unknown(
             f"got {type(value).__name__} {value!r:.60}",
             argument=what,
         )
+
+
+def elapsed(start: pd.Series, end: pd.Series, what: str, field: str) -> pd.Series:
+    """``end - start`` of two UTC datetime columns, NaT where either is missing.
+
+    Args:
+        start: the earlier times (``DATETIME``).
+        end: the later times (``DATETIME``).
+        what: the records' name, for the error.
+        field: the name of the difference, for the error.
+
+    Returns:
+        A ``timedelta64[ns]`` column.
+
+    Raises:
+        ValidationError: the times are so far apart that a difference cannot be held in
+            ``timedelta64[ns]`` (±292 years).
+    """
+    later = np.asarray(end.array, dtype="datetime64[ns]")
+    earlier = np.asarray(start.array, dtype="datetime64[ns]")
+    # the widest differences either way, from the extremes (NaT where a side is all missing,
+    # and NaT compares false); in days, which cannot overflow
+    for newest, oldest in (
+        (np.fmax.reduce(later, initial=_NAT), np.fmin.reduce(earlier, initial=_NAT)),
+        (np.fmax.reduce(earlier, initial=_NAT), np.fmin.reduce(later, initial=_NAT)),
+    ):
+        if newest.astype("datetime64[D]") - oldest.astype("datetime64[D]") > _SAFE_SPAN:
+            raise ValidationError(
+                f"{what}.{field}: times from {oldest} to {newest} are too far apart to subtract",
+                argument=what,
+            )
+    return pd.Series(later - earlier)  # NaT propagates
+
+
+_NAT = np.datetime64("NaT", "ns")
+_SAFE_SPAN = np.timedelta64(106_700, "D")  # timedelta64[ns] holds ±106,751 days
+
+
+def unknown_durations(length: int) -> pd.Series:
+    """A ``timedelta64[ns]`` column of ``length`` NaT.
+
+    Args:
+        length: the number of rows.
+
+    Returns:
+        The column.
+    """
+    return pd.Series(np.full(length, np.timedelta64("NaT", "ns")))
 
 
 def minutes_to_durations(raw: Column, what: str, field: str) -> pd.Series:
@@ -403,6 +501,7 @@ __all__ = [
     "as_records",
     "booleans",
     "categories",
+    "elapsed",
     "floats",
     "frame",
     "integers",
@@ -412,4 +511,5 @@ __all__ = [
     "require",
     "strings",
     "unix_datetimes",
+    "unknown_durations",
 ]

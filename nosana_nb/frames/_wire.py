@@ -205,6 +205,7 @@ def jobs_dataframe(
             "tx",
         ],
     )
+    # converted in the order that decides which error a record with several bad fields gets
     node = cv.strings(c.get("node"), what, "node", missing_marker=NO_NODE)
     state = cv.categories(c.get("state"), JOB_STATES, what, "state", numeric=_JOB_STATE_NUMBERS)
     created = cv.iso_datetimes(c.get("created_at"), what, "created_at")
@@ -214,26 +215,32 @@ def jobs_dataframe(
     updated = cv.iso_datetimes(c.get("updated_at"), what, "updated_at")
     started = cv.unix_datetimes(c.get("time_start", "timeStart"), what, "time_start")
     ended_raw = cv.unix_datetimes(c.get("time_end", "timeEnd"), what, "time_end")
+    job = cv.strings(c.get("job"), what, "job", required=True)
+    deployment = cv.strings(c.get("deployment"), what, "deployment")
+    market = cv.strings(c.get("market"), what, "market")
+    revision = cv.integers(c.get("revision"), what, "revision")
+    tx = cv.strings(c.get("tx"), what, "tx")
+    del c  # every column is read: the row table goes before the derived columns are made
     final = np.asarray(state.isin(_FINAL_JOB_STATES))
-    estimated = final & ended_raw.isna() & updated.notna()
+    estimated = final & np.asarray(ended_raw.isna()) & np.asarray(updated.notna())
     ended = ended_raw.where(~estimated, updated)
     frame = cv.frame(
         {
-            "job": cv.strings(c.get("job"), what, "job", required=True),
-            "deployment": cv.strings(c.get("deployment"), what, "deployment"),
-            "market": cv.strings(c.get("market"), what, "market"),
+            "job": job,
+            "deployment": deployment,
+            "market": market,
             "node": node,
-            "revision": cv.integers(c.get("revision"), what, "revision"),
+            "revision": revision,
             "state": state,
             "created_at": created,
             "started_at": started,
             "ended_at": ended,
             "ended_at_estimated": estimated,
             "updated_at": updated,
-            "queue_wait": started - created,
-            "duration": ended - started,
-            "tx": cv.strings(c.get("tx"), what, "tx"),
-            "time_remaining": pd.Series(pd.NaT, index=range(len(recs)), dtype=DURATION),
+            "queue_wait": cv.elapsed(created, started, what, "queue_wait"),
+            "duration": cv.elapsed(started, ended, what, "duration"),
+            "tx": tx,
+            "time_remaining": cv.unknown_durations(len(recs)),
         },
         schema_of("jobs"),
     )
