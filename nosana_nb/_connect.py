@@ -313,6 +313,9 @@ def _attach(url: str, speed: Any) -> NetworkConfig:
             "sandbox keeps its own settings (restart `nosana-nb sandbox --speed ...`)",
             argument="speed",
         )
+    domain = info.get("frps_domain")
+    if isinstance(domain, str) and domain:
+        return local_network(base, nos_mint=str(info["nos_mint"]), frps_domain=domain)
     return local_network(base, nos_mint=str(info["nos_mint"]))
 
 

@@ -50,11 +50,15 @@ MODULES: dict[str, str] = {
     "credits": "``client.credits`` of the sync client: an API-key user's credits.",
     "deployments": "The sync resources: SyncServices, Deployment, Deployments and Vaults.",
     "bulk": "Bulk actions of the sync client (its calls run on a bounded pool of threads).",
+    "endpoints": "``client.endpoints`` of the sync client (probes run on a pool of threads).",
 }
 
 # Async name -> sync name, matched as whole words. Longer names never hide shorter ones
 # because of the word boundaries (AsyncVaults is not AsyncVault + "s").
 RENAMES = {
+    "AsyncEndpoints": "Endpoints",
+    "atunnel_mounts": "tunnel_mounts",
+    "aiter_raw": "iter_raw",
     "AsyncBulkRun": "BulkRun",
     "arun_bulk": "run_bulk",
     "agather_bounded": "gather_bounded",

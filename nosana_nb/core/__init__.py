@@ -41,6 +41,7 @@ from nosana_nb.core.errors import (
     StaticImageError,
     StreamError,
     StreamIdleError,
+    UnsafeEndpointError,
     UnsafeWithdrawError,
     ValidationError,
     VaultEmptyError,
@@ -60,6 +61,12 @@ if TYPE_CHECKING:
         Deployment,
         Deployments,
         Vaults,
+    )
+    from nosana_nb.core.endpoints import (
+        AsyncEndpoints,
+        EndpointProbe,
+        EndpointReadiness,
+        Endpoints,
     )
     from nosana_nb.core.jobs import AsyncJobs, Jobs
     from nosana_nb.core.markets import SOL_LAMPORTS_PER_JOB, AsyncMarkets, Markets
@@ -112,6 +119,10 @@ _EXPORTS: dict[str, str] = {
     "Deployment": "nosana_nb.core.deployments",
     "Deployments": "nosana_nb.core.deployments",
     "Vaults": "nosana_nb.core.deployments",
+    "AsyncEndpoints": "nosana_nb.core.endpoints",
+    "EndpointProbe": "nosana_nb.core.endpoints",
+    "EndpointReadiness": "nosana_nb.core.endpoints",
+    "Endpoints": "nosana_nb.core.endpoints",
     "AsyncJobs": "nosana_nb.core.jobs",
     "Jobs": "nosana_nb.core.jobs",
     "AsyncMarkets": "nosana_nb.core.markets",
@@ -167,6 +178,7 @@ __all__ = [
     "ArchivedDeploymentError",
     "AsyncDeployment",
     "AsyncDeployments",
+    "AsyncEndpoints",
     "AsyncJobs",
     "AsyncMarkets",
     "AsyncNosanaClient",
@@ -194,6 +206,9 @@ __all__ = [
     "DeploymentWaitError",
     "Deployments",
     "Endpoint",
+    "EndpointProbe",
+    "EndpointReadiness",
+    "Endpoints",
     "Event",
     "EventMessage",
     "HistoryNotLoadedError",
@@ -239,6 +254,7 @@ __all__ = [
     "TaskMessage",
     "TaskType",
     "UnknownMessage",
+    "UnsafeEndpointError",
     "UnsafeWithdrawError",
     "ValidationError",
     "Vault",

@@ -32,6 +32,7 @@ from nosana_nb.core.deployments import (
     SyncServices,
     Vaults,
 )
+from nosana_nb.core.endpoints import AsyncEndpoints, Endpoints
 from nosana_nb.core.errors import APIResponseValidationError, ValidationError, WalletError
 from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.jobs import AsyncJobs, Jobs
@@ -130,6 +131,7 @@ class _Flavor:
     services: type[Any]
     deployments: type[Any]
     vaults: type[Any]
+    endpoints: type[Any]
     http_client: type[httpx.Client | httpx.AsyncClient]
     transport: type[httpx.BaseTransport | httpx.AsyncBaseTransport]
 
@@ -311,6 +313,7 @@ class _ClientCore(Generic[HTTPClientT, TransportT]):
         )
         self.deployments = flavor.deployments(self._services)
         self.vaults = flavor.vaults(self._services)
+        self.endpoints = flavor.endpoints(self._services)
 
     @property
     def options(self) -> ClientOptions:
@@ -401,6 +404,7 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
         services=SyncServices,
         deployments=Deployments,
         vaults=Vaults,
+        endpoints=Endpoints,
         http_client=httpx.Client,
         transport=httpx.BaseTransport,
     )
@@ -414,6 +418,7 @@ class NosanaClient(_ClientCore[httpx.Client, httpx.BaseTransport]):
     jobs: Jobs
     deployments: Deployments
     vaults: Vaults
+    endpoints: Endpoints
 
     def to_async(self, **changes: Any) -> AsyncNosanaClient:
         """The asyncio twin: the same options (``changes`` applied) and the same retry count.
@@ -487,6 +492,7 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
         services=AsyncServices,
         deployments=AsyncDeployments,
         vaults=AsyncVaults,
+        endpoints=AsyncEndpoints,
         http_client=httpx.AsyncClient,
         transport=httpx.AsyncBaseTransport,
     )
@@ -500,6 +506,7 @@ class AsyncNosanaClient(_ClientCore[httpx.AsyncClient, httpx.AsyncBaseTransport]
     jobs: AsyncJobs
     deployments: AsyncDeployments
     vaults: AsyncVaults
+    endpoints: AsyncEndpoints
 
     def to_sync(self, **changes: Any) -> NosanaClient:
         """The blocking twin: the same options (``changes`` applied) and the same retry count.

@@ -37,6 +37,8 @@ LOCAL_API_URL = "http://127.0.0.1:3001"
 LOCAL_NOS_MINT = "FoBvDxW8FbD3Yg5ZDpnY64kuoFkD4gxYz8nbYP4o4PSB"
 """The sandbox derives its NOS mint from a fixed seed, so the local preset can name it."""
 _PINATA_GATEWAY = "https://nosana.mypinata.cloud/ipfs/"
+LOCAL_FRPS_DOMAIN = "node.k8s.dev.nos.ci"
+"""The sandbox's default endpoint domain (``sandbox.start(frps_domain=)``)."""
 _PINATA_PIN_JSON = "https://api.pinata.cloud/pinning/pinJSONToIPFS"
 
 
@@ -56,10 +58,25 @@ class NetworkConfig:
     allow_insecure_http: bool = False
 
 
-def local_network(api_url: str = LOCAL_API_URL, *, nos_mint: str = LOCAL_NOS_MINT) -> NetworkConfig:
+def local_network(
+    api_url: str = LOCAL_API_URL,
+    *,
+    nos_mint: str = LOCAL_NOS_MINT,
+    frps_domain: str = LOCAL_FRPS_DOMAIN,
+) -> NetworkConfig:
     """The sandbox preset: every service lives under one local base URL.
 
     The sandbox derives its NOS mint from a fixed seed, so its address is known in advance.
+    Its endpoint URLs keep the devnet domain (``https://<hash>.node.k8s.dev.nos.ci``); the
+    endpoint probes send those to the sandbox instead of resolving them.
+
+    Args:
+        api_url: the sandbox's base URL.
+        nos_mint: the sandbox's NOS mint.
+        frps_domain: the domain of the sandbox's endpoint URLs.
+
+    Returns:
+        The network configuration.
     """
     api = api_url.rstrip("/")
     return NetworkConfig(
@@ -70,7 +87,7 @@ def local_network(api_url: str = LOCAL_API_URL, *, nos_mint: str = LOCAL_NOS_MIN
         markets_url=f"{api}/api/markets",
         ipfs_gateway=f"{api}/ipfs/",
         ipfs_pin_url=f"{api}/pinning/pinJSONToIPFS",
-        frps_domain="localhost",
+        frps_domain=frps_domain,
     )
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "StaticImageError",
     "StreamError",
     "StreamIdleError",
+    "UnsafeEndpointError",
     "UnsafeWithdrawError",
     "ValidationError",
     "VaultEmptyError",
@@ -80,6 +81,13 @@ class ValidationError(NosanaError, ValueError):
         super().__init__(message)
         self.message = message
         self.argument = argument
+
+
+class UnsafeEndpointError(ValidationError):
+    """An endpoint URL that a probe refuses to request: not http(s), or carrying credentials.
+
+    The message never repeats the credentials or the query string.
+    """
 
 
 class ConfigError(NosanaError, ValueError):

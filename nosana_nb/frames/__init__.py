@@ -1,6 +1,6 @@
 """pandas DataFrames with fixed schemas for deployments, jobs, events, tasks, revisions,
 markets, vault balance history, cost, status history, job results and logs, and bulk actions'
-previews and results.
+previews and results, and endpoint probes.
 
 Every builder accepts wire-shaped dicts (the JSON field names of the deployment manager),
 pydantic models, or a client (then it fetches). Schemas are fixed: the same columns in the same
@@ -33,6 +33,7 @@ from nosana_nb.frames._display import (
     short_id_labels,
     styled,
 )
+from nosana_nb.frames._endpoints import endpoints_dataframe
 from nosana_nb.frames._fleet import (
     DEFAULT_MAX_CONCURRENCY,
     afleet_dataframe,
@@ -102,6 +103,7 @@ __all__ = [
     "deployment_cost_totals",
     "deployments_dataframe",
     "empty_frame",
+    "endpoints_dataframe",
     "events_dataframe",
     "fetch_job_results",
     "fleet_dataframe",

@@ -36,6 +36,8 @@ LOG_STREAMS: tuple[str, ...] = ("stdin", "stdout", "stderr", "nodeerr")
 LOG_LEVELS: tuple[str, ...] = ("info", "error")
 BULK_ACTIONS: tuple[str, ...] = core_bulk.BULK_ACTIONS
 BULK_OUTCOMES: tuple[str, ...] = core_bulk.BULK_OUTCOMES
+ENDPOINT_STATES: tuple[str, ...] = ("READY", "BOOTING", "DOWN", "UNREACHABLE")
+PROBE_FAILURES: tuple[str, ...] = ("timeout", "connect_error", "tls_error", "protocol_error")
 
 DATETIME = pd.DatetimeTZDtype(unit="ns", tz="UTC")
 DURATION = pd.api.types.pandas_dtype("timedelta64[ns]")
@@ -60,6 +62,8 @@ LOG_STREAM = ordered(LOG_STREAMS)
 LOG_LEVEL = ordered(LOG_LEVELS)
 BULK_ACTION = ordered(BULK_ACTIONS)
 BULK_OUTCOME = ordered(BULK_OUTCOMES)
+ENDPOINT_STATE = ordered(ENDPOINT_STATES)
+PROBE_FAILURE = ordered(PROBE_FAILURES)
 
 Schema = Mapping[str, Any]
 
@@ -283,6 +287,21 @@ SCHEMAS: Mapping[str, Schema] = MappingProxyType(
                 "error_type": STRING,
                 "message": STRING,
                 "signature": STRING,
+            }
+        ),
+        "endpoint_probes": _frozen(
+            {
+                "deployment": STRING,
+                "op": STRING,
+                "port": STRING,
+                "url": STRING,
+                "state": ENDPOINT_STATE,
+                "status": INT,
+                "failure": PROBE_FAILURE,
+                "ready": BOOL,
+                "latency_ms": FLOAT,
+                "probed_at": DATETIME,
+                "detail": STRING,
             }
         ),
     }

@@ -31,7 +31,7 @@ from .api.misc import balances as wallet_balances
 from .api.misc import faucet as faucet_handler
 from .chain.chain import Chain
 from .clock import DEMO_SPEED, Clock
-from .context import DEFAULT_FRPS_DOMAIN, SandboxContext
+from .context import DEFAULT_ENDPOINT_BOOT_S, DEFAULT_FRPS_DOMAIN, SandboxContext
 from .http.app import create_app
 from .http.auth import Principal
 from .http.faults import FaultSettings
@@ -345,6 +345,7 @@ def start(
     faults: dict[str, Any] | None = None,
     keepalive_s: float = 25.0,
     frps_domain: str = DEFAULT_FRPS_DOMAIN,
+    endpoint_boot_s: float = DEFAULT_ENDPOINT_BOOT_S,
     start_time: float | None = None,
     allow_remote: bool = False,
     limits: EdgeLimits | None = None,
@@ -370,6 +371,8 @@ def start(
         faults: fault injection settings to begin with.
         keepalive_s: seconds between the event stream's heartbeats.
         frps_domain: the domain of the deployments' endpoint URLs.
+        endpoint_boot_s: simulated seconds (at least; up to 1.5x, fixed per job) between a
+            job's start and its endpoints answering 200 (``/_sandbox/endpoint``).
         start_time: the simulated unix time to begin at.
         allow_remote: allow binding to a non-loopback address.
         limits: body sizes, timeouts and the connection cap.
@@ -382,6 +385,13 @@ def start(
         RemoteBindRefused: a non-loopback ``host`` without ``allow_remote=True``.
     """
     _check_start_arguments(port=port, host=host, seed=seed, keepalive_s=keepalive_s)
+    if (
+        isinstance(endpoint_boot_s, bool)
+        or not isinstance(endpoint_boot_s, int | float)
+        or not math.isfinite(endpoint_boot_s)
+        or not 0 <= endpoint_boot_s <= 86_400
+    ):
+        raise ValueError("endpoint_boot_s must be a number of seconds from 0 to 86400")
     _check_exposure(host, allow_remote)
     if limits is not None and not isinstance(limits, EdgeLimits):
         raise ValueError("limits must be an EdgeLimits")
@@ -413,6 +423,7 @@ def start(
             chain=chain,
             worker=worker,
             frps_domain=frps_domain,
+            endpoint_boot_s=endpoint_boot_s,
             keepalive_s=keepalive_s,
             faults=settings,
         )

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .worker.credit_jobs import CreditJobs
 
 DEFAULT_FRPS_DOMAIN = "node.k8s.dev.nos.ci"
+DEFAULT_ENDPOINT_BOOT_S = 60.0
 
 COUNTER_NAMES = (
     "unhandled_errors",
@@ -104,6 +105,8 @@ class SandboxContext:
     chain: ChainLike
     worker: WorkerLike
     frps_domain: str = DEFAULT_FRPS_DOMAIN
+    endpoint_boot_s: float = DEFAULT_ENDPOINT_BOOT_S
+    """Shortest simulated boot of a job's container before its endpoints answer 200."""
     wall_time: Callable[[], float] = time.time
     keepalive_s: float = 25.0
     faults: FaultSettings = field(default_factory=FaultSettings)

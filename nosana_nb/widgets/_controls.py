@@ -27,7 +27,7 @@ from nosana_nb.core.client import NosanaClient
 from nosana_nb.core.deployments import Deployment
 from nosana_nb.core.errors import ALLOWED_ACTIONS, ValidationError
 from nosana_nb.core.jobdef import validate_job_definition
-from nosana_nb.core.models import DeploymentState, Endpoint, Revision
+from nosana_nb.core.models import DeploymentState, Revision
 from nosana_nb.core.validation import (
     check_cron,
     check_name,
@@ -42,6 +42,7 @@ from nosana_nb.widgets._base import (
     badge_html,
     status_color,
 )
+from nosana_nb.widgets._endpoints import EndpointsPanel
 
 __all__ = [
     "DESTRUCTIVE_ACTIONS",
@@ -96,7 +97,6 @@ _CONFIRM_TEXT = {
         "and events."
     ),
 }
-_ENDPOINT_ACTIVE_STATUSES = frozenset({"RUNNING", "STARTING"})
 # what the service adds to a stored revision; stripped so an untouched edit diffs as empty
 _SERVICE_TRIGGER = "deployment-manager"
 _MUTED = "var(--jp-ui-font-color2, #616161)"
@@ -276,45 +276,6 @@ def pill_html(text: str, colour_of: str) -> str:
         f'<span class="nosana-badge" data-status="{html.escape(colour_of)}" '
         f'style="background:{colour};color:{ink};padding:1px 8px;border-radius:9px;'
         f'font-size:var(--jp-ui-font-size1,12px);font-weight:600;white-space:nowrap">{label}</span>'
-    )
-
-
-def _safe_url(url: str) -> str | None:
-    lowered = url.strip().lower()
-    return url.strip() if lowered.startswith(("https://", "http://")) else None
-
-
-def endpoints_html(endpoints: Iterable[Endpoint], status: str | None) -> str:
-    """Endpoint links with ACTIVE/INACTIVE: like the web dashboard, the flag follows the
-    deployment's status (RUNNING or STARTING) and is not a probe of the URL."""
-    items = list(endpoints)
-    if not items:
-        return muted_html("No exposed ports: this job definition has no <code>expose</code>.")
-    active = status in _ENDPOINT_ACTIVE_STATUSES
-    label = "ACTIVE" if active else "INACTIVE"
-    rows = []
-    for endpoint in items:
-        url = _safe_url(endpoint.url)
-        text = html.escape(endpoint.url)
-        link = (
-            f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer" '
-            f'style="color:var(--jp-content-link-color,#1976d2)">{text}</a>'
-            if url is not None
-            else text
-        )
-        style = "" if active else f"text-decoration:line-through;color:{_MUTED}"
-        rows.append(
-            f"<tr><td>{html.escape(endpoint.op_id)}</td><td>{html.escape(str(endpoint.port))}</td>"
-            f"<td>{pill_html(label, 'RUNNING' if active else 'STOPPED')}</td>"
-            f'<td class="nosana-url" style="{style}">{link}</td></tr>'
-        )
-    return (
-        '<table class="nosana-frame nosana-endpoints">'
-        "<thead><tr><th>Operation</th><th>Port</th><th>Status</th><th>URL</th></tr>"
-        "</thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-        + muted_html("ACTIVE follows the deployment's status; the URL itself is not probed.")
     )
 
 
@@ -532,7 +493,8 @@ class DeploymentControls(NosanaWidget):
         )
         self.create_revision_button.on_click(lambda _: self.create_revision())
         self.rollback_hint = widgets.HTML()
-        self.endpoints_view = widgets.HTML()
+        self.endpoints_panel = EndpointsPanel()
+        self.endpoints_view = self.endpoints_panel.view
 
         self.children = [
             widgets.HTML(STYLE, layout=widgets.Layout(display="none")),
@@ -554,7 +516,7 @@ class DeploymentControls(NosanaWidget):
             self.diff_view,
             _row(self.create_revision_button),
             section_title("Endpoints"),
-            self.endpoints_view,
+            self.endpoints_panel,
             self.status,
         ]
 
@@ -622,7 +584,10 @@ class DeploymentControls(NosanaWidget):
 
     def _loaded(self, handle: Deployment) -> None:
         self._handle = handle
+        self.endpoints_panel.set_prober(handle.probe_endpoints)
         self._render(handle.state, fill_inputs=True)
+        if str(handle.state.status) == "RUNNING" and self.endpoints_panel.probes is None:
+            self.endpoints_panel.probe()
         self._fill_editor()
         if self._follow and self._watcher is None and not self._closed:
             self._start_following()
@@ -684,6 +649,7 @@ class DeploymentControls(NosanaWidget):
         """
         self._tasks.wait(timeout)
         self._background.wait(timeout)
+        self.endpoints_panel.wait(timeout)
         return self.last_result
 
     def close(self) -> None:
@@ -744,7 +710,7 @@ class DeploymentControls(NosanaWidget):
             if state.active_revision < newest
             else ""
         )
-        self.endpoints_view.value = endpoints_html(state.endpoints, status)
+        self.endpoints_panel.show(state.endpoints, status)
         self._apply_enabling()
 
     def _fill_editor(self) -> None:

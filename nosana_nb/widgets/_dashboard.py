@@ -61,13 +61,13 @@ from nosana_nb.widgets._controls import (
     DeploymentControls,
     action_block_reason,
     close_tree,
-    endpoints_html,
     format_minutes,
     muted_html,
     replace_children,
     require_sync_client,
     section_title,
 )
+from nosana_nb.widgets._endpoints import EndpointsPanel
 from nosana_nb.widgets._table import DeploymentTable, market_labels, short_id
 from nosana_nb.widgets._ui import ServiceClock, neutral_template
 from nosana_nb.widgets._vault import VaultWidget
@@ -1397,8 +1397,16 @@ class DeploymentDashboard(NosanaWidget):
         return [
             widgets.HTML(f'<table class="nosana-frame">{table}</table>'),
             section_title("Endpoints"),
-            widgets.HTML(endpoints_html(state.endpoints, str(state.status))),
+            self._endpoints_panel(detail),
         ]
+
+    def _endpoints_panel(self, detail: _Detail) -> EndpointsPanel:
+        state = detail.handle.state
+        panel = EndpointsPanel(detail.handle.probe_endpoints)
+        panel.show(state.endpoints, str(state.status))
+        if str(state.status) == "RUNNING" and state.endpoints:
+            panel.probe()  # what the URLs answer now, not what the status suggests
+        return panel
 
     def _jobs_tab(self, detail: _Detail) -> list[widgets.Widget]:
         jobs = detail.jobs.sort_values("created_at", ascending=False, kind="stable")

@@ -27,6 +27,7 @@ from nosana_nb.core.deployments import (
     SyncServices,
     Vaults,
 )
+from nosana_nb.core.endpoints import AsyncEndpoints, Endpoints
 from nosana_nb.core.http import AsyncHTTP, SyncHTTP
 from nosana_nb.core.jobs import AsyncJobs, Jobs
 from nosana_nb.core.markets import AsyncMarkets, Markets
@@ -49,6 +50,7 @@ PAIRS = [
     (SolanaRPC, AsyncSolanaRPC),
     (BulkRun, AsyncBulkRun),
     (SyncHTTP, AsyncHTTP),
+    (Endpoints, AsyncEndpoints),
 ]
 # the deliberate naming differences: asyncio code closes with aclose(); each client converts
 # to the other kind

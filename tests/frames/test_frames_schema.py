@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from nosana_nb.core.bulk import BulkPreview, BulkPreviewRow, BulkResult, BulkResultRow
+from nosana_nb.core.endpoints import EndpointProbe
 from nosana_nb.core.errors import ActionNotAllowedError, ValidationError
 from nosana_nb.frames import (
     SCHEMAS,
@@ -19,6 +20,7 @@ from nosana_nb.frames import (
     deployment_cost_totals,
     deployments_dataframe,
     empty_frame,
+    endpoints_dataframe,
     events_dataframe,
     jobs_dataframe,
     logs_dataframe,
@@ -244,6 +246,21 @@ def bulk_result(rows: int) -> BulkResult:
     return BulkResult("stop", {}, tuple(results), preview)
 
 
+def endpoint_probe(i: int) -> EndpointProbe:
+    answered = i % 3 != 2
+    return EndpointProbe(
+        deployment=DEP,
+        op=f"op{i}",
+        port=8000 + i,
+        url=f"https://host{i}.node.k8s.dev.nos.ci",
+        status=(200, 503)[i % 3] if answered else None,
+        failure=None if answered else "timeout",
+        ready=i % 3 == 0,
+        latency_ms=12.5 * i,
+        probed_at=NOW,
+    )
+
+
 BUILDERS: dict[str, Any] = {
     "logs": lambda n: logs_dataframe([job_results(0, n)] if n else []),
     "results": lambda n: results_dataframe([job_results(i, 2) for i in range(n)]),
@@ -265,6 +282,7 @@ BUILDERS: dict[str, Any] = {
     "status_history": lambda n: status_history_dataframe([status_row(i) for i in range(n)]),
     "bulk_preview": lambda n: bulk_preview_dataframe(bulk_preview(n)),
     "bulk_results": lambda n: bulk_results_dataframe(bulk_result(n)),
+    "endpoint_probes": lambda n: endpoints_dataframe([endpoint_probe(i) for i in range(n)]),
 }
 
 

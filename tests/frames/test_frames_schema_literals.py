@@ -215,6 +215,19 @@ EXPECTED: dict[str, tuple[tuple[str, str], ...]] = {
         ("message", "string"),
         ("signature", "string"),
     ),
+    "endpoint_probes": (
+        ("deployment", "string"),
+        ("op", "string"),
+        ("port", "string"),
+        ("url", "string"),
+        ("state", "category[READY, BOOTING, DOWN, UNREACHABLE; ordered]"),
+        ("status", "Int64"),
+        ("failure", "category[timeout, connect_error, tls_error, protocol_error; ordered]"),
+        ("ready", "boolean"),
+        ("latency_ms", "Float64"),
+        ("probed_at", "datetime64[ns, UTC]"),
+        ("detail", "string"),
+    ),
 }
 
 

@@ -400,18 +400,38 @@ def test_a_broken_definition_blocks_the_revision(account: Account) -> None:
 # --- endpoints ---------------------------------------------------------------------------------
 
 
-def test_endpoints_are_links_with_a_status(account: Account) -> None:
+def test_endpoints_are_links_with_what_a_probe_found(
+    account: Account, sandbox: SandboxHandle
+) -> None:
     deployment = deploy(account, name="web")
     controls = make_controls(account, deployment)
     url = deployment.state.endpoints[0].url
-    assert f'href="{url}"' in controls.endpoints_view.value
-    assert 'rel="noopener noreferrer"' in controls.endpoints_view.value
-    assert "INACTIVE" in controls.endpoints_view.value  # a DRAFT serves nothing
+    view = controls.endpoints_view
+    assert f'href="{url}"' in view.value
+    assert 'rel="noopener noreferrer"' in view.value
+    assert ">NOT PROBED<" in view.value  # nothing is claimed before a GET was sent
+    assert "not running" in view.value
+    assert controls.endpoints_panel.probes is None  # a DRAFT is not probed by itself
+
+    controls.endpoints_panel.probe_button.click()
+    controls.wait(20)
+    assert ">DOWN 502 · " in view.value  # no job behind the URL
+    assert "Probed " in view.value
+    assert "(service clock)" in view.value
+
     deployment.start()
     wait_status(deployment, "RUNNING")
-    controls.refresh()
+    sandbox.advance(600)  # a node claims the job and its container boots
+    sandbox.worker.settle()
+    controls.endpoints_panel.probe_button.click()
     controls.wait(20)
-    assert ">ACTIVE<" in controls.endpoints_view.value
+    assert ">READY 200 · " in view.value
+    [probe] = controls.endpoints_panel.probes or []
+    assert (probe.url, probe.ready) == (url, True)
+
+    reopened = make_controls(account, deployment.id)  # a RUNNING deployment is probed at once
+    reopened.wait(20)
+    assert ">READY 200 · " in reopened.endpoints_view.value
 
 
 # --- the widget contract (DESIGN rule 9) -------------------------------------------------------

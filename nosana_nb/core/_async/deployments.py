@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from nosana_nb.core import models, routes
 from nosana_nb.core._async.bulk import ResultCallback, arun_bulk
 from nosana_nb.core._async.credits import AsyncCredits
+from nosana_nb.core._async.endpoints import AsyncEndpoints
 from nosana_nb.core._async.http import AsyncHTTP
 from nosana_nb.core._async.jobs import AsyncJobs
 from nosana_nb.core._async.markets import AsyncMarkets
@@ -51,6 +52,13 @@ from nosana_nb.core._shared.deployments import (
     _wait_message,
     _wanted_statuses,
     logger,
+)
+from nosana_nb.core._shared.endpoints import (
+    DEFAULT_PROBE_CONCURRENCY,
+    DEFAULT_PROBE_MAX_BYTES,
+    DEFAULT_PROBE_TIMEOUT_S,
+    EndpointProbe,
+    EndpointReadiness,
 )
 from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven
 from nosana_nb.core._shared.jobs import inline_job_results
@@ -863,6 +871,56 @@ class AsyncDeployment:
                     yield message
 
         return messages()
+
+    async def probe_endpoints(
+        self,
+        *,
+        timeout: float = DEFAULT_PROBE_TIMEOUT_S,  # noqa: ASYNC109 (same signature as the sync twin)
+        max_concurrency: int = DEFAULT_PROBE_CONCURRENCY,
+        max_bytes: int = DEFAULT_PROBE_MAX_BYTES,
+    ) -> list[EndpointProbe]:
+        """GET each endpoint URL of this deployment (as ``state`` lists them) and report.
+
+        Args:
+            timeout: seconds one probe may take in all.
+            max_concurrency: probes in flight at once (1 to 64).
+            max_bytes: body bytes read at most per answer.
+
+        Returns:
+            One result per endpoint: status or failure kind, latency, ``ready``.
+
+        Raises:
+            ValidationError: bad arguments.
+            UnsafeEndpointError: an endpoint URL that is not http(s) or carries credentials.
+        """
+        return await AsyncEndpoints(self._services).probe(
+            self, timeout=timeout, max_concurrency=max_concurrency, max_bytes=max_bytes
+        )
+
+    async def wait_until_ready(
+        self,
+        *,
+        timeout: float = 900.0,  # noqa: ASYNC109 (same signature as the sync twin)
+        poll_interval: float = 5.0,
+        probe_timeout: float = DEFAULT_PROBE_TIMEOUT_S,
+    ) -> EndpointReadiness:
+        """Probe until every endpoint answers 2xx/3xx; the time from the job's start to that.
+
+        Args:
+            timeout: seconds of this process's time to wait at most.
+            poll_interval: seconds between rounds of probes.
+            probe_timeout: seconds one probe may take.
+
+        Returns:
+            The first all-ready round and the time to ready (service clock).
+
+        Raises:
+            ValidationError: bad arguments, or no endpoint exposed.
+            WaitTimeoutError: not ready in time, or a frozen sandbox clock.
+        """
+        return await AsyncEndpoints(self._services).wait_until_ready(
+            self, timeout=timeout, poll_interval=poll_interval, probe_timeout=probe_timeout
+        )
 
     def __repr__(self) -> str:
         s = self._state

@@ -45,6 +45,13 @@ from nosana_nb.core._shared.deployments import (
     _wanted_statuses,
     logger,
 )
+from nosana_nb.core._shared.endpoints import (
+    DEFAULT_PROBE_CONCURRENCY,
+    DEFAULT_PROBE_MAX_BYTES,
+    DEFAULT_PROBE_TIMEOUT_S,
+    EndpointProbe,
+    EndpointReadiness,
+)
 from nosana_nb.core._shared.http import NOT_GIVEN, NotGiven
 from nosana_nb.core._shared.jobs import inline_job_results
 from nosana_nb.core._shared.markets import (
@@ -55,6 +62,7 @@ from nosana_nb.core._shared.markets import (
 )
 from nosana_nb.core._sync.bulk import ResultCallback, run_bulk
 from nosana_nb.core._sync.credits import Credits
+from nosana_nb.core._sync.endpoints import Endpoints
 from nosana_nb.core._sync.http import SyncHTTP
 from nosana_nb.core._sync.jobs import Jobs
 from nosana_nb.core._sync.markets import Markets
@@ -854,6 +862,56 @@ class Deployment:
                     yield message
 
         return messages()
+
+    def probe_endpoints(
+        self,
+        *,
+        timeout: float = DEFAULT_PROBE_TIMEOUT_S,
+        max_concurrency: int = DEFAULT_PROBE_CONCURRENCY,
+        max_bytes: int = DEFAULT_PROBE_MAX_BYTES,
+    ) -> list[EndpointProbe]:
+        """GET each endpoint URL of this deployment (as ``state`` lists them) and report.
+
+        Args:
+            timeout: seconds one probe may take in all.
+            max_concurrency: probes in flight at once (1 to 64).
+            max_bytes: body bytes read at most per answer.
+
+        Returns:
+            One result per endpoint: status or failure kind, latency, ``ready``.
+
+        Raises:
+            ValidationError: bad arguments.
+            UnsafeEndpointError: an endpoint URL that is not http(s) or carries credentials.
+        """
+        return Endpoints(self._services).probe(
+            self, timeout=timeout, max_concurrency=max_concurrency, max_bytes=max_bytes
+        )
+
+    def wait_until_ready(
+        self,
+        *,
+        timeout: float = 900.0,
+        poll_interval: float = 5.0,
+        probe_timeout: float = DEFAULT_PROBE_TIMEOUT_S,
+    ) -> EndpointReadiness:
+        """Probe until every endpoint answers 2xx/3xx; the time from the job's start to that.
+
+        Args:
+            timeout: seconds of this process's time to wait at most.
+            poll_interval: seconds between rounds of probes.
+            probe_timeout: seconds one probe may take.
+
+        Returns:
+            The first all-ready round and the time to ready (service clock).
+
+        Raises:
+            ValidationError: bad arguments, or no endpoint exposed.
+            WaitTimeoutError: not ready in time, or a frozen sandbox clock.
+        """
+        return Endpoints(self._services).wait_until_ready(
+            self, timeout=timeout, poll_interval=poll_interval, probe_timeout=probe_timeout
+        )
 
     def __repr__(self) -> str:
         s = self._state

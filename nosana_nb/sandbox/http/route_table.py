@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nosana_nb.sandbox.api import actions, credits, jobhost, misc, vaults
+from nosana_nb.sandbox.api import actions, credits, endpoints, jobhost, misc, vaults
 from nosana_nb.sandbox.api import deployments as reads
 from nosana_nb.sandbox.context import SandboxContext
 
@@ -767,6 +767,12 @@ ADMIN_ROUTES: tuple[Route, ...] = (
         ),
     ),
     admin_route("GET", "/_sandbox/info", misc.info, "Network facts of this sandbox"),
+    admin_route(
+        "GET",
+        "/_sandbox/endpoint/{host}/{path:path}",
+        endpoints.endpoint,
+        "What https://{host}/{path} (a deployment's endpoint) answers, as its tunnel would",
+    ),
 )
 
 ALL_ROUTES: tuple[Route, ...] = ROUTES + CREDIT_ROUTES + OPEN_ROUTES + ADMIN_ROUTES
