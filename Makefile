@@ -63,10 +63,12 @@ BENCH_ARGS ?=
 bench: install
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
-# reliability and security figures: chaos run, bad inputs, malformed replies, secret scans
+# reliability and security figures: chaos run, bad inputs, malformed replies, secret scans,
+# endpoint readiness (time-to-ready found by probing vs the boot the sandbox drew)
 report: install
 	$(BIN)/python bench/report_reliability.py
 	$(BIN)/python bench/report_hardening.py
+	$(BIN)/python bench/report_endpoints.py
 
 # mutation testing of the critical modules ([tool.mutmut] in pyproject.toml); slow, not in `test`
 mutation: install
