@@ -223,14 +223,14 @@ class MarketFilters(widgets.HBox):
             layout=widgets.Layout(width="12em"),
         )
         self.max_price = widgets.BoundedFloatText(
-            description="Max $/h",
+            description="Max $/h (0 = any)",  # a bare "0" read as "free markets only"
             value=0.0,
             min=0.0,
             max=10_000.0,
             step=0.05,
             tooltip="fee-included price per GPU hour; 0 = no limit",
             style=narrow,
-            layout=widgets.Layout(width="10em"),
+            layout=widgets.Layout(width="14em"),
         )
         self.tier = widgets.Dropdown(
             description="Tier",
