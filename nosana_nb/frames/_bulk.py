@@ -15,7 +15,7 @@ import pandas as pd
 
 from nosana_nb.core.bulk import BulkPreview, BulkPreviewRow, BulkResult, BulkResultRow
 from nosana_nb.core.errors import ValidationError
-from nosana_nb.frames.schema import empty_frame, schema_of
+from nosana_nb.frames._convert import schema_frame
 
 
 def _rows(source: Any, container: type, row: type, what: str) -> list[Any]:
@@ -40,20 +40,6 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _build(name: str, columns: dict[str, list[Any]]) -> pd.DataFrame:
-    schema = schema_of(name)
-    if not next(iter(columns.values())):
-        return empty_frame(name)
-    data = {}
-    for column, dtype in schema.items():
-        values = columns[column]
-        if isinstance(dtype, pd.CategoricalDtype):
-            data[column] = pd.Series(pd.Categorical(values, dtype=dtype))
-        else:
-            data[column] = pd.Series(values, dtype=dtype)
-    return pd.DataFrame(data)
-
-
 def bulk_preview_dataframe(preview: BulkPreview | Iterable[BulkPreviewRow]) -> pd.DataFrame:
     """A dry run as a frame: deployment, status, the action, allowed or why not, cost change.
 
@@ -69,7 +55,7 @@ def bulk_preview_dataframe(preview: BulkPreview | Iterable[BulkPreviewRow]) -> p
         ValidationError: ``preview`` is not a bulk preview.
     """
     rows: list[BulkPreviewRow] = _rows(preview, BulkPreview, BulkPreviewRow, "preview")
-    return _build(
+    return schema_frame(
         "bulk_preview",
         {
             "deployment": [r.deployment or None for r in rows],
@@ -103,7 +89,7 @@ def bulk_results_dataframe(result: BulkResult | Iterable[BulkResultRow]) -> pd.D
         ValidationError: ``result`` is not a bulk result.
     """
     rows: list[BulkResultRow] = _rows(result, BulkResult, BulkResultRow, "result")
-    return _build(
+    return schema_frame(
         "bulk_results",
         {
             "deployment": [r.deployment or None for r in rows],

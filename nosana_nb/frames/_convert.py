@@ -18,7 +18,7 @@ from pandas.api.types import infer_dtype
 
 from nosana_nb.core.errors import ValidationError
 from nosana_nb.frames._isotime import parse_service_timestamps
-from nosana_nb.frames.schema import DATETIME, DURATION, FLOAT, INT
+from nosana_nb.frames.schema import DATETIME, DURATION, FLOAT, INT, empty_frame, schema_of
 
 # The row-major extractor behind DataFrame.from_records: a private but long-lived pandas API
 # (it reads each record once, which is what makes from_records fast on large inputs).
@@ -513,3 +513,18 @@ __all__ = [
     "unix_datetimes",
     "unknown_durations",
 ]
+
+
+def schema_frame(name: str, columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """The ``name`` frame from plain column lists, each cast to its schema dtype (categories
+    keep their fixed categories); the schema's empty frame when the columns are empty."""
+    if not next(iter(columns.values()), None):
+        return empty_frame(name)
+    data = {}
+    for column, dtype in schema_of(name).items():
+        values = columns[column]
+        if isinstance(dtype, pd.CategoricalDtype):
+            data[column] = pd.Series(pd.Categorical(values, dtype=dtype))
+        else:
+            data[column] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(data)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from nosana_nb.core.endpoints import EndpointProbe, EndpointReadiness
 from nosana_nb.core.errors import ValidationError
-from nosana_nb.frames.schema import empty_frame, schema_of
+from nosana_nb.frames._convert import schema_frame
 
 
 def _probes(source: Any) -> list[EndpointProbe]:
@@ -56,8 +56,6 @@ def endpoints_dataframe(
         ValidationError: ``probes`` holds something other than probe results.
     """
     rows = _probes(probes)
-    if not rows:
-        return empty_frame("endpoint_probes")
     columns: dict[str, list[Any]] = {
         "deployment": [r.deployment for r in rows],
         "op": [r.op for r in rows],
@@ -71,10 +69,4 @@ def endpoints_dataframe(
         "probed_at": [pd.Timestamp(r.probed_at) for r in rows],
         "detail": [r.detail for r in rows],
     }
-    data = {}
-    for column, dtype in schema_of("endpoint_probes").items():
-        if isinstance(dtype, pd.CategoricalDtype):
-            data[column] = pd.Series(pd.Categorical(columns[column], dtype=dtype))
-        else:
-            data[column] = pd.Series(columns[column], dtype=dtype)
-    return pd.DataFrame(data)
+    return schema_frame("endpoint_probes", columns)
