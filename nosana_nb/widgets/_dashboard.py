@@ -471,6 +471,7 @@ class DeploymentDashboard(NosanaWidget):
         self._controls: DeploymentControls | None = None
         self._vault: VaultWidget | None = None
         self._plan: BulkPreview | None = None
+        self._endpoints_shown: EndpointsPanel | None = None  # the Overview's; closed when replaced
         self._plan_targets: list[str] = []
         self._plan_arguments: dict[str, Any] = {}
         self.bulk_result: BulkResult | None = None
@@ -976,6 +977,8 @@ class DeploymentDashboard(NosanaWidget):
         self.cancel()
         self._background.cancel_all()
         self._feed.request_stop()
+        if self._endpoints_shown is not None:
+            self._endpoints_shown.close()
         self.table.close()
         for child in list(self.children):  # the tabs, the controls, the vault widget, …
             close_tree(child)
@@ -1403,6 +1406,9 @@ class DeploymentDashboard(NosanaWidget):
     def _endpoints_panel(self, detail: _Detail) -> EndpointsPanel:
         state = detail.handle.state
         panel = EndpointsPanel(detail.handle.probe_endpoints)
+        previous, self._endpoints_shown = self._endpoints_shown, panel
+        if previous is not None:
+            previous.close()  # its repeat probes stop with it
         panel.show(state.endpoints, str(state.status))
         if str(state.status) == "RUNNING" and state.endpoints:
             panel.probe()  # what the URLs answer now, not what the status suggests

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import html
 import logging
+import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 
 from nosana_nb.core.endpoints import EndpointProbe
+from nosana_nb.core.errors import ValidationError
 from nosana_nb.core.models import Endpoint
 from nosana_nb.widgets._base import CancelToken, TaskRunner, describe_error, status_color
 
@@ -128,11 +131,43 @@ def endpoints_html(
 class EndpointsPanel(widgets.VBox):
     """The endpoints table with a Probe button; probes run in the background.
 
+    While the deployment is STARTING or RUNNING and some URL does not answer yet (a container
+    still booting), the panel probes again every ``repeat_every`` seconds, ``max_repeats``
+    times at most, so BOOTING turns into READY without a click; it stops once every URL
+    answers, when the deployment stops, or when the panel is closed.
+
     Args:
         probe: sends the probes (e.g. ``deployment.probe_endpoints``); None disables the button.
+        repeat_every: seconds between probes while a URL does not answer; None: only on demand.
+        max_repeats: how many repeats one probe may start at most.
+
+    Raises:
+        ValidationError: ``repeat_every`` is not a positive number of seconds or
+            ``max_repeats`` not a whole number ≥ 0.
     """
 
-    def __init__(self, probe: Callable[[], list[EndpointProbe]] | None = None) -> None:
+    def __init__(
+        self,
+        probe: Callable[[], list[EndpointProbe]] | None = None,
+        *,
+        repeat_every: float | None = 10.0,
+        max_repeats: int = 60,
+    ) -> None:
+        if repeat_every is not None and (
+            isinstance(repeat_every, bool)
+            or not isinstance(repeat_every, int | float)
+            or not math.isfinite(repeat_every)
+            or repeat_every <= 0
+        ):
+            raise ValidationError(
+                f"repeat_every must be a positive number of seconds or None; got {repeat_every!r}",
+                argument="repeat_every",
+            )
+        if isinstance(max_repeats, bool) or not isinstance(max_repeats, int) or max_repeats < 0:
+            raise ValidationError(
+                f"max_repeats must be a whole number >= 0; got {max_repeats!r}",
+                argument="max_repeats",
+            )
         self.view = widgets.HTML()
         self.probe_button = widgets.Button(
             description="Probe",
@@ -151,6 +186,11 @@ class EndpointsPanel(widgets.VBox):
         """The last probes (None before the first)."""
         self.last_error: BaseException | None = None
         """Why the last probe could not be sent (None after a probe that was sent)."""
+        self._repeat_every = repeat_every
+        self._max_repeats = max_repeats
+        self._repeats = 0
+        self._timer: threading.Timer | None = None
+        self._closed = False
 
     def show(self, endpoints: Iterable[Endpoint], status: str | None) -> None:
         """Show these endpoints (with the probes already made of them).
@@ -173,10 +213,20 @@ class EndpointsPanel(widgets.VBox):
         self._probe = probe
         self.probe_button.disabled = probe is None
 
+    @property
+    def repeating(self) -> bool:
+        """True while a repeat probe is scheduled."""
+        return self._timer is not None
+
     def probe(self) -> None:
         """Probe every endpoint in the background; the table updates when they answer."""
+        self._cancel_repeat()
+        self._repeats = 0
+        self._send_probes()
+
+    def _send_probes(self) -> None:
         prober = self._probe
-        if prober is None or not self._endpoints:
+        if prober is None or not self._endpoints or self._closed:
             return
         self.probe_button.disabled = True
         self.probe_button.description = "Probing…"
@@ -193,6 +243,7 @@ class EndpointsPanel(widgets.VBox):
                 logger.debug("endpoint probe failed: %s", describe_error(error))
             self.probe_button.description = "Probe"
             self.probe_button.disabled = self._probe is None
+            self._schedule_repeat()
             self._render()
 
         self._runner.submit("Probing endpoints", work, on_done=done)
@@ -206,10 +257,49 @@ class EndpointsPanel(widgets.VBox):
         self._runner.wait(timeout)
 
     def close(self) -> None:
-        """Cancel a probe in flight and close the panel."""
+        """Cancel a probe in flight and any repeat, and close the panel."""
+        # once only: Widget.__del__ calls close again (and on a panel __init__ refused)
+        if self.__dict__.get("_closed", True):
+            return
+        self._closed = True
+        self._cancel_repeat()
         self._runner.cancel_all()
         super().close()
 
+    def _schedule_repeat(self) -> None:
+        probes = self.probes
+        booting = (
+            self._status in ("STARTING", "RUNNING")
+            and self.last_error is None
+            and bool(probes)
+            and not all(p.ready for p in probes or ())
+        )
+        if (
+            self._closed
+            or self._repeat_every is None
+            or not booting
+            or self._repeats >= self._max_repeats
+        ):
+            return
+        self._repeats += 1
+        timer = threading.Timer(self._repeat_every, self._repeat)
+        timer.daemon = True  # a forgotten panel never keeps the kernel alive
+        self._timer = timer
+        timer.start()
+
+    def _repeat(self) -> None:
+        self._timer = None
+        self._send_probes()
+
+    def _cancel_repeat(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
     def _render(self) -> None:
         error = None if self.last_error is None else describe_error(self.last_error)
-        self.view.value = endpoints_html(self._endpoints, self._status, self.probes, error=error)
+        table = endpoints_html(self._endpoints, self._status, self.probes, error=error)
+        if self._timer is not None:
+            every = f"{self._repeat_every:g}"
+            table += _muted(f"Probing again every {every} s until every URL answers.")
+        self.view.value = table

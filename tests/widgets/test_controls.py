@@ -28,6 +28,7 @@ from nosana_nb.core.jobdef import container_job
 from nosana_nb.sandbox import SandboxHandle
 from nosana_nb.widgets import DeploymentControls
 from nosana_nb.widgets._base import OperationCancelled
+from nosana_nb.widgets._endpoints import EndpointsPanel
 from tests.e2e.conftest import MARKET_3060, Account, open_account, start_sandbox
 from tests.hardening.secret_scan import Needles, scan_text
 
@@ -432,6 +433,92 @@ def test_endpoints_are_links_with_what_a_probe_found(
     reopened = make_controls(account, deployment.id)  # a RUNNING deployment is probed at once
     reopened.wait(20)
     assert ">READY 200 · " in reopened.endpoints_view.value
+
+
+def booting(sandbox: SandboxHandle, deployment: Deployment) -> None:
+    """Move the clock until a node runs the job and its container boots (a minute or more)."""
+    for _ in range(60):  # a node claims it within a few simulated minutes
+        if [p.state for p in deployment.probe_endpoints()] == ["BOOTING"]:
+            return
+        sandbox.advance(5)
+        sandbox.worker.settle()
+    raise AssertionError(f"the endpoint never started booting: {deployment.probe_endpoints()}")
+
+
+def test_a_booting_endpoint_is_probed_again_until_it_answers(
+    account: Account, sandbox: SandboxHandle
+) -> None:
+    deployment = deploy(account, name="booting")
+    deployment.start()
+    wait_status(deployment, "RUNNING")
+    booting(sandbox, deployment)
+    sent: list[int] = []
+
+    def counted() -> Any:
+        sent.append(1)
+        return deployment.probe_endpoints()
+
+    panel = EndpointsPanel(counted, repeat_every=0.2, max_repeats=500)
+    panel.show(deployment.state.endpoints, "RUNNING")
+    panel.probe()
+    panel.wait(20)
+    assert [p.state for p in panel.probes or []] == ["BOOTING"]
+    assert panel.repeating
+    assert "Probing again every 0.2 s" in panel.view.value
+
+    sandbox.advance(600)  # booted: the next repeat finds it READY, with no click
+    sandbox.worker.settle()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(p.ready for p in panel.probes or []):
+        time.sleep(0.05)
+    panel.wait(20)
+    assert [p.state for p in panel.probes or []] == ["READY"]
+    assert not panel.repeating
+    assert "Probing again" not in panel.view.value
+    settled = len(sent)
+    time.sleep(1.0)  # five repeat intervals: nothing more is sent
+    assert len(sent) == settled
+    panel.close()
+
+
+def test_closing_the_panel_stops_its_repeats(account: Account, sandbox: SandboxHandle) -> None:
+    deployment = deploy(account, name="closed-while-booting")
+    deployment.start()
+    wait_status(deployment, "RUNNING")
+    booting(sandbox, deployment)
+    sent: list[int] = []
+
+    def counted() -> Any:
+        sent.append(1)
+        return deployment.probe_endpoints()
+
+    panel = EndpointsPanel(counted, repeat_every=0.2)
+    panel.show(deployment.state.endpoints, "RUNNING")
+    panel.probe()
+    panel.wait(20)
+    assert panel.repeating
+    panel.close()
+    assert not panel.repeating
+    closed_at = len(sent)
+    time.sleep(1.0)
+    assert len(sent) == closed_at
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        ({"repeat_every": 0}, "repeat_every"),
+        ({"repeat_every": float("nan")}, "repeat_every"),
+        ({"repeat_every": True}, "repeat_every"),
+        ({"repeat_every": "10"}, "repeat_every"),
+        ({"max_repeats": -1}, "max_repeats"),
+        ({"max_repeats": 2.5}, "max_repeats"),
+    ],
+)
+def test_bad_repeat_options_are_typed_errors(options: dict[str, Any], argument: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        EndpointsPanel(None, **options)
+    assert caught.value.argument == argument
 
 
 # --- the widget contract (DESIGN rule 9) -------------------------------------------------------
