@@ -190,6 +190,7 @@ class EndpointsPanel(widgets.VBox):
         self._max_repeats = max_repeats
         self._repeats = 0
         self._timer: threading.Timer | None = None
+        self._repeating = False  # a repeat is scheduled or its probe is in flight
         self._closed = False
 
     def show(self, endpoints: Iterable[Endpoint], status: str | None) -> None:
@@ -215,8 +216,8 @@ class EndpointsPanel(widgets.VBox):
 
     @property
     def repeating(self) -> bool:
-        """True while a repeat probe is scheduled."""
-        return self._timer is not None
+        """True from the moment a repeat is scheduled until the repeats stop."""
+        return self._repeating
 
     def probe(self) -> None:
         """Probe every endpoint in the background; the table updates when they answer."""
@@ -227,6 +228,7 @@ class EndpointsPanel(widgets.VBox):
     def _send_probes(self) -> None:
         prober = self._probe
         if prober is None or not self._endpoints or self._closed:
+            self._repeating = False  # nothing to repeat with
             return
         self.probe_button.disabled = True
         self.probe_button.description = "Probing…"
@@ -280,7 +282,9 @@ class EndpointsPanel(widgets.VBox):
             or not booting
             or self._repeats >= self._max_repeats
         ):
+            self._repeating = False
             return
+        self._repeating = True
         self._repeats += 1
         timer = threading.Timer(self._repeat_every, self._repeat)
         timer.daemon = True  # a forgotten panel never keeps the kernel alive
@@ -292,6 +296,7 @@ class EndpointsPanel(widgets.VBox):
         self._send_probes()
 
     def _cancel_repeat(self) -> None:
+        self._repeating = False
         timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
@@ -299,7 +304,7 @@ class EndpointsPanel(widgets.VBox):
     def _render(self) -> None:
         error = None if self.last_error is None else describe_error(self.last_error)
         table = endpoints_html(self._endpoints, self._status, self.probes, error=error)
-        if self._timer is not None:
+        if self._repeating:
             every = f"{self._repeat_every:g}"
             table += _muted(f"Probing again every {every} s until every URL answers.")
         self.view.value = table

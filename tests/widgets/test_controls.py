@@ -499,8 +499,10 @@ def test_closing_the_panel_stops_its_repeats(account: Account, sandbox: SandboxH
     assert panel.repeating
     panel.close()
     assert not panel.repeating
+    time.sleep(0.5)  # a repeat whose timer fired just before close() has sent by now
+    panel.wait(20)
     closed_at = len(sent)
-    time.sleep(1.0)
+    time.sleep(1.0)  # five repeat intervals: nothing more is sent
     assert len(sent) == closed_at
 
 
