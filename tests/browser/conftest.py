@@ -1,5 +1,5 @@
 """Playwright + Debian chromium for the browser tests: one browser per test module, a fresh
-page per test with every non-local request blocked."""
+page per test with every non-local request blocked; the e2e suite's module ``sandbox``."""
 
 from __future__ import annotations
 
@@ -8,17 +8,16 @@ from typing import Any
 
 import pytest
 
-from nosana_nb.sandbox import SandboxHandle
 from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, chromium_problem, only_local
-from tests.e2e.conftest import start_sandbox
+from tests.e2e.conftest import sandbox  # one in-memory, frozen-clock sandbox per module
+
+__all__ = ["browser", "open_page", "page", "sandbox"]
 
 
-# Per module, not per session: while Playwright's sync API is started it keeps an event loop
-# marked running in the main thread, which breaks every asyncio test collected after it.
+# Per module, not per session: while Playwright's sync API is open it keeps an event loop marked
+# running (and greenlets) in the main thread, which breaks every asyncio test collected after it.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    # per module, not per session: while Playwright's sync API is open it holds an event loop
-    # and greenlets in the main thread, and every later asyncio test (pytest-asyncio) fails
     problem = chromium_problem()
     if problem is not None:
         pytest.fail(problem)
@@ -58,13 +57,3 @@ def open_page(browser: Any) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    """One in-memory sandbox with a frozen clock per test module (for the tests that ask)."""
-    handle = start_sandbox()
-    try:
-        yield handle
-    finally:
-        handle.stop()

@@ -29,7 +29,7 @@ from nosana_nb.sandbox import SandboxHandle
 from nosana_nb.widgets import DeploymentControls
 from nosana_nb.widgets._base import OperationCancelled
 from nosana_nb.widgets._endpoints import EndpointsPanel
-from tests.e2e.conftest import MARKET_3060, Account, open_account, start_sandbox
+from tests.e2e.conftest import MARKET_3060, Account, open_account
 from tests.hardening.secret_scan import Needles, scan_text
 
 SPEC_STATE_ACTIONS: dict[str, set[str]] = {
@@ -45,15 +45,6 @@ SPEC_STATE_ACTIONS: dict[str, set[str]] = {
 STATUSES = tuple(SPEC_STATE_ACTIONS)
 BOGUS_MARKET = str(Keypair.from_seed(bytes(32)).pubkey())
 JOB = container_job("docker.io/library/nginx:1.27", expose=80)
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = start_sandbox()
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(scope="module")
@@ -435,6 +426,17 @@ def test_endpoints_are_links_with_what_a_probe_found(
     assert ">READY 200 · " in reopened.endpoints_view.value
 
 
+def counting_prober(deployment: Deployment) -> tuple[Callable[[], Any], list[int]]:
+    """``deployment.probe_endpoints`` and a list that grows by one per call."""
+    sent: list[int] = []
+
+    def counted() -> Any:
+        sent.append(1)
+        return deployment.probe_endpoints()
+
+    return counted, sent
+
+
 def booting(sandbox: SandboxHandle, deployment: Deployment) -> None:
     """Move the clock until a node runs the job and its container boots (a minute or more)."""
     for _ in range(60):  # a node claims it within a few simulated minutes
@@ -452,12 +454,7 @@ def test_a_booting_endpoint_is_probed_again_until_it_answers(
     deployment.start()
     wait_status(deployment, "RUNNING")
     booting(sandbox, deployment)
-    sent: list[int] = []
-
-    def counted() -> Any:
-        sent.append(1)
-        return deployment.probe_endpoints()
-
+    counted, sent = counting_prober(deployment)
     panel = EndpointsPanel(counted, repeat_every=0.2, max_repeats=500)
     panel.show(deployment.state.endpoints, "RUNNING")
     panel.probe()
@@ -486,12 +483,7 @@ def test_closing_the_panel_stops_its_repeats(account: Account, sandbox: SandboxH
     deployment.start()
     wait_status(deployment, "RUNNING")
     booting(sandbox, deployment)
-    sent: list[int] = []
-
-    def counted() -> Any:
-        sent.append(1)
-        return deployment.probe_endpoints()
-
+    counted, sent = counting_prober(deployment)
     panel = EndpointsPanel(counted, repeat_every=0.2)
     panel.show(deployment.state.endpoints, "RUNNING")
     panel.probe()

@@ -23,20 +23,11 @@ from nosana_nb.sandbox import SandboxHandle
 from nosana_nb.widgets import DeploymentControls, DeploymentDashboard, VaultWidget
 from nosana_nb.widgets._base import OperationCancelled
 from nosana_nb.widgets._table import TABLE_COLUMNS
-from tests.e2e.conftest import MARKET_3060, Account, network_of, open_account, start_sandbox
+from tests.e2e.conftest import MARKET_3060, Account, network_of, open_account
 from tests.hardening.secret_scan import Needles, scan_text
 
 JOB = container_job("docker.io/library/nginx:1.27", expose=80)
 PLOTLY = "application/vnd.plotly.v1+json"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = start_sandbox()
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(scope="module")

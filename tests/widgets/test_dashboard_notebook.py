@@ -25,7 +25,7 @@ from nbclient import NotebookClient
 
 from nosana_nb.core.jobdef import container_job
 from nosana_nb.sandbox import SandboxHandle
-from tests.e2e.conftest import MARKET_3060, Account, open_account, start_sandbox
+from tests.e2e.conftest import MARKET_3060, Account, open_account
 from tests.hardening.secret_scan import Needles, scan_text
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "05_dashboard.ipynb"
@@ -43,15 +43,6 @@ for name in ("Overview", "Jobs", "Events", "Tasks", "Status history", "Job timel
 time.sleep(1)  # the last updates reach the notebook's record of the widget state
 print("rows:", len(dashboard.table), "tabs loaded:", dashboard.current_tab)
 """
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxHandle]:
-    handle = start_sandbox()
-    try:
-        yield handle
-    finally:
-        handle.stop()
 
 
 @pytest.fixture(scope="module")
