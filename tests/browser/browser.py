@@ -14,8 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,23 @@ def dashboard_app(api_url: str, wallet: Any, *, timeout: float = 120.0) -> Itera
     }
     with voila_server(REPO / "notebooks" / "05_dashboard.ipynb", env, timeout=timeout) as url:
         yield url
+
+
+def fleet_account(sandbox: Any, fleet: Iterable[tuple[str, bool]]) -> Any:
+    """A funded account on ``sandbox`` with one Jupyter deployment per ``(name, start)``, made
+    in that order (started ones wait for RUNNING); then 90 s for nodes to claim their jobs, so
+    there are running jobs, costs and a timeline to draw. The caller closes its client."""
+    from nosana_nb.core.jobdef import container_job
+    from tests.e2e.conftest import MARKET_3060, open_account
+
+    opened = open_account(sandbox)
+    job = container_job("docker.io/nosana/pytorch-jupyter:latest", expose=8888)
+    for name, start in fleet:
+        deployment = opened.deploy(
+            name=name, market=MARKET_3060, timeout=timedelta(hours=2), job_definition=job
+        )
+        if start:
+            deployment.start()
+            deployment.wait_until("RUNNING", timeout=10, poll_interval=0.01)
+    sandbox.advance(90)
+    return opened

@@ -8,10 +8,17 @@ from typing import Any
 
 import pytest
 
-from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, chromium_problem, only_local
+from tests.browser.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORTS,
+    chromium_problem,
+    dashboard_app,
+    only_local,
+)
 from tests.e2e.conftest import sandbox  # one in-memory, frozen-clock sandbox per module
 
-__all__ = ["browser", "open_page", "page", "sandbox"]
+__all__ = ["app_url", "browser", "open_page", "page", "sandbox"]
 
 
 # Per module, not per session: while Playwright's sync API is open it keeps an event loop marked
@@ -57,3 +64,11 @@ def open_page(browser: Any) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(sandbox: Any, account: Any) -> Iterator[str]:
+    """``notebooks/05_dashboard.ipynb`` served by Voila on the module's sandbox, signed in as
+    the module's ``account`` fixture."""
+    with dashboard_app(sandbox.api_url, account.wallet) as url:
+        yield url

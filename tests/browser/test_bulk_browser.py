@@ -10,16 +10,14 @@ and dark, 800 px light.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from nosana_nb.core.jobdef import container_job
 from nosana_nb.sandbox import SandboxHandle
-from tests.browser.browser import dashboard_app
+from tests.browser.browser import fleet_account
 from tests.browser.test_dashboard_browser import assert_fits, shoot
-from tests.e2e.conftest import MARKET_3060, Account, open_account
+from tests.e2e.conftest import Account
 
 PAGE_LOAD_MS = 90_000
 UPDATE_MS = 30_000
@@ -29,26 +27,13 @@ DRAFTS = ("draft-x", "draft-y")
 
 @pytest.fixture(scope="module")
 def account(sandbox: SandboxHandle) -> Iterator[Account]:
-    opened = open_account(sandbox)
-    job = container_job("docker.io/nosana/pytorch-jupyter:latest", expose=8888)
-    for name in (*RUNNING, *DRAFTS):
-        deployment = opened.deploy(
-            name=name, market=MARKET_3060, timeout=timedelta(hours=2), job_definition=job
-        )
-        if name in RUNNING:
-            deployment.start()
-            deployment.wait_until("RUNNING", timeout=10, poll_interval=0.01)
-    sandbox.advance(90)  # nodes claim the jobs: each running deployment has a running job
+    opened = fleet_account(
+        sandbox, [(name, True) for name in RUNNING] + [(d, False) for d in DRAFTS]
+    )
     try:
         yield opened
     finally:
         opened.client.close()
-
-
-@pytest.fixture(scope="module")
-def app_url(sandbox: SandboxHandle, account: Account) -> Iterator[str]:
-    with dashboard_app(sandbox.api_url, account.wallet) as url:
-        yield url
 
 
 @pytest.mark.parametrize(

@@ -11,16 +11,14 @@ dark, into ``build/screenshots/dashboard-*.png``; what can be measured from the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nosana_nb.core.jobdef import container_job
 from nosana_nb.sandbox import SandboxHandle
-from tests.browser.browser import dashboard_app, screenshot_path
-from tests.e2e.conftest import MARKET_3060, Account, open_account
+from tests.browser.browser import fleet_account, screenshot_path
+from tests.e2e.conftest import Account
 
 TABS = (
     "Overview",
@@ -40,26 +38,12 @@ UPDATE_MS = 30_000
 
 @pytest.fixture(scope="module")
 def account(sandbox: SandboxHandle) -> Iterator[Account]:
-    opened = open_account(sandbox)
-    job = container_job("docker.io/nosana/pytorch-jupyter:latest", expose=8888)
-    for name, start in (("web-api", True), ("batch-train", True), ("draft-notebook", False)):
-        deployment = opened.deploy(
-            name=name, market=MARKET_3060, timeout=timedelta(hours=2), job_definition=job
-        )
-        if start:
-            deployment.start()
-            deployment.wait_until("RUNNING", timeout=10, poll_interval=0.01)
-    sandbox.advance(90)  # nodes claim the jobs: running jobs, cost and a timeline to draw
+    fleet = (("web-api", True), ("batch-train", True), ("draft-notebook", False))
+    opened = fleet_account(sandbox, fleet)
     try:
         yield opened
     finally:
         opened.client.close()
-
-
-@pytest.fixture(scope="module")
-def app_url(sandbox: SandboxHandle, account: Account) -> Iterator[str]:
-    with dashboard_app(sandbox.api_url, account.wallet) as url:
-        yield url
 
 
 def open_app(open_page: Any, url: str, viewport: str, theme: str) -> Any:
